@@ -1,0 +1,83 @@
+"""Client construction shared by the sync and async clients, sans-I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from botocore.config import Config
+
+from ._exceptions import ClientValidationError
+from ._retry import RetryPolicy
+
+SERVICE_NAME = "sagemaker-runtime"
+_ERROR_CODE_HOOK = "typed-sagemaker-runtime-error-code"
+
+# botocore retries nothing: the facade's RetryPolicy decides instead.
+_NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def facade_config(config: Config | None) -> Config:
+    """The user's botocore ``Config`` with botocore's own retries switched off."""
+    return (config or Config()).merge(_NO_BOTOCORE_RETRIES)
+
+
+def resolve_retry(
+    retry: RetryPolicy | None, config: Config | None, *, wrapped_client: bool
+) -> RetryPolicy:
+    """The retry policy in force.
+
+    A client passed in keeps its own botocore retries, so the facade adds none unless
+    asked. Otherwise the attempt count of ``config.retries`` is honoured.
+    """
+    if retry is not None:
+        return retry
+    if wrapped_client:
+        return RetryPolicy.disabled()
+    retries: Mapping[str, Any] | None = getattr(config, "retries", None) if config else None
+    return RetryPolicy.from_botocore_retries(retries)
+
+
+def check_construction(client: object, **options: object) -> None:
+    """Reject ``client=`` combined with options that only apply to building one."""
+    if client is None:
+        return
+    given = sorted(name for name, value in options.items() if value is not None)
+    if given:
+        raise ClientValidationError(
+            f"pass either client= or {', '.join(given)}: the options configure a client "
+            "that the facade builds",
+            field="client",
+        )
+
+
+def keep_error_code(
+    response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """``before-parse`` hook: keep the service's ``ErrorCode`` sub-code, which botocore drops.
+
+    SageMaker sends e.g. ``{"ErrorCode": "INFERENCE_COMPONENT_NAME_MISSING", "Message": ...}``;
+    botocore's parser keeps only Code and Message. The value lands at the top level of
+    ``ClientError.response``, where botocore also puts modelled error fields.
+    """
+    status = response_dict.get("status_code", 200)
+    body = response_dict.get("body")
+    if status < 300 or not isinstance(body, (bytes, bytearray)) or b"ErrorCode" not in body:
+        return
+    import json
+
+    try:
+        parsed: object = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(parsed, dict):
+        code = cast("dict[str, object]", parsed).get("ErrorCode")
+        if isinstance(code, str):
+            customized_response_dict["ErrorCode"] = code
+
+
+def install_hooks(events: Any) -> None:
+    """Register the facade's botocore event handlers on a client (idempotent)."""
+    events.register_first(
+        f"before-parse.{SERVICE_NAME}", keep_error_code, unique_id=_ERROR_CODE_HOOK
+    )

@@ -1,0 +1,223 @@
+"""Building and validating request parameters, sans-I/O.
+
+Arguments left ``None`` are not sent. Every check runs before a request is made and
+raises :class:`ClientValidationError` naming the argument. Limits come from the
+service model of the installed botocore, so a newer model brings newer limits; a
+member the installed model does not have is reported, never sent blindly.
+Messages never contain body bytes or custom attributes.
+"""
+
+from __future__ import annotations
+
+import io
+import json as jsonlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import botocore
+from botocore.model import OperationModel, Shape
+
+from ._exceptions import ClientValidationError
+from ._types import Operation
+
+# Python argument name -> service model member name.
+_MEMBERS: Mapping[str, str] = {
+    "endpoint_name": "EndpointName",
+    "body": "Body",
+    "content_type": "ContentType",
+    "accept": "Accept",
+    "custom_attributes": "CustomAttributes",
+    "target_model": "TargetModel",
+    "target_variant": "TargetVariant",
+    "target_container_hostname": "TargetContainerHostname",
+    "inference_id": "InferenceId",
+    "enable_explanations": "EnableExplanations",
+    "inference_component_name": "InferenceComponentName",
+    "session_id": "SessionId",
+    "input_location": "InputLocation",
+    "request_ttl_seconds": "RequestTTLSeconds",
+    "invocation_timeout_seconds": "InvocationTimeoutSeconds",
+}
+
+# The first botocore release whose model has a member, for the upgrade hint.
+_ADDED_IN: Mapping[tuple[str, str], str] = {
+    ("InvokeEndpointAsync", "Body"): "1.43.29",
+}
+
+_ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+_S3_URI = re.compile(r"s3://([^/]+)/(.+)")
+_SENSITIVE = frozenset({"custom_attributes"})
+
+# The model writes Java regexes; these are the ones it uses, in Python.
+_PATTERNS: Mapping[str, re.Pattern[str] | None] = {
+    r"\p{ASCII}*": re.compile(r"[\x00-\x7f]*"),
+    r"\A\S[\p{Print}]*\z": re.compile(r"[\x21-\x7e][\x20-\x7e]*"),
+    r".*": None,
+}
+
+
+def _pattern(java: str) -> re.Pattern[str] | None:
+    if java in _PATTERNS:
+        return _PATTERNS[java]
+    try:
+        return re.compile(java.removeprefix("^").removesuffix("$"))
+    except re.error:
+        return None
+
+
+def _fail(field: str, message: str, operation: Operation) -> ClientValidationError:
+    return ClientValidationError(f"{field}: {message}", field=field, operation=operation)
+
+
+def _check_string(field: str, value: object, shape: Shape, operation: Operation) -> str:
+    if not isinstance(value, str):
+        raise _fail(field, f"expected str, got {type(value).__name__}", operation)
+    minimum = shape.metadata.get("min", 0)
+    maximum = shape.metadata.get("max")
+    if len(value) < max(minimum, 1) or (maximum is not None and len(value) > maximum):
+        bound = f"{max(minimum, 1)}-{maximum}" if maximum is not None else f">= {minimum}"
+        raise _fail(field, f"length must be {bound} characters, got {len(value)}", operation)
+    if any(c in "\r\n\x00" for c in value):
+        raise _fail(
+            field, "must not contain line breaks or NUL (it is sent as an HTTP header)", operation
+        )
+    pattern = _pattern(shape.metadata.get("pattern", ".*"))
+    if pattern is not None and pattern.fullmatch(value) is None:
+        if field in _SENSITIVE:
+            raise _fail(field, "must be printable ASCII", operation)
+        raise _fail(field, f"{value!r} does not match {shape.metadata['pattern']}", operation)
+    return value
+
+
+def _check_integer(field: str, value: object, shape: Shape, operation: Operation) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(field, f"expected int, got {type(value).__name__}", operation)
+    minimum = shape.metadata.get("min")
+    maximum = shape.metadata.get("max")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise _fail(field, f"must be between {minimum} and {maximum}, got {value}", operation)
+    return value
+
+
+def _body_size(body: Any) -> int | None:
+    """Bytes left to send, or ``None`` for a stream whose size cannot be known up front."""
+    if isinstance(body, (bytes, bytearray)):
+        return len(body)
+    if isinstance(body, memoryview):
+        return body.nbytes
+    seekable = getattr(body, "seekable", None)
+    if callable(seekable) and seekable():
+        try:
+            position = body.tell()
+            end = body.seek(0, io.SEEK_END)
+            body.seek(position)
+        except (OSError, ValueError):
+            return None
+        return int(end) - int(position)
+    return None
+
+
+def encode_body(field: str, body: object, operation: Operation) -> bytes | bytearray | Any:
+    """Turn a ``Body`` argument into what botocore sends (``str`` becomes UTF-8 bytes)."""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray)):
+        return body
+    if isinstance(body, memoryview):
+        return body.tobytes()  # botocore's validator accepts bytes-like objects only
+    if callable(getattr(body, "read", None)):
+        return body
+    raise _fail(
+        field,
+        f"expected bytes, bytearray, memoryview, str or a binary file object, "
+        f"got {type(body).__name__}",
+        operation,
+    )
+
+
+def encode_json(value: object, operation: Operation) -> bytes:
+    """Serialise a ``json=`` argument as compact UTF-8 JSON."""
+    try:
+        text = jsonlib.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise _fail("json", f"not JSON-serialisable: {exc}", operation) from exc
+    return text.encode("utf-8")
+
+
+def _missing_member(field: str, operation: Operation, member: str) -> ClientValidationError:
+    needed = _ADDED_IN.get((operation, member))
+    upgrade = f"botocore >= {needed}" if needed else "a newer botocore"
+    return _fail(
+        field,
+        f"needs {upgrade}: the installed botocore {botocore.__version__} does not model "
+        f"{operation}.{member} (pip install -U boto3 botocore)",
+        operation,
+    )
+
+
+def build_params(
+    operation_model: OperationModel, arguments: Mapping[str, object]
+) -> dict[str, Any]:
+    """Validate the method's arguments and return botocore's keyword arguments.
+
+    ``arguments`` maps Python argument names to values; ``None`` values are dropped.
+    ``json`` is serialised into ``Body`` with a JSON content type unless one was given.
+    """
+    operation: Operation = operation_model.name  # type: ignore[assignment]
+    input_shape = operation_model.input_shape
+    members: Mapping[str, Shape] = input_shape.members if input_shape is not None else {}
+    values = {name: value for name, value in arguments.items() if value is not None}
+
+    endpoint_name = values.get("endpoint_name")
+    if not isinstance(endpoint_name, str):
+        raise _fail("endpoint_name", "expected str", operation)
+    if not 1 <= len(endpoint_name) <= 63 or _ENDPOINT_NAME.fullmatch(endpoint_name) is None:
+        raise _fail(
+            "endpoint_name",
+            "must be 1-63 letters, digits and hyphens, starting and ending with a letter "
+            f"or digit (got {endpoint_name[:70]!r})",
+            operation,
+        )
+
+    if "json" in values:
+        if "body" in values:
+            raise _fail("json", "pass either body or json, not both", operation)
+        values["body"] = encode_json(values.pop("json"), operation)
+        values.setdefault("content_type", "application/json")
+
+    if operation == "InvokeEndpointAsync" and ("input_location" in values) == ("body" in values):
+        raise _fail(
+            "input_location",
+            "pass exactly one of input_location (an S3 URI) or an inline body",
+            operation,
+        )
+    if "input_location" in values:
+        location = values["input_location"]
+        if not isinstance(location, str) or _S3_URI.fullmatch(location) is None:
+            raise _fail("input_location", "must be an S3 URI: s3://bucket/key", operation)
+
+    params: dict[str, Any] = {}
+    for field, value in values.items():
+        member = _MEMBERS[field]
+        shape = members.get(member)
+        if shape is None:
+            raise _missing_member(field, operation, member)
+        if field == "endpoint_name":
+            params[member] = value
+        elif shape.type_name == "blob":
+            body = encode_body(field, value, operation)
+            size = _body_size(body)
+            limit = shape.metadata.get("max")
+            if size is not None and limit is not None and size > limit:
+                raise _fail(
+                    field,
+                    f"{size:,} bytes is over the {limit:,}-byte limit of {operation}",
+                    operation,
+                )
+            params[member] = body
+        elif shape.type_name == "integer":
+            params[member] = _check_integer(field, value, shape, operation)
+        else:
+            params[member] = _check_string(field, value, shape, operation)
+    return params

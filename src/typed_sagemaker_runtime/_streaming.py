@@ -1,0 +1,225 @@
+"""``ResponseStream``: the typed, self-closing result of ``SageMakerRuntime.stream``."""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Generator, Iterator
+from typing import Any, Protocol
+
+from ._errors import map_stream_exception
+from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+from ._eventstream import EventDecoder
+from ._exceptions import (
+    InternalStreamFailureError,
+    ModelStreamInterruptedError,
+    SageMakerRuntimeError,
+    StreamConsumedError,
+    StreamError,
+)
+from ._types import StreamMetadata
+
+__all__ = ["ResponseStream"]
+
+_READ_SIZE = 64 * 1024
+# After an error event we read on to the end of the body so the connection can be
+# reused, but never more than this: anything longer is not a well-formed ending.
+_MAX_DRAIN = 64 * 1024
+_OPERATION = "InvokeEndpointWithResponseStream"
+
+
+class _RawResponse(Protocol):
+    """The part of urllib3's ``HTTPResponse`` a stream uses."""
+
+    def stream(self, amt: int | None = ..., decode_content: bool | None = ...) -> Iterator[bytes]:
+        """Yield the body as it arrives, one HTTP chunk at a time."""
+        ...
+
+    def close(self) -> None:
+        """Close the response and its socket."""
+        ...
+
+    def release_conn(self) -> None:
+        """Hand the connection back to its pool."""
+        ...
+
+
+def raise_for_event(event: StreamEvent, request_id: str | None) -> None:
+    """Raise the exception for an error event; return for a ``PayloadPart``."""
+    if isinstance(event, ModelStreamError):
+        raise ModelStreamInterruptedError(
+            f"the model stream failed: {event.error_code or 'ModelStreamError'}: "
+            f"{event.message or 'no message'}",
+            event=event,
+            request_id=request_id,
+            operation=_OPERATION,
+        )
+    if isinstance(event, InternalStreamFailure):
+        raise InternalStreamFailureError(
+            f"SageMaker failed while streaming: {event.message or 'no message'}",
+            event=event,
+            request_id=request_id,
+            operation=_OPERATION,
+        )
+
+
+class ResponseStream:
+    """The events of an InvokeEndpointWithResponseStream response.
+
+    Use it as a context manager. Iterating yields :data:`StreamEvent` values; a
+    ``ModelStreamError`` or ``InternalStreamFailure`` is always the last event.
+    The helpers (:meth:`payloads`, :meth:`read`) raise instead of yielding error events.
+    The stream is single-pass.
+
+    The HTTP connection is handed back to the pool when the stream is read to its end
+    (also when it ended with an error event) and closed at once when the stream is
+    abandoned: ``close()``, leaving the ``with`` block, breaking out of the loop, an
+    exception, or garbage collection.
+    """
+
+    def __init__(
+        self,
+        raw: _RawResponse,
+        metadata: StreamMetadata,
+        *,
+        read_timeout: float | None = None,
+    ) -> None:
+        self._raw = raw
+        self._metadata = metadata
+        self._read_timeout = read_timeout
+        self._started = False
+        self._closed = False
+        self._connection_done = False
+        self._iterator: weakref.ReferenceType[Generator[StreamEvent, None, None]] | None = None
+
+    @property
+    def metadata(self) -> StreamMetadata:
+        """Content type, production variant, custom attributes and response metadata."""
+        return self._metadata
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``x-amzn-RequestId`` of the call."""
+        return self._metadata["response_metadata"]["request_id"]
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stream was closed or read to its end."""
+        return self._closed or self._connection_done
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<ResponseStream request_id={self.request_id!r} {state}>"
+
+    def __enter__(self) -> ResponseStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_connection_done", True):
+            self._release_connection(reuse=False)
+
+    def close(self) -> None:
+        """Stop reading and release the connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        iterator = self._iterator() if self._iterator is not None else None
+        if iterator is not None:
+            with contextlib.suppress(ValueError):  # it is running in another thread
+                iterator.close()
+        self._release_connection(reuse=False)
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        if self._started or self._closed:
+            raise StreamConsumedError(
+                "a response stream can be consumed once; it was already iterated or closed"
+            )
+        self._started = True
+        events = self._events()
+        # Not kept alive by the stream: a loop that breaks drops the last reference
+        # and the generator's ``finally`` closes the connection at once.
+        self._iterator = weakref.ref(events)
+        return events
+
+    def payloads(self) -> Iterator[bytes]:
+        """Yield the bytes of each ``PayloadPart``; raise a ``StreamError`` on an error event."""
+        request_id = self.request_id
+        for event in self:
+            if type(event) is PayloadPart:
+                yield event.data
+            else:
+                raise_for_event(event, request_id)
+
+    def read(self) -> bytes:
+        """Read the whole payload; raise a ``StreamError`` on an error event."""
+        return b"".join(self.payloads())
+
+    # --- internals ------------------------------------------------------------------
+
+    def _events(self) -> Generator[StreamEvent, None, None]:
+        decoder = EventDecoder()
+        chunks = self._chunks()
+        try:
+            for chunk in chunks:
+                for event in decoder.feed(chunk):
+                    if type(event) is PayloadPart:
+                        yield event
+                        continue
+                    self._drain(chunks)
+                    yield event
+                    return
+            decoder.finish()
+            self._release_connection(reuse=True)
+        except StreamError as exc:
+            exc.request_id = exc.request_id or self.request_id
+            exc.operation = exc.operation or _OPERATION
+            raise
+        finally:
+            chunks.close()
+            if not self._connection_done:
+                self._release_connection(reuse=False)
+
+    def _chunks(self) -> Generator[bytes, None, None]:
+        try:
+            yield from self._raw.stream(_READ_SIZE, decode_content=False)
+        except SageMakerRuntimeError:
+            raise
+        except Exception as exc:
+            if self._closed:
+                return
+            mapped = map_stream_exception(
+                exc, operation=_OPERATION, read_timeout=self._read_timeout
+            )
+            if mapped is None:
+                raise
+            mapped.request_id = self.request_id
+            raise mapped from exc
+
+    def _drain(self, chunks: Iterator[bytes]) -> None:
+        """Read the rest of the body after an error event, so the connection is reusable."""
+        drained = 0
+        try:
+            for chunk in chunks:
+                drained += len(chunk)
+                if drained > _MAX_DRAIN:
+                    self._release_connection(reuse=False)
+                    return
+        except SageMakerRuntimeError:
+            self._release_connection(reuse=False)
+            return
+        self._release_connection(reuse=True)
+
+    def _release_connection(self, *, reuse: bool) -> None:
+        if self._connection_done:
+            return
+        self._connection_done = True
+        raw: Any = self._raw
+        try:
+            if not reuse:
+                raw.close()
+        finally:
+            # A closed connection goes back too: the pool reconnects it on next use.
+            raw.release_conn()

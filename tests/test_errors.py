@@ -1,0 +1,162 @@
+"""Mapping botocore's errors to ours: complete for the service model, most specific wins."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore import exceptions as bce
+
+import typed_sagemaker_runtime as smr
+from typed_sagemaker_runtime._errors import MODELED_ERRORS, map_client_error, map_exception
+
+MODEL = botocore.session.get_session().get_service_model("sagemaker-runtime")
+STREAM_EVENT_ERRORS = {"ModelStreamError", "InternalStreamFailure"}
+
+
+def test_every_modeled_error_has_a_class() -> None:
+    """A new error shape in botocore's model fails here until it gets a class."""
+    modeled = {shape.name for shape in MODEL.error_shapes} - STREAM_EVENT_ERRORS
+    assert modeled <= set(MODELED_ERRORS), modeled - set(MODELED_ERRORS)
+
+
+def test_modeled_status_codes_match_the_classes() -> None:
+    expected = {
+        "ValidationError": (400, smr.ValidationError),
+        "ModelError": (424, smr.ModelError),
+        "ModelNotReadyException": (429, smr.ModelNotReadyError),
+        "InternalFailure": (500, smr.InternalFailureError),
+        "ServiceUnavailable": (503, smr.ServiceUnavailableError),
+        "InternalDependencyException": (530, smr.InternalDependencyError),
+    }
+    for shape in MODEL.error_shapes:
+        if shape.name in STREAM_EVENT_ERRORS:
+            continue
+        status, cls = expected[shape.name]
+        assert shape.metadata["error"]["httpStatusCode"] == status
+        assert MODELED_ERRORS[shape.name] is cls
+
+
+def test_stream_event_shapes_still_carry_the_fields_we_decode() -> None:
+    assert set(MODEL.shape_for("ModelStreamError").members) == {"Message", "ErrorCode"}
+    assert set(MODEL.shape_for("InternalStreamFailure").members) == {"Message"}
+    assert MODEL.shape_for("PayloadPart").members["Bytes"].serialization == {"eventpayload": True}
+
+
+def client_error(code: str, status: int, **extra: Any) -> bce.ClientError:
+    response: dict[str, Any] = {
+        "Error": {"Code": code, "Message": f"{code} happened"},
+        "ResponseMetadata": {"RequestId": "req-1", "HTTPStatusCode": status, "HTTPHeaders": {}},
+        **extra,
+    }
+    return bce.ClientError(response, "InvokeEndpoint")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "cls", "retryable"),
+    [
+        ("ValidationError", 400, smr.ValidationError, False),
+        ("ModelError", 424, smr.ModelError, False),
+        ("ModelNotReadyException", 429, smr.ModelNotReadyError, True),
+        ("ThrottlingException", 400, smr.ThrottlingError, True),
+        ("ThrottlingException", 429, smr.ThrottlingError, True),
+        ("InternalFailure", 500, smr.InternalFailureError, True),
+        ("ServiceUnavailable", 503, smr.ServiceUnavailableError, True),
+        ("InternalDependencyException", 530, smr.InternalDependencyError, False),
+        ("AccessDeniedException", 403, smr.AccessDeniedError, False),
+        ("UnrecognizedClientException", 403, smr.AccessDeniedError, False),
+        ("InvalidSignatureException", 403, smr.AccessDeniedError, False),
+        ("ExpiredTokenException", 403, smr.AccessDeniedError, False),
+        ("SomethingElse", 403, smr.AccessDeniedError, False),
+        ("502", 502, smr.ServiceError, False),
+        ("503", 503, smr.ServiceUnavailableError, True),
+        ("BrandNewError", 409, smr.ServiceError, False),
+    ],
+)
+def test_code_and_status_map_to_a_class(
+    code: str, status: int, cls: type[smr.ServiceError], retryable: bool
+) -> None:
+    error = map_client_error(client_error(code, status), "InvokeEndpoint")
+    assert type(error) is cls
+    assert error.code == code
+    assert error.http_status == status
+    assert error.request_id == "req-1"
+    assert error.operation == "InvokeEndpoint"
+    assert error.retryable is retryable
+    assert error.response["Error"]["Code"] == code
+
+
+def test_model_error_fields() -> None:
+    error = map_client_error(
+        client_error(
+            "ModelError",
+            424,
+            OriginalStatusCode=400,
+            OriginalMessage="bad input",
+            LogStreamArn="arn:aws:logs:x",
+            ErrorCode="CLIENT_ERROR_FROM_MODEL",
+        ),
+        "InvokeEndpoint",
+    )
+    assert isinstance(error, smr.ModelError)
+    assert (error.original_status_code, error.original_message, error.log_stream_arn) == (
+        400,
+        "bad input",
+        "arn:aws:logs:x",
+    )
+    assert error.error_code == "CLIENT_ERROR_FROM_MODEL"
+
+
+def test_endpoint_not_found_is_a_validation_error() -> None:
+    response: dict[str, Any] = {
+        "Error": {"Code": "ValidationError", "Message": "Endpoint x of account 1 not found."},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+        "ErrorCode": "SOME_CODE",
+    }
+    error = map_client_error(bce.ClientError(response, "X"), "InvokeEndpoint")  # type: ignore[arg-type]
+    assert isinstance(error, smr.EndpointNotFoundError)
+    assert isinstance(error, smr.ValidationError)
+    assert error.error_code == "SOME_CODE"
+
+
+def test_timeouts() -> None:
+    read = map_exception(
+        bce.ReadTimeoutError(endpoint_url="http://x"), operation="InvokeEndpoint", read_timeout=60
+    )
+    assert isinstance(read, smr.TimeoutError)
+    assert isinstance(read, builtins.TimeoutError)
+    assert not read.retryable
+    assert "may still be running" in read.message
+    connect = map_exception(bce.ConnectTimeoutError(endpoint_url="http://x"), operation="X")
+    assert isinstance(connect, smr.TimeoutError)
+    assert connect.retryable
+
+
+def test_transport_errors() -> None:
+    refused = map_exception(bce.EndpointConnectionError(endpoint_url="http://x"), operation="X")
+    assert type(refused) is smr.TransportError
+    assert refused.retryable
+    closed = map_exception(bce.ConnectionClosedError(endpoint_url="http://x"), operation="X")
+    assert type(closed) is smr.TransportError
+    assert not closed.retryable
+
+
+def test_param_validation_error_does_not_echo_values() -> None:
+    exc = bce.ParamValidationError(
+        report="Invalid type for parameter CustomAttributes, value: s3cr3t, type: <class 'int'>"
+    )
+    mapped = map_exception(exc, operation="InvokeEndpoint")
+    assert isinstance(mapped, smr.ClientValidationError)
+    assert mapped.field == "CustomAttributes"
+    assert "s3cr3t" not in str(mapped)
+
+
+def test_unrelated_exceptions_are_not_mapped() -> None:
+    assert map_exception(KeyError("x"), operation="X") is None
+
+
+def test_str_includes_the_request_id() -> None:
+    error = map_client_error(client_error("ValidationError", 400), "InvokeEndpoint")
+    assert str(error) == "ValidationError happened (request id: req-1)"

@@ -1,0 +1,51 @@
+"""boto3 sessions for clients of a local runtime: dummy credentials, one shared model loader.
+
+A fresh ``boto3.session.Session`` parses botocore's endpoint and service JSON files again,
+about 40 ms per client. Test suites build a client per test, so the sessions made here
+share one data loader (its cache holds only botocore's bundled data files, never
+credentials or configuration), which makes a client about 6 ms.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import boto3.session
+    from botocore.loaders import Loader
+
+DUMMY_KEY = "testing"
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _shared_loader() -> Loader:
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
+
+
+def dummy_session(region_name: str) -> boto3.session.Session:
+    """A boto3 session with dummy credentials; it can never reach AWS with them."""
+    import boto3.session
+    import botocore.session
+
+    loader = _shared_loader()
+    core = botocore.session.Session()
+    core.register_component("data_loader", loader)
+    session = boto3.session.Session(
+        botocore_session=core,
+        aws_access_key_id=DUMMY_KEY,
+        aws_secret_access_key=DUMMY_KEY,
+        region_name=region_name,
+    )
+    # boto3 appends its own data directory to the loader's search path for every session.
+    with _lock:
+        paths = loader.search_paths
+        unique = list(dict.fromkeys(paths))
+        if len(unique) != len(paths):
+            paths[:] = unique
+    return session

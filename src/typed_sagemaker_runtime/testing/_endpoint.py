@@ -1,0 +1,62 @@
+"""One registered endpoint: its handler, default content type and faults."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from ._faults import STREAM_ONLY_FAULTS, Fault
+from ._model import Handler, InvocationRequest, Operation
+
+_STREAM: Operation = "InvokeEndpointWithResponseStream"
+
+
+def echo(request: InvocationRequest) -> bytes:
+    """The default handler: answer with the request body."""
+    return request.body
+
+
+class Endpoint:
+    """An endpoint of the local runtime; ``take_fault`` is safe to call from many threads."""
+
+    __slots__ = (
+        "_lock",
+        "_remaining",
+        "content_type",
+        "faults",
+        "handler",
+        "max_chunk_bytes",
+        "name",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        handler: Handler,
+        content_type: str | None,
+        faults: Iterable[Fault],
+        max_chunk_bytes: int | None,
+    ) -> None:
+        if max_chunk_bytes is not None and max_chunk_bytes < 1:
+            raise ValueError(f"max_chunk_bytes must be None or >= 1, not {max_chunk_bytes}")
+        self.name = name
+        self.max_chunk_bytes = max_chunk_bytes
+        self.handler = handler
+        self.content_type = content_type
+        self.faults = tuple(faults)
+        self._remaining = [fault.times for fault in self.faults]
+        self._lock = threading.Lock()
+
+    def take_fault(self, operation: Operation) -> Fault | None:
+        """The first fault that applies to ``operation`` and is not used up; uses it once."""
+        with self._lock:
+            for index, fault in enumerate(self.faults):
+                if operation != _STREAM and isinstance(fault, STREAM_ONLY_FAULTS):
+                    continue
+                left = self._remaining[index]
+                if left is None:
+                    return fault
+                if left > 0:
+                    self._remaining[index] = left - 1
+                    return fault
+        return None

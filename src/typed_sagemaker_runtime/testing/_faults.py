@@ -1,0 +1,244 @@
+"""Faults the local endpoint injects on demand: ``add_endpoint(..., faults=[...])``.
+
+For each request the endpoint uses the first fault that applies to the operation and is
+not used up. ``times=None`` applies it to every request; ``times=N`` to the first ``N``
+requests it applies to, so "fail twice, then succeed" is ``ErrorResponse(code, times=2)``.
+
+``after_parts`` counts the ``PayloadPart`` events sent before the fault strikes; when the
+handler produces fewer parts, the fault strikes after the last one.
+
+Which operations a fault applies to (a fault that does not apply is skipped and not used up):
+
+* :class:`ErrorResponse`, :class:`RawResponse`: all three operations.
+* :class:`ConnectionReset`, :class:`Stall`: all three. With ``after_parts`` set, on
+  InvokeEndpoint and InvokeEndpointAsync they strike in the middle of the response body
+  (after the headers and half the body; the value of ``after_parts`` does not matter there).
+* :class:`StreamErrorEvent`, :class:`StreamFailureEvent`, :class:`TruncatedFrame`,
+  :class:`CorruptFrame`: InvokeEndpointWithResponseStream only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass
+from typing import TypeAlias
+
+__all__ = [
+    "ErrorResponse",
+    "RawResponse",
+    "StreamErrorEvent",
+    "StreamFailureEvent",
+    "TruncatedFrame",
+    "CorruptFrame",
+    "ConnectionReset",
+    "Stall",
+    "Fault",
+    "DEFAULT_ERROR_STATUS",
+]
+
+DEFAULT_ERROR_STATUS: Mapping[str, int] = {
+    "ValidationError": 400,
+    "ModelError": 424,
+    "ModelNotReadyException": 429,
+    "ThrottlingException": 400,
+    "InternalFailure": 500,
+    "ServiceUnavailable": 503,
+    "InternalDependencyException": 530,
+    "AccessDeniedException": 403,
+    "UnrecognizedClientException": 403,
+    "InvalidSignatureException": 403,
+    "ExpiredTokenException": 403,
+}
+"""The HTTP status :class:`ErrorResponse` uses for an error code (other codes: 400)."""
+
+
+def _check_times(times: int | None) -> None:
+    if times is not None and times < 0:
+        raise ValueError(f"times must be None or >= 0, not {times}")
+
+
+def _check_after_parts(after_parts: int | None) -> None:
+    if after_parts is not None and after_parts < 0:
+        raise ValueError(f"after_parts must be None or >= 0, not {after_parts}")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    """Answer with a SageMaker JSON error instead of calling the handler.
+
+    ``status`` defaults from :data:`DEFAULT_ERROR_STATUS`. ``fields`` adds (or overrides)
+    members of the JSON body, e.g. ``{"ErrorCode": "INFERENCE_COMPONENT_NAME_MISSING"}``.
+    For ``ModelError``, ``message`` is the model's own message (``OriginalMessage``) and the
+    body gets SageMaker's other members (``Message``, ``ErrorCode``, ``OriginalStatusCode``
+    500 unless given in ``fields``, ``LogStreamArn``).
+    """
+
+    code: str
+    """The error code, sent in ``x-amzn-ErrorType`` (e.g. ``"ThrottlingException"``)."""
+    _: KW_ONLY
+    message: str | None = None
+    """The error message; a default per code when ``None``."""
+    status: int | None = None
+    """The HTTP status; from :data:`DEFAULT_ERROR_STATUS` when ``None``."""
+    fields: Mapping[str, object] | None = None
+    """Extra JSON body members."""
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """Answer with exactly this status, body and headers (plus ``Content-Length`` and ``Date``).
+
+    No ``x-amzn-RequestId`` and no ``x-amzn-ErrorType`` are added: use it for what a proxy
+    or load balancer sends, e.g. ``RawResponse(502, b"<html>Bad Gateway</html>")``.
+    """
+
+    status: int
+    """The HTTP status."""
+    body: bytes = b""
+    """The response body."""
+    headers: Mapping[str, str] | None = None
+    """The response headers."""
+    _: KW_ONLY
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamErrorEvent:
+    """End the stream with a ``ModelStreamError`` event after ``after_parts`` parts."""
+
+    after_parts: int
+    """Payload parts sent before the event."""
+    _: KW_ONLY
+    error_code: str | None = "ModelInvocationTimeExceeded"
+    """The event's ``ErrorCode`` (``ModelInvocationTimeExceeded`` or ``StreamBroken`` on AWS)."""
+    message: str | None = "Model invocation time exceeded while streaming the response."
+    """The event's ``Message``."""
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailureEvent:
+    """End the stream with an ``InternalStreamFailure`` event after ``after_parts`` parts."""
+
+    after_parts: int
+    """Payload parts sent before the event."""
+    _: KW_ONLY
+    message: str | None = "Internal stream failure."
+    """The event's ``Message``."""
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+
+
+@dataclass(frozen=True, slots=True)
+class TruncatedFrame:
+    """After ``after_parts`` parts, send only the first half of the next frame, then end.
+
+    ``clean_end=True`` ends the chunked body properly (raw botocore then ends the iteration
+    silently); ``clean_end=False`` closes the connection without the final chunk. The next
+    frame is the handler's next part, or a small made-up part when there is none.
+    """
+
+    after_parts: int
+    """Payload parts sent before the truncated frame."""
+    _: KW_ONLY
+    clean_end: bool = True
+    """Whether the HTTP chunked body ends with its terminating chunk."""
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+
+
+@dataclass(frozen=True, slots=True)
+class CorruptFrame:
+    """After ``after_parts`` parts, send the next frame with one byte flipped (CRC mismatch).
+
+    The stream then goes on with the handler's remaining parts and ends normally.
+    """
+
+    after_parts: int
+    """Payload parts sent intact before the corrupt frame."""
+    _: KW_ONLY
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReset:
+    """Reset the TCP connection (RST, not FIN).
+
+    ``after_parts=None``: after reading the request, before any response byte. Otherwise
+    after that many stream parts (mid-body on the other operations).
+    """
+
+    after_parts: int | None = None
+    """Where to reset; ``None`` means before the response."""
+    _: KW_ONLY
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """Wait ``seconds``, then carry on; ``LocalRuntime.stop()`` ends the wait at once.
+
+    ``after_parts=None``: before the response headers (a slow first byte). Otherwise after
+    that many stream parts (mid-body on the other operations).
+    """
+
+    seconds: float
+    """How long to wait."""
+    _: KW_ONLY
+    after_parts: int | None = None
+    """Where to wait; ``None`` means before the response headers."""
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+        if self.seconds < 0:
+            raise ValueError(f"seconds must be >= 0, not {self.seconds}")
+
+
+Fault: TypeAlias = (
+    ErrorResponse
+    | RawResponse
+    | StreamErrorEvent
+    | StreamFailureEvent
+    | TruncatedFrame
+    | CorruptFrame
+    | ConnectionReset
+    | Stall
+)
+"""Any fault accepted by ``LocalRuntime.add_endpoint(..., faults=...)``."""
+
+STREAM_ONLY_FAULTS = (StreamErrorEvent, StreamFailureEvent, TruncatedFrame, CorruptFrame)

@@ -1,0 +1,181 @@
+"""InvokeEndpointWithResponseStream: events written one HTTP chunk each, as produced."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+from .._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+from .._eventstream import encode_event
+from ._faults import (
+    ConnectionReset,
+    CorruptFrame,
+    ErrorResponse,
+    Fault,
+    RawResponse,
+    Stall,
+    StreamErrorEvent,
+    StreamFailureEvent,
+    TruncatedFrame,
+)
+from ._http import CloseConnection, ResetConnection, ResponseWriter
+from ._model import InvocationRequest
+from ._shaping import base_headers, content_type_for, production_variant, response_of, stream_items
+
+if TYPE_CHECKING:
+    from ._endpoint import Endpoint
+    from ._service import Service
+
+logger = logging.getLogger("typed_sagemaker_runtime.testing")
+
+_FILLER = PayloadPart(b"local-sagemaker-filler")  # the "next frame" when the handler has none
+
+
+def _flip_last_byte(frame: bytes) -> bytes:
+    # The byte before the message CRC: payload (or header) data, never the prelude.
+    return frame[:-5] + bytes([frame[-5] ^ 0xFF]) + frame[-4:]
+
+
+def stream_response(
+    service: Service,
+    endpoint: Endpoint,
+    request: InvocationRequest,
+    writer: ResponseWriter,
+    fault: Fault | None,
+) -> None:
+    """Answer a stream request: a 424 if the handler fails at once, else an event stream."""
+    try:
+        response = response_of(endpoint.handler(request))
+        items = stream_items(response.body)
+        first = next(items, None)
+    except Exception as exc:
+        writer.send(*service.model_error(request, exc))
+        return
+    headers = base_headers(request.request_id)
+    headers.append(("Content-Type", "application/vnd.amazon.eventstream"))
+    headers.append(("X-Amzn-SageMaker-Content-Type", content_type_for(response, endpoint, request)))
+    headers.append(("x-Amzn-Invoked-Production-Variant", production_variant(response, request)))
+    if response.custom_attributes is not None:
+        headers.append(("X-Amzn-SageMaker-Custom-Attributes", response.custom_attributes))
+    writer.start_chunked(200, headers)
+    try:
+        _pump(service, request, _Framer(writer, endpoint.max_chunk_bytes), first, items, fault)
+    finally:
+        items.close()
+
+
+class _Framer:
+    """Sends event frames as HTTP chunks: each at once, or packed up to ``limit`` bytes."""
+
+    __slots__ = ("_limit", "_pending", "_size", "writer")
+
+    def __init__(self, writer: ResponseWriter, limit: int | None) -> None:
+        self.writer = writer
+        self._limit = limit
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def send(self, frame: bytes) -> None:
+        if self._limit is None:
+            self.writer.chunk(frame)
+            return
+        self._pending.append(frame)
+        self._size += len(frame)
+        if self._size >= self._limit:
+            self.flush()
+
+    def flush(self, *, head: bool = False) -> None:
+        """Send packed frames now (and, with ``head``, the response head in any case)."""
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._size = 0
+            self.writer.chunk(data)
+        if head:
+            self.writer.flush_head()
+
+    def end(self, event: StreamEvent | None = None) -> None:
+        """Send ``event`` if given, then end the chunked body."""
+        if event is not None:
+            self.send(encode_event(event))
+        self.flush()
+        self.writer.end_chunked()
+
+
+def _pump(
+    service: Service,
+    request: InvocationRequest,
+    out: _Framer,
+    item: StreamEvent | None,
+    items: Generator[StreamEvent, None, None],
+    fault: Fault | None,
+) -> None:
+    """Write events until the stream ends; ``item`` is the next event (``None``: no more).
+
+    The handler is closed before the end of the stream is sent, so a client that saw the
+    end knows the handler's ``finally`` blocks ran.
+    """
+    strike_at: int | None = None
+    if fault is not None and not isinstance(fault, (ErrorResponse, RawResponse)):
+        strike_at = fault.after_parts
+    parts = 0
+    corrupt = False
+    while True:
+        if strike_at is not None and (item is None or parts >= strike_at):
+            strike_at = None
+            if isinstance(fault, Stall):
+                out.flush(head=True)
+                service.stall(fault.seconds)
+            elif isinstance(fault, ConnectionReset):
+                items.close()
+                out.flush(head=True)
+                raise ResetConnection
+            elif isinstance(fault, (StreamErrorEvent, StreamFailureEvent)):
+                items.close()
+                out.end(_error_event(fault))
+                return
+            elif isinstance(fault, TruncatedFrame):
+                items.close()
+                out.flush()
+                frame = encode_event(item or _FILLER)
+                out.writer.chunk(frame[: len(frame) // 2])
+                if not fault.clean_end:
+                    raise CloseConnection
+                out.end()
+                return
+            elif isinstance(fault, CorruptFrame):
+                corrupt = True
+        if item is None:
+            if corrupt:
+                out.send(_flip_last_byte(encode_event(_FILLER)))
+            out.end()
+            return
+        frame = encode_event(item)
+        if corrupt:
+            frame, corrupt = _flip_last_byte(frame), False
+        if not isinstance(item, PayloadPart):  # an error event is always the last one
+            items.close()
+            out.send(frame)
+            out.end()
+            return
+        out.send(frame)
+        parts += 1
+        try:
+            item = next(items, None)
+        except Exception as exc:
+            logger.warning(
+                "handler of endpoint %r failed mid-stream; sending ModelStreamError",
+                request.endpoint_name,
+                exc_info=exc,
+            )
+            out.end(ModelStreamError(message=str(exc), error_code="StreamBroken"))
+            return
+
+
+def _error_event(
+    fault: StreamErrorEvent | StreamFailureEvent,
+) -> ModelStreamError | InternalStreamFailure:
+    if isinstance(fault, StreamErrorEvent):
+        return ModelStreamError(message=fault.message, error_code=fault.error_code)
+    return InternalStreamFailure(message=fault.message)

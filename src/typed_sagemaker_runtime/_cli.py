@@ -1,0 +1,194 @@
+"""The ``smr`` command line: invoke, stream and serve SageMaker endpoints.
+
+Expected failures print one line naming the exception, its code and the request id,
+and exit non-zero; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from botocore.exceptions import BotoCoreError
+
+from ._exceptions import ClientValidationError, SageMakerRuntimeError, ServiceError
+
+if TYPE_CHECKING:
+    from ._client import SageMakerRuntime
+
+__all__ = ["main"]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _client_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument("--endpoint-url", help="SageMaker Runtime URL (default: boto3's)")
+    group.add_argument("--region", help="AWS region (default: boto3's)")
+    group.add_argument("--profile", help="AWS profile from your config files")
+    group.add_argument("--read-timeout", type=float, help="seconds to wait for data")
+    group.add_argument(
+        "--max-attempts", type=int, help="attempts in total for retryable failures (default 3)"
+    )
+
+
+def _body_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("endpoint", help="the endpoint name")
+    parser.add_argument("body", nargs="?", help="the request body as text")
+    parser.add_argument("--file", help="read the body from FILE ('-' for standard input)")
+    parser.add_argument(
+        "--content-type", default="application/json", help="default: application/json"
+    )
+    parser.add_argument("--accept", help="the response type to ask for")
+    parser.add_argument("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes")
+    parser.add_argument("--target-variant", help="the production variant to call")
+    parser.add_argument(
+        "--target-container-hostname", help="container of a multi-container endpoint"
+    )
+    parser.add_argument("--inference-id", help="an id for your own tracing")
+    parser.add_argument("--inference-component", help="the inference component to call")
+    parser.add_argument("--session-id", help="a stateful session id (or NEW_SESSION)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smr", description="Call Amazon SageMaker endpoints, typed and streaming."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    invoke = commands.add_parser("invoke", help="call an endpoint and print the response body")
+    _body_options(invoke)
+    invoke.add_argument("--target-model", help="the model of a multi-model endpoint")
+    invoke.add_argument(
+        "--json", action="store_true", help="print the whole result as JSON (body as text)"
+    )
+    _client_options(invoke)
+    invoke.set_defaults(run=_run_invoke)
+
+    stream = commands.add_parser("stream", help="stream a response, printing tokens as they arrive")
+    _body_options(stream)
+    shown = stream.add_mutually_exclusive_group()
+    shown.add_argument("--events", action="store_true", help="print the typed events instead")
+    shown.add_argument("--raw", action="store_true", help="write the payload bytes unchanged")
+    _client_options(stream)
+    stream.set_defaults(run=_run_stream)
+    return parser
+
+
+def _read_body(args: argparse.Namespace) -> bytes:
+    if args.file is not None and args.body is not None:
+        raise ClientValidationError("pass the body as an argument or with --file, not both")
+    if args.file == "-":
+        return sys.stdin.buffer.read()
+    if args.file is not None:
+        try:
+            with open(args.file, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise ClientValidationError(f"cannot read --file: {exc.strerror}", field="file")
+    return (args.body or "").encode("utf-8")
+
+
+def _client(args: argparse.Namespace) -> SageMakerRuntime:
+    import boto3
+    from botocore.config import Config
+
+    from ._client import SageMakerRuntime
+    from ._retry import RetryPolicy
+
+    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    config = Config(read_timeout=args.read_timeout) if args.read_timeout else None
+    retry = RetryPolicy(max_attempts=args.max_attempts) if args.max_attempts else None
+    return SageMakerRuntime(
+        session=session, endpoint_url=args.endpoint_url, config=config, retry=retry
+    )
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "content_type": args.content_type,
+        "accept": args.accept,
+        "custom_attributes": args.custom_attributes,
+        "target_variant": args.target_variant,
+        "target_container_hostname": args.target_container_hostname,
+        "inference_id": args.inference_id,
+        "inference_component_name": args.inference_component,
+        "session_id": args.session_id,
+    }
+
+
+def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
+    body = _read_body(args)
+    with _client(args) as smr:
+        result = smr.invoke(args.endpoint, body, target_model=args.target_model, **_common(args))
+    if args.json:
+        shaped = dict(result)
+        shaped["body"] = result["body"].decode("utf-8", "replace")
+        out.write(json.dumps(shaped, indent=2) + "\n")
+    else:
+        out.buffer.write(result["body"])
+        if not result["body"].endswith(b"\n") and out.isatty():
+            out.write("\n")
+    out.flush()
+    return 0
+
+
+def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
+    body = _read_body(args)
+    with _client(args) as smr, smr.stream(args.endpoint, body, **_common(args)) as stream:
+        if args.events:
+            for event in stream:
+                out.write(f"{event!r}\n")
+                out.flush()
+        else:
+            for data in stream.payloads():
+                out.buffer.write(data)
+                out.flush()
+    return 0
+
+
+def _describe(exc: SageMakerRuntimeError) -> str:
+    parts = [type(exc).__name__]
+    if isinstance(exc, ServiceError):
+        parts.append(f"code={exc.code}")
+        if exc.http_status is not None:
+            parts.append(f"status={exc.http_status}")
+    error_code = getattr(exc, "error_code", None)
+    if isinstance(error_code, str):
+        parts.append(f"error_code={error_code}")
+    if exc.request_id:
+        parts.append(f"request_id={exc.request_id}")
+    return f"smr: error: {' '.join(parts)}: {exc.message}"
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the ``smr`` command line; return the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    stdout = out if out is not None else sys.stdout
+    run: Callable[[argparse.Namespace, TextIO], int] = args.run
+    try:
+        return run(args, stdout)
+    except ClientValidationError as exc:
+        print(_describe(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except SageMakerRuntimeError as exc:
+        print(_describe(exc), file=sys.stderr)
+        return EXIT_FAILURE
+    except BotoCoreError as exc:  # configuration problems: unknown profile, no region
+        print(f"smr: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("smr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

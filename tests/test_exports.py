@@ -19,6 +19,7 @@ DESIGNED = {
     "ModelStreamError",
     "InternalStreamFailure",
     "StreamEvent",
+    "ServerSentEvent",
     "SageMakerRuntimeError",
     "ClientValidationError",
     "ServiceError",

@@ -18,12 +18,14 @@ from typed_sagemaker_runtime import (
     SageMakerRuntime,
     StreamConsumedError,
 )
+from typed_sagemaker_runtime._eventstream import encode_frame
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
     CorruptFrame,
     EndpointResponse,
     InvocationRequest,
     LocalRuntime,
+    RawFrames,
     Stall,
     StreamErrorEvent,
     StreamFailureEvent,
@@ -321,3 +323,121 @@ def test_an_abandoned_stream_closes_its_socket_at_once(
     assert endless.client_left.wait(10), "the server saw the client close the connection"
     assert pool_of_one.invoke("echo", b"next")["body"] == b"next"
     assert local.connections_opened == 2
+
+
+# --- text helpers ---------------------------------------------------------------------
+
+TGI_PARTS = [
+    b'data: {"index":1,"token":{"id":1,"text":"caf',
+    b"\xc3",
+    b'\xa9","logprob":-0.1,"special":false},"generated_text":null,"details":null}\r',
+    b'\n\r\ndata: {"index":2,"token":{"id":2,"text":" \\u2028ok","logprob":-0.1,"special":false},'
+    b'"generated_text":null,"details":null}\n\n:\n\n'
+    b'data: {"index":3,"token":{"id":3,"text":"</s>","logprob":-0.1,"special":true},'
+    b'"generated_text":"caf\xc3\xa9 \xe2\x80\xa8ok","details":null}\n\n',
+]
+
+
+@pytest.fixture(name="tgi")
+def _tgi(local: LocalRuntime) -> LocalRuntime:
+    local.add_endpoint(
+        "tgi", lambda r: EndpointResponse(iter(TGI_PARTS), content_type="text/event-stream")
+    )
+    return local
+
+
+def test_tokens_through_the_real_stack(tgi: LocalRuntime, smr: SageMakerRuntime) -> None:
+    with smr.stream("tgi", json={"inputs": "hi", "stream": True}) as stream:
+        assert list(stream.tokens()) == ["café", " \u2028ok"]
+    with smr.stream("tgi", b"{}") as stream:
+        assert list(stream.tokens("tgi")) == ["café", " \u2028ok"]
+
+
+def test_text_joins_characters_split_across_parts(tgi: LocalRuntime, smr: SageMakerRuntime) -> None:
+    with smr.stream("tgi", b"{}") as stream:
+        chunks = list(stream.text())
+    assert "".join(chunks) == b"".join(TGI_PARTS).decode()
+    assert all("\ufffd" not in chunk for chunk in chunks)
+
+
+def test_lines_split_crlf_across_parts_and_keep_u2028(
+    tgi: LocalRuntime, smr: SageMakerRuntime
+) -> None:
+    with smr.stream("tgi", b"{}") as stream:
+        lines = list(stream.lines())
+    assert lines[1] == ""
+    assert lines[2].endswith('"details":null}')
+    assert len(lines) == 8
+    assert lines[6].endswith('"generated_text":"café \u2028ok","details":null}')
+
+
+def test_sse_skips_comments(tgi: LocalRuntime, smr: SageMakerRuntime) -> None:
+    with smr.stream("tgi", b"{}") as stream:
+        events = list(stream.sse())
+    assert len(events) == 3
+    assert all(event.data.startswith('{"index":') for event in events)
+
+
+def test_generation_error_carries_the_request_id(
+    local: LocalRuntime, smr: SageMakerRuntime
+) -> None:
+    local.add_endpoint(
+        "oom",
+        lambda r: EndpointResponse(
+            iter(
+                [
+                    b'data: {"token":{"id":1,"text":"Hi","special":false}}\n\n',
+                    b'data: {"error":"CUDA out of memory","error_type":"generation"}\n\n',
+                ]
+            ),
+            content_type="text/event-stream",
+        ),
+    )
+    tokens: list[str] = []
+    with smr.stream("oom", b"{}") as stream, pytest.raises(smr_pkg.GenerationError) as info:
+        tokens.extend(stream.tokens())
+    assert tokens == ["Hi"]
+    assert "CUDA out of memory" in info.value.message
+    assert info.value.request_id == local.requests[-1].request_id
+
+
+@pytest.mark.parametrize("helper", ["text", "lines", "sse", "tokens", "payloads"])
+def test_every_helper_raises_error_events(
+    local: LocalRuntime, smr: SageMakerRuntime, helper: str
+) -> None:
+    local.add_endpoint(
+        "failing",
+        lambda r: EndpointResponse(
+            iter([b'data: {"token":{"text":"x"}}\n\n']), content_type="text/event-stream"
+        ),
+        faults=[StreamErrorEvent(1, error_code="StreamBroken")],
+    )
+    interrupted = pytest.raises(smr_pkg.ModelStreamInterruptedError)
+    with smr.stream("failing", b"{}") as stream, interrupted as info:
+        list(getattr(stream, helper)())
+    assert info.value.error_code == "StreamBroken"
+    assert info.value.request_id == local.requests[-1].request_id
+
+
+def test_a_stream_read_by_tokens_returns_its_connection(
+    tgi: LocalRuntime, pool_of_one: SageMakerRuntime
+) -> None:
+    for _ in range(3):
+        with pool_of_one.stream("tgi", b"{}") as stream:
+            assert list(stream.tokens()) == ["café", " \u2028ok"]
+    assert tgi.connections_opened == 1
+
+
+def test_frames_that_are_not_sagemaker_events_are_skipped(
+    local: LocalRuntime, smr: SageMakerRuntime
+) -> None:
+    unknown = encode_frame({":message-type": "event", ":event-type": "SomethingNew"}, b"?")
+    no_headers = encode_frame({}, b"??")
+    odd_header_types = encode_frame(
+        {":message-type": "event", ":event-type": "PayloadPart", "flag": True, "n": 7}, b"ok"
+    )
+    local.add_endpoint(
+        "ep", lambda r: iter([RawFrames(unknown + no_headers), RawFrames(odd_header_types)])
+    )
+    with smr.stream("ep", b"{}") as stream:
+        assert list(stream) == [PayloadPart(b"ok")]

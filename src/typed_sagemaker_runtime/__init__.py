@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._async_inference import S3ClientLike
+from ._decoders import ServerSentEvent, TokenFormat
 from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from ._exceptions import (
     AccessDeniedError,
@@ -59,12 +61,15 @@ __all__ = [
     "AsyncOutput",
     "Body",
     "ReadableBody",
+    "S3ClientLike",
     # streams
     "ResponseStream",
     "StreamEvent",
     "PayloadPart",
     "ModelStreamError",
     "InternalStreamFailure",
+    "ServerSentEvent",
+    "TokenFormat",
     # exceptions
     "SageMakerRuntimeError",
     "ClientValidationError",

@@ -5,8 +5,16 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Generator, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from ._decoders import (
+    LineDecoder,
+    ServerSentEvent,
+    SSEDecoder,
+    TokenFormat,
+    Utf8Decoder,
+    token_decoder,
+)
 from ._errors import map_stream_exception
 from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from ._eventstream import EventDecoder
@@ -26,6 +34,19 @@ _READ_SIZE = 64 * 1024
 # reused, but never more than this: anything longer is not a well-formed ending.
 _MAX_DRAIN = 64 * 1024
 _OPERATION = "InvokeEndpointWithResponseStream"
+_T = TypeVar("_T")
+
+
+class PayloadDecoder(Protocol[_T]):
+    """A sans-I/O decoder of payload bytes: the shape shared by every decoder."""
+
+    def feed(self, data: bytes, /) -> list[_T]:
+        """Add payload bytes; return what is complete."""
+        ...
+
+    def flush(self) -> list[_T]:
+        """End of stream; return the rest."""
+        ...
 
 
 class _RawResponse(Protocol):
@@ -156,6 +177,49 @@ class ResponseStream:
     def read(self) -> bytes:
         """Read the whole payload; raise a ``StreamError`` on an error event."""
         return b"".join(self.payloads())
+
+    def text(self) -> Iterator[str]:
+        """Yield the payload as text, decoding UTF-8 incrementally.
+
+        A character split across parts comes out whole; invalid UTF-8 raises
+        ``StreamDecodeError``.
+        """
+        return self.decode(Utf8Decoder())
+
+    def lines(self) -> Iterator[str]:
+        """Yield the payload's lines, split on ``\\n``, ``\\r\\n`` and ``\\r`` only.
+
+        Lines are split at byte level (also when ``\\r`` and ``\\n`` arrive in different
+        parts) and decoded whole. Empty lines are yielded; a last line without a newline
+        is yielded at the end of the stream. U+2028 and other Unicode breaks never split.
+        """
+        return self.decode(LineDecoder())
+
+    def sse(self) -> Iterator[ServerSentEvent]:
+        """Yield the payload's server-sent events (``data:`` joined, comments skipped)."""
+        return self.decode(SSEDecoder())
+
+    def tokens(self, format: TokenFormat = "auto") -> Iterator[str]:
+        """Yield the generated text of an LLM server as it arrives.
+
+        ``format`` is ``"tgi"``, ``"openai"``, ``"lmi"``, ``"json"``, ``"text"`` or
+        ``"auto"`` (chosen from the content type and the first record). Special tokens,
+        keep-alives, ``[DONE]`` and usage-only chunks are skipped; an error record from
+        the server raises ``GenerationError`` after the text that came before it.
+        """
+        return self.decode(token_decoder(format, self._metadata["content_type"]))
+
+    def decode(self, decoder: PayloadDecoder[_T]) -> Iterator[_T]:
+        """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
+        request_id = self.request_id
+        try:
+            for data in self.payloads():
+                yield from decoder.feed(data)
+            yield from decoder.flush()
+        except StreamError as exc:
+            exc.request_id = exc.request_id or request_id
+            exc.operation = exc.operation or _OPERATION
+            raise
 
     # --- internals ------------------------------------------------------------------
 

@@ -28,10 +28,12 @@ from typed_sagemaker_runtime import (
     RetryPolicy,
     SageMakerRuntime,
     SageMakerRuntimeError,
+    ServerSentEvent,
     ServiceError,
     StreamEvent,
     StreamMetadata,
     TimeoutError,
+    TokenFormat,
     ValidationError,
 )
 
@@ -117,6 +119,29 @@ def stream_helpers(smr: SageMakerRuntime) -> bytes:
         assert_type(payloads, Iterator[bytes])
     with smr.stream("ep", b"{}") as stream:
         return stream.read()
+
+
+def stream_text(smr: SageMakerRuntime) -> str:
+    out = ""
+    with smr.stream("ep", json={"inputs": "hi", "stream": True}) as stream:
+        for token in stream.tokens():
+            assert_type(token, str)
+            out += token
+    with smr.stream("ep", b"{}") as stream:
+        for line in stream.lines():
+            assert_type(line, str)
+    with smr.stream("ep", b"{}") as stream:
+        for event in stream.sse():
+            assert_type(event, ServerSentEvent)
+            assert_type(event.data, str)
+            assert_type(event.event, "str | None")
+    with smr.stream("ep", b"{}") as stream:
+        out += "".join(stream.text())
+    formats: list[TokenFormat] = ["tgi", "openai", "lmi", "json", "text", "auto"]
+    for name in formats:
+        with smr.stream("ep", b"{}") as stream:
+            out += "".join(stream.tokens(name))
+    return out
 
 
 def handle_errors(smr: SageMakerRuntime) -> None:

@@ -27,6 +27,10 @@ def misuse(smr: SageMakerRuntime) -> None:
         for event in stream:
             event.data  # expect-error
         stream.metadata["contentType"]  # expect-error
+        stream.tokens("gpt")  # expect-error
+        stream.tokens(format="tgi").upper()  # expect-error
+        for token in stream.tokens():
+            token.decode()  # expect-error
     PayloadPart(data="text")  # expect-error
     SageMakerRuntime(region="eu-west-1")  # expect-error
     RetryPolicy(attempts=3)  # expect-error

@@ -517,7 +517,7 @@ def test_async_sends_every_header_and_maps_the_response(
     assert response["FailureLocation"] == (
         "s3://local-sagemaker-async/ep/failure/run-7/inference-2-error.out"
     )
-    assert calls == []  # running the model asynchronously is not implemented yet
+    assert calls == []  # no such input object: the job fails before the model runs
 
 
 def test_async_generates_an_inference_id(local: LocalRuntime) -> None:

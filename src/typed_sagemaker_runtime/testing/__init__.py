@@ -7,6 +7,8 @@
     with LocalRuntime() as local:
         local.add_endpoint("echo")  # default handler: echo the request body
         local.add_endpoint("flaky", faults=[ErrorResponse("ThrottlingException", times=2)])
+        local.add_endpoint("demo", DemoLLM())   # a deterministic LLM speaking TGI's format
+        local.add_endpoint("byoc", Container("http://127.0.0.1:8080"))  # a model container
         smr = local.client()        # or local.boto3_client() for raw boto3
         ...
 
@@ -23,6 +25,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+    from ._container import Container, ContainerNotHealthyError
+    from ._demo import DemoLLM
+    from ._failure import ModelFailure
     from ._faults import (
         DEFAULT_ERROR_STATUS,
         ConnectionReset,
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
         ErrorResponse,
         Fault,
         RawResponse,
+        SlowTokens,
         Stall,
         StreamErrorEvent,
         StreamFailureEvent,
@@ -42,9 +48,11 @@ if TYPE_CHECKING:
         HandlerResult,
         InvocationRequest,
         Operation,
+        RawFrames,
         ResponseBody,
     )
     from ._runtime import LocalRuntime
+    from ._stubbing import botocore_event_stream, stub_stream_response
 
 __all__ = [
     # the server
@@ -54,6 +62,7 @@ __all__ = [
     "Operation",
     "Headers",
     "EndpointResponse",
+    "RawFrames",
     "ResponseBody",
     "HandlerResult",
     "Handler",
@@ -61,6 +70,14 @@ __all__ = [
     "ModelStreamError",
     "InternalStreamFailure",
     "StreamEvent",
+    "ModelFailure",
+    # backends
+    "Container",
+    "ContainerNotHealthyError",
+    "DemoLLM",
+    # botocore's Stubber
+    "stub_stream_response",
+    "botocore_event_stream",
     # faults
     "Fault",
     "ErrorResponse",
@@ -71,6 +88,7 @@ __all__ = [
     "CorruptFrame",
     "ConnectionReset",
     "Stall",
+    "SlowTokens",
     "DEFAULT_ERROR_STATUS",
 ]
 
@@ -80,6 +98,7 @@ _MODULES = {
     "Operation": "._model",
     "Headers": "._headers",
     "EndpointResponse": "._model",
+    "RawFrames": "._model",
     "ResponseBody": "._model",
     "HandlerResult": "._model",
     "Handler": "._model",
@@ -87,6 +106,12 @@ _MODULES = {
     "ModelStreamError": ".._events",
     "InternalStreamFailure": ".._events",
     "StreamEvent": ".._events",
+    "ModelFailure": "._failure",
+    "Container": "._container",
+    "ContainerNotHealthyError": "._container",
+    "DemoLLM": "._demo",
+    "stub_stream_response": "._stubbing",
+    "botocore_event_stream": "._stubbing",
     "Fault": "._faults",
     "ErrorResponse": "._faults",
     "RawResponse": "._faults",
@@ -96,6 +121,7 @@ _MODULES = {
     "CorruptFrame": "._faults",
     "ConnectionReset": "._faults",
     "Stall": "._faults",
+    "SlowTokens": "._faults",
     "DEFAULT_ERROR_STATUS": "._faults",
 }
 

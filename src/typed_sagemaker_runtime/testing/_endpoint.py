@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterable
 
-from ._faults import STREAM_ONLY_FAULTS, Fault
+from ._faults import STREAM_ONLY_FAULTS, ErrorResponse, Fault
 from ._model import Handler, InvocationRequest, Operation
 
 _STREAM: Operation = "InvokeEndpointWithResponseStream"
@@ -27,6 +28,7 @@ class Endpoint:
         "handler",
         "max_chunk_bytes",
         "name",
+        "rng",
     )
 
     def __init__(
@@ -36,6 +38,7 @@ class Endpoint:
         content_type: str | None,
         faults: Iterable[Fault],
         max_chunk_bytes: int | None,
+        rng: random.Random | None = None,
     ) -> None:
         if max_chunk_bytes is not None and max_chunk_bytes < 1:
             raise ValueError(f"max_chunk_bytes must be None or >= 1, not {max_chunk_bytes}")
@@ -46,6 +49,7 @@ class Endpoint:
         self.faults = tuple(faults)
         self._remaining = [fault.times for fault in self.faults]
         self._lock = threading.Lock()
+        self.rng = rng if rng is not None else random.Random()
 
     def take_fault(self, operation: Operation) -> Fault | None:
         """The first fault that applies to ``operation`` and is not used up; uses it once."""
@@ -54,9 +58,12 @@ class Endpoint:
                 if operation != _STREAM and isinstance(fault, STREAM_ONLY_FAULTS):
                     continue
                 left = self._remaining[index]
-                if left is None:
-                    return fault
-                if left > 0:
+                if left is not None and left <= 0:
+                    continue
+                rate = fault.rate if isinstance(fault, ErrorResponse) else None
+                if rate is not None and self.rng.random() >= rate:
+                    continue  # spared this time; not used up
+                if left is not None:
                     self._remaining[index] = left - 1
-                    return fault
+                return fault
         return None

@@ -3,6 +3,9 @@
 For each request the endpoint uses the first fault that applies to the operation and is
 not used up. ``times=None`` applies it to every request; ``times=N`` to the first ``N``
 requests it applies to, so "fail twice, then succeed" is ``ErrorResponse(code, times=2)``.
+:class:`ErrorResponse` also takes a ``rate``: the probability (0 to 1) that it strikes a
+request, drawn from the ``LocalRuntime``'s seeded random generator (``LocalRuntime(seed=...)``),
+so a run is repeatable; with ``times`` too, only the requests it struck count.
 
 ``after_parts`` counts the ``PayloadPart`` events sent before the fault strikes; when the
 handler produces fewer parts, the fault strikes after the last one.
@@ -14,7 +17,9 @@ Which operations a fault applies to (a fault that does not apply is skipped and 
   InvokeEndpoint and InvokeEndpointAsync they strike in the middle of the response body
   (after the headers and half the body; the value of ``after_parts`` does not matter there).
 * :class:`StreamErrorEvent`, :class:`StreamFailureEvent`, :class:`TruncatedFrame`,
-  :class:`CorruptFrame`: InvokeEndpointWithResponseStream only.
+  :class:`CorruptFrame`, :class:`SlowTokens`: InvokeEndpointWithResponseStream only.
+
+A slow first byte is :class:`Stall` without ``after_parts``; slow tokens are :class:`SlowTokens`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "CorruptFrame",
     "ConnectionReset",
     "Stall",
+    "SlowTokens",
     "Fault",
     "DEFAULT_ERROR_STATUS",
 ]
@@ -84,9 +90,13 @@ class ErrorResponse:
     """Extra JSON body members."""
     times: int | None = None
     """How many requests this fault applies to (``None``: all)."""
+    rate: float | None = None
+    """The probability (0 to 1) that it strikes a request it applies to (``None``: always)."""
 
     def __post_init__(self) -> None:
         _check_times(self.times)
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"rate must be None or between 0 and 1, not {self.rate}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +218,9 @@ class ConnectionReset:
 
 @dataclass(frozen=True, slots=True)
 class Stall:
-    """Wait ``seconds``, then carry on; ``LocalRuntime.stop()`` ends the wait at once.
+    """Wait ``seconds``, then carry on: a slow first byte, or a stall mid-body.
+
+    ``LocalRuntime.stop()`` ends the wait at once.
 
     ``after_parts=None``: before the response headers (a slow first byte). Otherwise after
     that many stream parts (mid-body on the other operations).
@@ -229,6 +241,27 @@ class Stall:
             raise ValueError(f"seconds must be >= 0, not {self.seconds}")
 
 
+@dataclass(frozen=True, slots=True)
+class SlowTokens:
+    """Wait ``delay_seconds`` before each stream part after the first (slow token generation).
+
+    The first part goes out at once; a slow first byte is :class:`Stall`. Like every fault it
+    is the only fault of a request it strikes (it does not combine with an error event).
+    ``LocalRuntime.stop()`` ends a wait at once.
+    """
+
+    delay_seconds: float
+    """How long to wait between two parts."""
+    _: KW_ONLY
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        if self.delay_seconds < 0:
+            raise ValueError(f"delay_seconds must be >= 0, not {self.delay_seconds}")
+
+
 Fault: TypeAlias = (
     ErrorResponse
     | RawResponse
@@ -238,7 +271,14 @@ Fault: TypeAlias = (
     | CorruptFrame
     | ConnectionReset
     | Stall
+    | SlowTokens
 )
 """Any fault accepted by ``LocalRuntime.add_endpoint(..., faults=...)``."""
 
-STREAM_ONLY_FAULTS = (StreamErrorEvent, StreamFailureEvent, TruncatedFrame, CorruptFrame)
+STREAM_ONLY_FAULTS = (
+    StreamErrorEvent,
+    StreamFailureEvent,
+    TruncatedFrame,
+    CorruptFrame,
+    SlowTokens,
+)

@@ -15,6 +15,7 @@ __all__ = [
     "InvocationRequest",
     "EndpointResponse",
     "ResponseBody",
+    "RawFrames",
     "HandlerResult",
     "Handler",
 ]
@@ -154,12 +155,29 @@ class InvocationRequest:
         )
 
 
-ResponseBody: TypeAlias = bytes | str | Iterable[bytes | str | StreamEvent]
+@dataclass(frozen=True, slots=True, repr=False)
+class RawFrames:
+    """Event-stream bytes a stream handler yields to be sent as they are, in one HTTP chunk.
+
+    For frames SageMaker itself never sends (unknown event types, extra headers) and
+    for benchmarks that should not pay for encoding on the server. It counts as one
+    part for ``after_parts``. InvokeEndpoint rejects it.
+    """
+
+    data: bytes
+    """Encoded frames, e.g. from ``encode_frame`` or ``encode_event``."""
+
+    def __repr__(self) -> str:
+        return f"RawFrames(<{len(self.data)} bytes>)"
+
+
+ResponseBody: TypeAlias = bytes | str | Iterable[bytes | str | StreamEvent | RawFrames]
 """A response body: bytes, UTF-8 text, or an iterable of chunks or stream events.
 
 For InvokeEndpoint the chunks are joined. For InvokeEndpointWithResponseStream each chunk
-becomes one ``PayloadPart`` (sent as soon as it is produced), and a ``ModelStreamError`` or
-``InternalStreamFailure`` item ends the stream with that event.
+becomes one ``PayloadPart`` (sent as soon as it is produced), a ``ModelStreamError`` or
+``InternalStreamFailure`` item ends the stream with that event, and :class:`RawFrames`
+are sent verbatim.
 """
 
 

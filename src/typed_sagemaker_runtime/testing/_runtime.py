@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterable
 from types import TracebackType
@@ -9,15 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
+from ._async import AsyncRunner
 from ._boto import dummy_session
 from ._endpoint import Endpoint, echo
 from ._faults import Fault
 from ._model import Handler, InvocationRequest
+from ._s3 import LocalS3
 from ._server import Server
 from ._service import Service
 
 if TYPE_CHECKING:
     from botocore.config import Config
+    from types_boto3_s3.client import S3Client
     from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
     from .._client import SageMakerRuntime
@@ -42,6 +46,18 @@ class LocalRuntime:
             local.requests[-1].body                          # b"hello"
 
     Handlers run in the server's connection threads, one thread per connection.
+
+    InvokeEndpointAsync runs the handler in the background, through a real S3 API: the
+    input is read from ``InputLocation`` (or is the inline body), the output written to
+    ``OutputLocation`` (``s3://<async_bucket>/<endpoint>/output/<inference id>.out``), a
+    failure's text to ``FailureLocation`` (``.../failure/<inference id>-error.out``). S3 is
+    moto's server, started in this process on first use (the ``local`` extra), or any S3
+    endpoint given as ``s3_endpoint_url``::
+
+        with LocalRuntime() as local, local.client() as smr:
+            local.add_endpoint("echo")
+            job = smr.invoke_async("echo", body=b"hello")
+            smr.wait_for_async_result(job)["body"]           # b"hello"
     """
 
     def __init__(
@@ -53,23 +69,46 @@ class LocalRuntime:
         account_id: str = "123456789012",
         async_bucket: str = "local-sagemaker-async",
         stop_timeout: float = 10.0,
+        seed: int | None = 0,
+        s3_endpoint_url: str | None = None,
+        async_workers: int = 4,
+        async_time_scale: float = 1.0,
     ) -> None:
         """Configure the runtime; nothing is bound until :meth:`start` (or ``with``).
 
         ``host``/``port``: where to listen (port 0 picks a free port). ``region_name`` and
         ``account_id`` appear in clients, ARNs and error messages. ``async_bucket`` is the
         bucket of the async output and failure locations. ``stop_timeout`` bounds how long
-        :meth:`stop` waits for handlers that are still running.
+        :meth:`stop` waits for handlers that are still running. ``seed`` seeds the random
+        draws of faults with a ``rate`` (each endpoint draws from its own generator, seeded
+        from ``seed`` and its name, so runs repeat); ``None`` draws differently every run.
+
+        Async inference: ``s3_endpoint_url`` is the S3 to use instead of starting moto's
+        server (clients sign with dummy credentials). ``async_workers`` requests run at
+        once; later ones wait in a queue, where their ``RequestTTLSeconds`` (default 6 h)
+        can expire. ``async_time_scale`` multiplies the TTL and ``InvocationTimeoutSeconds``
+        (default 15 min) before they are enforced: with 0.001, the 60 s minimum TTL is 60 ms
+        of real time, for tests of expiry and timeouts.
         """
         self._host = host
         self._port = port
         self._region_name = region_name
         self._account_id = account_id
         self._stop_timeout = stop_timeout
+        self._seed = seed
         self._lock = threading.Lock()
         self._endpoints: dict[str, Endpoint] = {}
         self._requests: list[InvocationRequest] = []
         self._stopping = threading.Event()
+        self._s3 = LocalS3(s3_endpoint_url, host=host, region_name=region_name)
+        self._async = AsyncRunner(
+            self._s3,
+            workers=async_workers,
+            time_scale=async_time_scale,
+            region_name=region_name,
+            account_id=account_id,
+            name=lambda: str(self.port),
+        )
         self._service = Service(
             region_name=region_name,
             account_id=account_id,
@@ -77,6 +116,7 @@ class LocalRuntime:
             endpoints=self._endpoints.get,
             record=self._record,
             stopping=self._stopping,
+            submit_async=self._async.submit,
         )
         self._server: Server | None = None
 
@@ -117,8 +157,8 @@ class LocalRuntime:
         """Serve endpoint ``name`` (replacing one of that name) with ``handler``.
 
         ``handler`` is called with each :class:`InvocationRequest` of InvokeEndpoint and
-        InvokeEndpointWithResponseStream; the default echoes the request body. Async calls
-        are recorded and answered but do not run the handler. ``content_type`` is the
+        InvokeEndpointWithResponseStream, and in the background for InvokeEndpointAsync (see
+        the class docstring); the default echoes the request body. ``content_type`` is the
         response content type when the handler does not set one. ``faults`` are applied in
         order, the first one that applies to a request being used (see ``times``).
 
@@ -126,7 +166,8 @@ class LocalRuntime:
         benchmarks of tiny events, ``max_chunk_bytes=65536`` packs consecutive events into
         HTTP chunks of about that size instead (a chunk then waits until it is full).
         """
-        endpoint = Endpoint(name, handler or echo, content_type, faults, max_chunk_bytes)
+        rng = random.Random(None if self._seed is None else f"{self._seed}/{name}")
+        endpoint = Endpoint(name, handler or echo, content_type, faults, max_chunk_bytes, rng)
         with self._lock:
             self._endpoints[name] = endpoint
 
@@ -160,6 +201,33 @@ class LocalRuntime:
         """TCP connections accepted so far (proves that clients reuse connections)."""
         return 0 if self._server is None else self._server.connections_opened
 
+    def wait_for_async_jobs(self, timeout: float | None = 10.0) -> None:
+        """Wait until every accepted InvokeEndpointAsync request has written its output or
+        failure object (or was dropped at stop); ``TimeoutError`` after ``timeout`` seconds.
+
+        For tests that look at S3 directly, instead of sleeping.
+        """
+        if not self._async.wait_idle(timeout):
+            raise TimeoutError(f"async requests still running after {timeout} s")
+
+    # --- S3 -----------------------------------------------------------------------------
+
+    @property
+    def s3_endpoint_url(self) -> str:
+        """The S3 that async inference uses; starts moto's server on first use.
+
+        Raises ``RuntimeError`` naming the ``local`` extra when moto is not installed and no
+        ``s3_endpoint_url`` was given.
+        """
+        return self._s3.endpoint_url()
+
+    def s3_client(self, config: Config | None = None) -> S3Client:
+        """A boto3 S3 client for :attr:`s3_endpoint_url` (dummy credentials); close it when done.
+
+        Create buckets and upload inputs with it (``s3.create_bucket(Bucket="in")``).
+        """
+        return self._s3.client(config)
+
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> Self:
@@ -180,8 +248,17 @@ class LocalRuntime:
         """
         self._stopping.set()
         server = self._server
-        if server is not None:
-            server.stop(self._stop_timeout)
+        try:
+            if server is not None:
+                server.stop(self._stop_timeout)
+        finally:
+            alive = self._async.stop(self._stop_timeout)
+            self._s3.stop()
+        if alive:
+            raise RuntimeError(
+                f"{len(alive)} async handler(s) did not return within {self._stop_timeout} s "
+                f"of LocalRuntime.stop(): {', '.join(alive)}"
+            )
 
     def __enter__(self) -> Self:
         return self.start()
@@ -216,16 +293,16 @@ class LocalRuntime:
         """A :class:`~typed_sagemaker_runtime.SageMakerRuntime` facade wired to this runtime.
 
         Dummy credentials, this runtime's region and URL; ``config`` and ``retry`` are
-        passed on when given. Close it (or use ``with``) when done.
+        passed on when given. Its S3 client (for async results) goes to
+        :attr:`s3_endpoint_url`, started only when first needed. Close it (or use ``with``)
+        when done.
         """
         from .._client import SageMakerRuntime
 
-        session = dummy_session(self._region_name)
-        url = self.endpoint_url
-        if config is not None and retry is not None:
-            return SageMakerRuntime(session=session, endpoint_url=url, config=config, retry=retry)
-        if config is not None:
-            return SageMakerRuntime(session=session, endpoint_url=url, config=config)
-        if retry is not None:
-            return SageMakerRuntime(session=session, endpoint_url=url, retry=retry)
-        return SageMakerRuntime(session=session, endpoint_url=url)
+        return SageMakerRuntime(
+            session=dummy_session(self._region_name),
+            endpoint_url=self.endpoint_url,
+            config=config,
+            retry=retry,
+            s3_endpoint_url=self._s3.endpoint_url,
+        )

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from .._async_inference import S3Uri
+from ._async import AsyncJob
 from ._endpoint import Endpoint
 from ._errors import error_body, error_headers, error_status, model_error_members
+from ._failure import ModelFailure
 from ._faults import ConnectionReset, ErrorResponse, Fault, RawResponse, Stall
 from ._http import CloseConnection, HttpRequest, ResetConnection, ResponseWriter, http_date
 from ._model import InvocationRequest, Operation
@@ -43,6 +47,7 @@ class Service:
         endpoints: Callable[[str], Endpoint | None],
         record: Callable[[InvocationRequest], None],
         stopping: threading.Event,
+        submit_async: Callable[[AsyncJob], None] | None = None,
     ) -> None:
         self.region_name = region_name
         self.account_id = account_id
@@ -50,6 +55,7 @@ class Service:
         self._endpoints = endpoints
         self._record = record
         self.stopping = stopping
+        self._submit_async = submit_async
 
     # --- entry point ------------------------------------------------------------------
 
@@ -86,7 +92,7 @@ class Service:
         if operation == "InvokeEndpoint":
             self._invoke(endpoint, request, writer, fault)
         elif operation == "InvokeEndpointAsync":
-            self._invoke_async(request, writer, fault)
+            self._invoke_async(endpoint, request, writer, fault)
         else:
             stream_response(self, endpoint, request, writer, fault)
 
@@ -157,13 +163,15 @@ class Service:
         self, request: InvocationRequest, exc: BaseException
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """The 424 ``ModelError`` response for a handler that raised ``exc``."""
-        logger.warning(
+        failure = exc if isinstance(exc, ModelFailure) else None
+        logger.log(
+            logging.INFO if failure else logging.WARNING,  # a ModelFailure is an answer
             "handler of endpoint %r failed; answering ModelError",
             request.endpoint_name,
-            exc_info=exc,
+            exc_info=None if failure else exc,
         )
         members = model_error_members(
-            500,
+            failure.status_code if failure else 500,
             str(exc),
             endpoint=request.endpoint_name,
             region=self.region_name,
@@ -215,14 +223,45 @@ class Service:
         return None
 
     def _invoke_async(
-        self, request: InvocationRequest, writer: ResponseWriter, fault: Fault | None
+        self,
+        endpoint: Endpoint,
+        request: InvocationRequest,
+        writer: ResponseWriter,
+        fault: Fault | None,
     ) -> None:
         inference_id = request.inference_id or str(uuid.uuid4())
         extension = request.s3_output_path_extension
         folder = f"{extension.strip('/')}/" if extension else ""
-        prefix = f"s3://{self.async_bucket}/{request.endpoint_name}"
-        output = f"{prefix}/output/{folder}{request.filename or inference_id + '.out'}"
-        failure = f"{prefix}/failure/{folder}{inference_id}-error.out"
+        prefix = request.endpoint_name
+        output_key = f"{prefix}/output/{folder}{request.filename or inference_id + '.out'}"
+        failure_key = f"{prefix}/failure/{folder}{inference_id}-error.out"
+        output = f"s3://{self.async_bucket}/{output_key}"
+        failure = f"s3://{self.async_bucket}/{failure_key}"
+        if self._submit_async is not None:
+            job = AsyncJob(
+                endpoint=endpoint,
+                request=request,
+                inference_id=inference_id,
+                output=S3Uri(self.async_bucket, output_key),
+                failure=S3Uri(self.async_bucket, failure_key),
+                received=time.monotonic(),
+            )
+            try:
+                self._submit_async(job)  # queued before the answer: it was accepted
+            except Exception as exc:  # no moto (S3Unavailable), S3 unreachable, stopping
+                logger.error("cannot run async request %s: %s", inference_id, exc)
+                code = "InternalDependencyException"
+                body = error_body(
+                    code,
+                    str(exc),
+                    None,
+                    endpoint=request.endpoint_name,
+                    region=self.region_name,
+                    account=self.account_id,
+                )
+                headers = base_headers(request.request_id) + error_headers(code)
+                writer.send(error_status(code, None), headers, body)
+                return
         headers = base_headers(request.request_id)
         headers.append(("Content-Type", "application/json"))
         headers.append(("X-Amzn-SageMaker-OutputLocation", output))

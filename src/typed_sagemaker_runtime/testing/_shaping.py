@@ -8,9 +8,9 @@ from typing import cast
 from .._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from ._endpoint import Endpoint
 from ._http import http_date
-from ._model import EndpointResponse, InvocationRequest, ResponseBody
+from ._model import EndpointResponse, InvocationRequest, RawFrames, ResponseBody
 
-_EVENTS = (PayloadPart, ModelStreamError, InternalStreamFailure)
+_EVENTS = (PayloadPart, ModelStreamError, InternalStreamFailure, RawFrames)
 
 
 class ModelFailed(Exception):
@@ -36,6 +36,8 @@ def as_bytes(item: object) -> bytes:
         return item.data
     if isinstance(item, (ModelStreamError, InternalStreamFailure)):
         raise ModelFailed(item.message or type(item).__name__)
+    if isinstance(item, RawFrames):
+        raise TypeError("RawFrames can only be sent by InvokeEndpointWithResponseStream")
     raise TypeError(
         f"a handler returned a {type(item).__name__}; expected bytes, str, an iterable "
         "of them or of stream events, or an EndpointResponse"
@@ -61,7 +63,7 @@ def join_body(body: ResponseBody) -> bytes:
     return b"".join(as_bytes(item) for item in body)
 
 
-def stream_items(body: ResponseBody) -> Generator[StreamEvent, None, None]:
+def stream_items(body: ResponseBody) -> Generator[StreamEvent | RawFrames, None, None]:
     """The events of a streamed body; empty bare chunks are skipped; closes its source."""
     if isinstance(body, (bytes, bytearray, memoryview, str)):
         data = as_bytes(body)

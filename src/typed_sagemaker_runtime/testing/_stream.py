@@ -8,19 +8,21 @@ from typing import TYPE_CHECKING
 
 from .._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from .._eventstream import encode_event
+from ._failure import ModelFailure
 from ._faults import (
     ConnectionReset,
     CorruptFrame,
     ErrorResponse,
     Fault,
     RawResponse,
+    SlowTokens,
     Stall,
     StreamErrorEvent,
     StreamFailureEvent,
     TruncatedFrame,
 )
 from ._http import CloseConnection, ResetConnection, ResponseWriter
-from ._model import InvocationRequest
+from ._model import InvocationRequest, RawFrames
 from ._shaping import base_headers, content_type_for, production_variant, response_of, stream_items
 
 if TYPE_CHECKING:
@@ -107,8 +109,8 @@ def _pump(
     service: Service,
     request: InvocationRequest,
     out: _Framer,
-    item: StreamEvent | None,
-    items: Generator[StreamEvent, None, None],
+    item: StreamEvent | RawFrames | None,
+    items: Generator[StreamEvent | RawFrames, None, None],
     fault: Fault | None,
 ) -> None:
     """Write events until the stream ends; ``item`` is the next event (``None``: no more).
@@ -117,7 +119,7 @@ def _pump(
     end knows the handler's ``finally`` blocks ran.
     """
     strike_at: int | None = None
-    if fault is not None and not isinstance(fault, (ErrorResponse, RawResponse)):
+    if fault is not None and not isinstance(fault, (ErrorResponse, RawResponse, SlowTokens)):
         strike_at = fault.after_parts
     parts = 0
     corrupt = False
@@ -138,7 +140,7 @@ def _pump(
             elif isinstance(fault, TruncatedFrame):
                 items.close()
                 out.flush()
-                frame = encode_event(item or _FILLER)
+                frame = _encode(item or _FILLER)
                 out.writer.chunk(frame[: len(frame) // 2])
                 if not fault.clean_end:
                     raise CloseConnection
@@ -151,26 +153,36 @@ def _pump(
                 out.send(_flip_last_byte(encode_event(_FILLER)))
             out.end()
             return
-        frame = encode_event(item)
+        frame = _encode(item)
         if corrupt:
             frame, corrupt = _flip_last_byte(frame), False
-        if not isinstance(item, PayloadPart):  # an error event is always the last one
+        if not isinstance(item, (PayloadPart, RawFrames)):  # an error event ends the stream
             items.close()
             out.send(frame)
             out.end()
             return
+        if parts and isinstance(fault, SlowTokens):
+            out.flush(head=True)
+            service.stall(fault.delay_seconds)
         out.send(frame)
         parts += 1
         try:
             item = next(items, None)
         except Exception as exc:
-            logger.warning(
+            failure = isinstance(exc, ModelFailure)
+            logger.log(
+                logging.INFO if failure else logging.WARNING,
                 "handler of endpoint %r failed mid-stream; sending ModelStreamError",
                 request.endpoint_name,
-                exc_info=exc,
+                exc_info=None if failure else exc,
             )
-            out.end(ModelStreamError(message=str(exc), error_code="StreamBroken"))
+            code = exc.stream_error_code if isinstance(exc, ModelFailure) else "StreamBroken"
+            out.end(ModelStreamError(message=str(exc), error_code=code))
             return
+
+
+def _encode(item: StreamEvent | RawFrames) -> bytes:
+    return item.data if isinstance(item, RawFrames) else encode_event(item)
 
 
 def _error_event(

@@ -1,0 +1,368 @@
+"""``smr serve``'s code: run as a user runs it, then driven by the unmodified boto3 client."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore import exceptions as bce
+from botocore.config import Config
+from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
+
+from typed_sagemaker_runtime.testing._serve import add_serve_arguments, run_serve
+
+SERVE = [sys.executable, "-m", "typed_sagemaker_runtime.testing._serve"]
+
+
+class ServeProcess:
+    """``python -m typed_sagemaker_runtime.testing._serve`` with its announced URL."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [*SERVE, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert self.process.stdout is not None
+        self.banner: list[str] = []
+        for line in self.process.stdout:
+            self.banner.append(line.rstrip("\n"))
+            if line.startswith("Any region"):
+                break
+        exports = [line for line in self.banner if line.startswith("export ")]
+        if len(exports) != 1:
+            _, err = self.process.communicate(timeout=10)
+            raise AssertionError(f"no export line in {self.banner!r}; stderr: {err}")
+        name, _, self.url = exports[0].removeprefix("export ").partition("=")
+        assert name == "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
+
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int, str, str]:
+        """Send ``signum``; the exit status and the rest of stdout and stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        out, err = self.process.communicate(timeout=20)
+        return self.process.returncode, out, err
+
+
+@pytest.fixture(name="env_client")
+def _env_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Makes a plain ``boto3.client("sagemaker-runtime")`` configured by the environment only."""
+    clients: list[SageMakerRuntimeClient] = []
+
+    def make(url: str) -> SageMakerRuntimeClient:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", url)
+        client: SageMakerRuntimeClient = boto3.client(
+            "sagemaker-runtime", config=Config(retries={"total_max_attempts": 1})
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+# --- as a process ---------------------------------------------------------------------
+
+
+def test_default_serve_runs_the_three_operations_until_sigint(env_client: Any) -> None:
+    """No arguments: the demo LLM as ``demo`` on loopback; boto3 finds it via the env var."""
+    serve = ServeProcess()
+    try:
+        assert serve.url.startswith("http://127.0.0.1:")
+        assert "endpoint demo: demo LLM (50 tokens/s; TGI and Messages API)" in serve.banner
+        client: SageMakerRuntimeClient = env_client(serve.url)
+        assert client.meta.endpoint_url == serve.url
+
+        body = json.dumps({"inputs": "Hello", "parameters": {"max_new_tokens": 4}})
+        answer = client.invoke_endpoint(
+            EndpointName="demo", Body=body.encode(), ContentType="application/json"
+        )
+        [document] = json.loads(answer["Body"].read())
+        assert document["generated_text"]
+
+        stream_body = json.dumps(
+            {"inputs": "Hello", "stream": True, "parameters": {"max_new_tokens": 6}}
+        )
+        response = client.invoke_endpoint_with_response_stream(
+            EndpointName="demo", Body=stream_body.encode(), ContentType="application/json"
+        )
+        assert response["ContentType"] == "text/event-stream"
+        parts = [event["PayloadPart"]["Bytes"] for event in response["Body"]]
+        assert len(parts) == 6
+        events = [json.loads(part.removeprefix(b"data: ")) for part in parts]
+        assert [event["index"] for event in events] == [1, 2, 3, 4, 5, 6]
+        assert events[-1]["generated_text"].startswith(document["generated_text"])
+
+        job = client.invoke_endpoint_async(
+            EndpointName="demo", InputLocation="s3://my-bucket/input.json"
+        )
+        assert job["InferenceId"]
+        assert job["OutputLocation"].startswith("s3://")
+        assert job["ResponseMetadata"]["HTTPStatusCode"] == 202
+    finally:
+        status, out, err = serve.stop(signal.SIGINT)
+    assert status == 0, err
+    assert out.strip().endswith("Stopped.")
+    assert "Traceback" not in err
+
+
+def test_endpoints_and_faults_from_flags_until_sigterm(env_client: Any) -> None:
+    """``--endpoint`` and ``--fault`` flags, a fixed ``--port``; SIGTERM stops it cleanly."""
+    port = _free_port()
+    serve = ServeProcess(
+        "--port",
+        str(port),
+        "--endpoint",
+        "echo=echo",
+        "--endpoint",
+        "fast=demo:0",
+        "--fault",
+        "echo:ThrottlingException:times=1",
+        "--fault",
+        "fast:stream-error:after=2,code=StreamBroken,message=cut",
+    )
+    try:
+        assert serve.url == f"http://127.0.0.1:{port}"
+        assert "endpoint echo: echo (answers with the request body) + 1 fault(s)" in serve.banner
+        assert "endpoint fast: demo LLM (unpaced; TGI and Messages API) + 1 fault(s)" in (
+            serve.banner
+        )
+        client: SageMakerRuntimeClient = env_client(serve.url)
+        with pytest.raises(bce.ClientError) as caught:
+            client.invoke_endpoint(EndpointName="echo", Body=b"hi")
+        assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+        assert client.invoke_endpoint(EndpointName="echo", Body=b"hi")["Body"].read() == b"hi"
+        body = json.dumps({"inputs": "x", "stream": True}).encode()
+        response = client.invoke_endpoint_with_response_stream(EndpointName="fast", Body=body)
+        parts: list[bytes] = []
+        with pytest.raises(bce.EventStreamError) as stream_error:
+            for event in response["Body"]:
+                parts.append(event["PayloadPart"]["Bytes"])
+        response["Body"].close()
+        assert len(parts) == 2
+        assert stream_error.value.response["Error"] == {
+            "Code": "ModelStreamError",
+            "Message": "cut",
+        }
+    finally:
+        status, out, err = serve.stop(signal.SIGTERM)
+    assert status == 0, err
+    assert out.strip().endswith("Stopped.")
+
+
+def test_bad_flags_print_one_line_and_exit_2() -> None:
+    """Configuration errors: one ``smr serve: error:`` line on stderr, exit status 2."""
+    result = subprocess.run(
+        [*SERVE, "--endpoint", "x=gpu"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "smr serve: error: endpoint x: unknown backend 'gpu' (use demo, "
+        "demo:TOKENS_PER_SECOND, echo or container:URL)"
+    ]
+
+
+# --- in process -----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _stopped() -> threading.Event:
+    """A stop event already set: a run that wrongly got as far as serving returns at once."""
+    event = threading.Event()
+    event.set()
+    return event
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    return parser.parse_args(argv)
+
+
+class _Banner(io.StringIO):
+    """Captures the output; ``ready`` is set at the first flush (the banner is complete)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ready = threading.Event()
+
+    def flush(self) -> None:
+        super().flush()
+        self.ready.set()
+
+
+class InProcess:
+    """``run_serve`` in a thread, stopped through its ``stop`` event."""
+
+    def __init__(self, *argv: str) -> None:
+        self.out = _Banner()
+        self.stop_event = threading.Event()
+        self.status: list[int] = []
+        self.thread = threading.Thread(target=self._run, args=(_args(*argv),))
+        self.thread.start()
+        assert self.out.ready.wait(20), "run_serve printed nothing"
+        export = next(
+            line for line in self.out.getvalue().splitlines() if line.startswith("export ")
+        )
+        self.url = export.partition("=")[2]
+
+    def _run(self, args: argparse.Namespace) -> None:
+        self.status.append(run_serve(args, self.out, stop=self.stop_event))
+
+    def stop(self) -> int:
+        self.stop_event.set()
+        self.thread.join(20)
+        assert not self.thread.is_alive()
+        return self.status[0]
+
+
+def test_config_file(tmp_path: Path, env_client: Any) -> None:
+    """Endpoints, settings and faults from a JSON file; flags add to and override it."""
+    config = tmp_path / "serve.json"
+    config.write_text(
+        json.dumps(
+            {
+                "seed": 3,
+                "tokens_per_second": 0,
+                "endpoints": {
+                    "demo": "demo",
+                    "flaky": {
+                        "backend": "echo",
+                        "content_type": "text/plain",
+                        "faults": ["ModelNotReadyException:times=1"],
+                    },
+                },
+            }
+        )
+    )
+    served = InProcess("--config", str(config), "--endpoint", "extra=echo")
+    try:
+        banner = served.out.getvalue()
+        assert "endpoint demo: demo LLM (unpaced; TGI and Messages API)" in banner
+        assert "endpoint flaky: echo (answers with the request body) + 1 fault(s)" in banner
+        assert "endpoint extra: echo" in banner
+        client: SageMakerRuntimeClient = env_client(served.url)
+        with pytest.raises(client.exceptions.ModelNotReadyException):
+            client.invoke_endpoint(EndpointName="flaky", Body=b"x")
+        answer = client.invoke_endpoint(EndpointName="flaky", Body=b"x")
+        assert answer["ContentType"] == "text/plain"
+        assert answer["Body"].read() == b"x"
+    finally:
+        assert served.stop() == 0
+    assert served.out.getvalue().endswith("Stopped.\n")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is Python 3.11+")
+def test_toml_config_file(tmp_path: Path, env_client: Any) -> None:
+    """The same settings in TOML."""
+    config = tmp_path / "serve.toml"
+    config.write_text('[endpoints]\nmirror = "echo"\n')
+    served = InProcess("--config", str(config))
+    try:
+        assert "endpoint mirror: echo" in served.out.getvalue()
+        client: SageMakerRuntimeClient = env_client(served.url)
+        assert client.invoke_endpoint(EndpointName="mirror", Body=b"t")["Body"].read() == b"t"
+    finally:
+        assert served.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--endpoint", "noequals"], "expected NAME=BACKEND"),
+        (["--endpoint", "d=demo:fast"], "not a number of tokens per second"),
+        (["--endpoint", "c=container:ftp://x"], "looks like http://host:port"),
+        (["--fault", "demo:nope"], "unknown fault kind 'nope'"),
+        (["--fault", "demo:stall"], "needs seconds=N"),
+        (["--fault", "demo:slow-tokens"], "needs delay=SECONDS"),
+        (["--fault", "demo:stream-error:every=2"], "bad option 'every=2'"),
+        (["--fault", "demo:ThrottlingException:rate=lots"], "rate='lots' is not a number"),
+        (["--fault", "demo:ThrottlingException:rate=2"], "rate must be None or between 0 and 1"),
+        (["--fault", "demo:truncate:clean=maybe"], "is not true or false"),
+        (["--fault", "missing:reset"], "no endpoint named 'missing'"),
+        (["--fault", "nocolon"], "expected ENDPOINT:KIND"),
+        (["--port", "70000"], "out of range"),
+        (["--config", "/nonexistent/serve.json"], "cannot read config file"),
+    ],
+)
+def test_configuration_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each mistake is one clear line and exit status 2; nothing is started."""
+    assert run_serve(_args(*argv), io.StringIO(), stop=_stopped()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("smr serve: error: ")
+    assert message in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("[1]", "must hold a table/object"),
+        ("{not json", "is not valid"),
+        ('{"colour": 1}', "unknown setting(s) colour"),
+        ('{"port": "80"}', "'port' must be an integer"),
+        ('{"endpoints": {"a": 5}}', "give a backend string or a table"),
+        ('{"endpoints": {"a": {"backend": "echo", "url": "x"}}}', "unknown setting(s) url"),
+        ('{"endpoints": {"a": {"backend": "echo", "faults": "reset"}}}', "list of strings"),
+        ('{"endpoints": {"a": {"backend": 1}}}', "'backend' must be"),
+    ],
+)
+def test_config_file_errors(
+    tmp_path: Path, document: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "serve.json"
+    config.write_text(document)
+    assert run_serve(_args("--config", str(config)), io.StringIO(), stop=_stopped()) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unhealthy_container_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A container that never answers /ping: one line naming it, exit status 1."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    config = tmp_path / "serve.json"
+    config.write_text(
+        json.dumps(
+            {"endpoints": {"byoc": {"backend": "container", "url": url, "health_timeout": 0.2}}}
+        )
+    )
+    assert run_serve(_args("--config", str(config)), io.StringIO(), stop=_stopped()) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"smr serve: error: the model container at {url} did not answer")
+
+
+def test_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert run_serve(_args("--port", str(port)), io.StringIO(), stop=_stopped()) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

@@ -38,6 +38,8 @@ _MEMBERS: Mapping[str, str] = {
     "input_location": "InputLocation",
     "request_ttl_seconds": "RequestTTLSeconds",
     "invocation_timeout_seconds": "InvocationTimeoutSeconds",
+    "s3_output_path_extension": "S3OutputPathExtension",
+    "filename": "Filename",
 }
 
 # The first botocore release whose model has a member, for the upgrade hint.
@@ -210,9 +212,14 @@ def build_params(
             size = _body_size(body)
             limit = shape.metadata.get("max")
             if size is not None and limit is not None and size > limit:
+                hint = (
+                    "; upload it to S3 and pass input_location (invoke_async_upload does both)"
+                    if operation == "InvokeEndpointAsync"
+                    else ""
+                )
                 raise _fail(
                     field,
-                    f"{size:,} bytes is over the {limit:,}-byte limit of {operation}",
+                    f"{size:,} bytes is over the {limit:,}-byte limit of {operation}{hint}",
                     operation,
                 )
             params[member] = body

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,11 +133,43 @@ def test_unknown_profile_is_one_line(local: LocalRuntime) -> None:
     assert result.stderr.decode().startswith("smr: error: ProfileNotFound")
 
 
-def test_stream_writes_payload_as_it_arrives(local: LocalRuntime) -> None:
+def test_stream_prints_text_tokens(local: LocalRuntime) -> None:
     local.add_endpoint("story", lambda r: iter([b"Once ", b"upon ", b"a time"]))
     result = smr(local, "stream", "story", "{}")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == b"Once upon a time"
+    assert result.stdout == b"Once upon a time\n"
+
+
+def test_stream_raw_writes_the_payload_unchanged(local: LocalRuntime) -> None:
+    local.add_endpoint("story", lambda r: iter([b"data: x\r\n", b"\r\n"]))
+    result = smr(local, "stream", "story", "{}", "--raw")
+    assert result.stdout == b"data: x\r\n\r\n"
+
+
+def test_stream_prints_tgi_tokens_as_they_arrive(local: LocalRuntime) -> None:
+    """The first token is on the terminal before the model generates the last one."""
+    first_seen = threading.Event()
+    waited: list[bool] = []
+
+    def tgi(request: InvocationRequest) -> Iterator[bytes]:
+        yield b'data: {"token": {"id": 1, "text": "Hello", "special": false}}\n\n'
+        waited.append(first_seen.wait(20))
+        yield b'data: {"token": {"id": 2, "text": " world", "special": false}}\n\n'
+        yield b'data: {"token": {"id": 3, "text": "</s>", "special": true}}\n\n'
+
+    local.add_endpoint("tgi", lambda r: EndpointResponse(tgi(r), content_type="text/event-stream"))
+    with subprocess.Popen(
+        [str(SMR), "stream", "tgi", "{}", "--endpoint-url", local.endpoint_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.read(5) == b"Hello"
+        first_seen.set()
+        rest, errors = process.communicate(timeout=60)
+    assert waited == [True], "the first token was printed while the model was still generating"
+    assert rest == b" world\n", errors
+    assert process.returncode == 0
 
 
 def test_stream_events(local: LocalRuntime) -> None:
@@ -171,3 +204,22 @@ def test_help(command: str) -> None:
     )
     assert result.returncode == 0
     assert b"--endpoint-url" in result.stdout
+
+
+def test_demo_walks_through_everything_and_exits_0() -> None:
+    """The README's first command: invoke, live tokens, a typed in-stream error, async."""
+    result = subprocess.run(
+        [str(SMR), "demo", "--tokens-per-second", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "generated_text: " in out
+    assert "caught ModelStreamInterruptedError: error_code=ModelInvocationTimeExceeded" in out
+    assert "output_location: s3://" in out
+    assert "the local endpoint is stopped" in out
+    assert result.stderr == ""

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from botocore.exceptions import BotoCoreError
 
+from ._cli_async import add_invoke_async_arguments, run_invoke_async
+from ._cli_demo import add_demo_arguments, run_demo
 from ._exceptions import ClientValidationError, SageMakerRuntimeError, ServiceError
+from .testing._serve import add_serve_arguments, run_serve
 
 if TYPE_CHECKING:
     from ._client import SageMakerRuntime
@@ -72,11 +75,35 @@ def _build_parser() -> argparse.ArgumentParser:
 
     stream = commands.add_parser("stream", help="stream a response, printing tokens as they arrive")
     _body_options(stream)
+    stream.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "tgi", "openai", "lmi", "json", "text"],
+        help="how the model server writes tokens (default: auto-detect)",
+    )
     shown = stream.add_mutually_exclusive_group()
     shown.add_argument("--events", action="store_true", help="print the typed events instead")
     shown.add_argument("--raw", action="store_true", help="write the payload bytes unchanged")
     _client_options(stream)
     stream.set_defaults(run=_run_stream)
+
+    invoke_async = commands.add_parser(
+        "invoke-async", help="queue an asynchronous inference; --wait for its result"
+    )
+    add_invoke_async_arguments(invoke_async)
+    invoke_async.set_defaults(run=run_invoke_async)
+
+    demo = commands.add_parser(
+        "demo", help="a walkthrough against the built-in local endpoint (no AWS needed)"
+    )
+    add_demo_arguments(demo)
+    demo.set_defaults(run=run_demo)
+
+    serve = commands.add_parser(
+        "serve", help="run a local SageMaker Runtime endpoint (the demo LLM by default)"
+    )
+    add_serve_arguments(serve)
+    serve.set_defaults(run=run_serve)
     return parser
 
 
@@ -145,9 +172,17 @@ def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
             for event in stream:
                 out.write(f"{event!r}\n")
                 out.flush()
-        else:
+        elif args.raw:
             for data in stream.payloads():
                 out.buffer.write(data)
+                out.flush()
+        else:
+            try:
+                for token in stream.tokens(args.format):
+                    out.write(token)
+                    out.flush()
+            finally:  # end the line, also before an error message on stderr
+                out.write("\n")
                 out.flush()
     return 0
 

@@ -1,0 +1,77 @@
+"""A local endpoint in its own process, serving pre-encoded streams for the benchmarks.
+
+Run by the benchmarks, not by hand: it prints its URL, then serves until stdin closes.
+Frames are encoded once, up front, so the server's cost is writing bytes; the client
+under test is what is measured. Its own process keeps the two off one interpreter lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+
+from typed_sagemaker_runtime import PayloadPart
+from typed_sagemaker_runtime._eventstream import encode_event
+from typed_sagemaker_runtime.testing import (
+    EndpointResponse,
+    InvocationRequest,
+    LocalRuntime,
+    RawFrames,
+)
+
+TINY = encode_event(PayloadPart(b"x" * 20))
+LARGE = encode_event(PayloadPart(b"y" * 65536))
+
+
+def tgi_record(index: int, text: str) -> bytes:
+    token = {"id": index, "text": text, "logprob": -0.25, "special": False}
+    record = {"index": index, "token": token, "generated_text": None, "details": None}
+    return b"data: " + json.dumps(record, separators=(",", ":")).encode() + b"\n\n"
+
+
+def packed(frame: bytes, count: int, chunk_bytes: int = 65536) -> list[RawFrames]:
+    per_chunk = max(1, chunk_bytes // len(frame))
+    full, rest = divmod(count, per_chunk)
+    chunks = [RawFrames(frame * per_chunk)] * full
+    return chunks + ([RawFrames(frame * rest)] if rest else [])
+
+
+def main() -> None:
+    tgi_frames = [
+        RawFrames(encode_event(PayloadPart(tgi_record(i, f" tok{i % 97}"))))
+        for i in range(1, 20_001)
+    ]
+    one_tgi_frame = RawFrames(encode_event(PayloadPart(tgi_record(1, " token"))))
+    streams = {
+        "tiny-packed": packed(TINY, 100_000),
+        "tiny-chunked": [RawFrames(TINY)] * 20_000,
+        "large": [RawFrames(LARGE)] * 1_000,
+        "tgi": tgi_frames,
+    }
+
+    def stream(request: InvocationRequest) -> EndpointResponse:
+        body = streams[request.endpoint_name]
+        return EndpointResponse(iter(body), content_type="text/event-stream")
+
+    def tgi_bytes(request: InvocationRequest) -> EndpointResponse:
+        megabytes = int(request.json()["megabytes"])
+        count = megabytes * 1024 * 1024 // len(one_tgi_frame.data)
+
+        def frames() -> Iterator[RawFrames]:
+            for _ in range(count):
+                yield one_tgi_frame
+
+        return EndpointResponse(frames(), content_type="text/event-stream")
+
+    with LocalRuntime(stop_timeout=30) as local:
+        for name in streams:
+            local.add_endpoint(name, stream)
+        local.add_endpoint("tgi-sized", tgi_bytes)
+        local.add_endpoint("echo")
+        print(local.endpoint_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

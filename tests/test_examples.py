@@ -74,3 +74,51 @@ def test_invoke_async_inline_and_s3(local: LocalRuntime) -> None:
     from_s3 = run("invoke_async.py", local, "echo", "s3://bucket/input.json")
     assert from_s3.returncode == 0, from_s3.stderr
     assert local.requests[-1].input_location == "s3://bucket/input.json"
+
+
+def test_the_plugin_example_passes_under_pytest() -> None:
+    """examples/test_my_app.py uses the local_runtime fixture of the installed plugin."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "test_my_app.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+
+
+def test_container_example_forwards_to_a_real_container() -> None:
+    container = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "containers" / "echo_container.py")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert container.stdout is not None
+        port = int(container.stdout.readline().split()[1])
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "container_endpoint.py"), f"http://127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        container.terminate()
+        container.wait(timeout=30)
+        if container.stdout is not None:
+            container.stdout.close()
+    assert result.returncode == 0, result.stderr
+    assert "invoke: application/x-echo" in result.stdout
+    assert "x-amzn-sagemaker-custom-attributes" in result.stdout  # forwarded to the container
+    assert "stream: 1 parts" in result.stdout

@@ -43,7 +43,9 @@ class ServeProcess:
             self.banner.append(line.rstrip("\n"))
             if line.startswith("Any region"):
                 break
-        exports = [line for line in self.banner if line.startswith("export ")]
+        exports = [
+            line for line in self.banner if line.startswith("export AWS_ENDPOINT_URL_SAGEMAKER")
+        ]
         if len(exports) != 1:
             _, err = self.process.communicate(timeout=10)
             raise AssertionError(f"no export line in {self.banner!r}; stderr: {err}")
@@ -79,7 +81,9 @@ def _env_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 # --- as a process ---------------------------------------------------------------------
 
 
-def test_default_serve_runs_the_three_operations_until_sigint(env_client: Any) -> None:
+def test_default_serve_runs_the_three_operations_until_sigint(
+    env_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No arguments: the demo LLM as ``demo`` on loopback; boto3 finds it via the env var."""
     serve = ServeProcess()
     try:
@@ -114,6 +118,25 @@ def test_default_serve_runs_the_three_operations_until_sigint(env_client: Any) -
         assert job["InferenceId"]
         assert job["OutputLocation"].startswith("s3://")
         assert job["ResponseMetadata"]["HTTPStatusCode"] == 202
+
+        # The banner's AWS_ENDPOINT_URL_S3 lets the plain SDK read async results too.
+        [s3_export] = [
+            line for line in serve.banner if line.startswith("export AWS_ENDPOINT_URL_S3=")
+        ]
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_export.partition("=")[2])
+        inline = client.invoke_endpoint_async(
+            EndpointName="demo", Body=body.encode(), ContentType="application/json"
+        )
+        bucket, _, key = inline["OutputLocation"].removeprefix("s3://").partition("/")
+        s3 = boto3.client("s3")
+        try:
+            s3.get_waiter("object_exists").wait(
+                Bucket=bucket, Key=key, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+            )
+            output = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        finally:
+            s3.close()
+        assert output[0]["generated_text"]
     finally:
         status, out, err = serve.stop(signal.SIGINT)
     assert status == 0, err

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import json
 import signal
 import sys
@@ -491,6 +492,9 @@ def run_serve(
                 f"Local SageMaker Runtime at {url}",
                 f"export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={url}",
             ]
+            if importlib.util.find_spec("moto") is not None:
+                # Where async inference writes its results, for the SDK's S3 client.
+                lines.append(f"export AWS_ENDPOINT_URL_S3={runtime.s3_endpoint_url}")
             for name, (_, description) in handlers.items():
                 faults = settings.endpoints[name].faults
                 suffix = f" + {len(faults)} fault(s)" if faults else ""

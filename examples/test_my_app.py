@@ -60,8 +60,11 @@ def test_ask_surfaces_an_in_band_error(local_runtime: LocalRuntime) -> None:
         ask(smr, "Say hello")
 
 
-def test_throttling_is_retried_then_surfaces(local_runtime: LocalRuntime) -> None:
+def test_throttling_is_retried_then_surfaces(
+    local_runtime: LocalRuntime, local_smr: SageMakerRuntime
+) -> None:
+    """``local_smr`` is a client already wired to ``local_runtime``."""
     local_runtime.add_endpoint("assistant", faults=[ErrorResponse("ThrottlingException")])
-    with local_runtime.client() as smr, pytest.raises(ThrottlingError):
-        ask(smr, "Say hello")
+    with pytest.raises(ThrottlingError):
+        ask(local_smr, "Say hello")
     assert len(local_runtime.requests) == 3  # the default policy tried three times

@@ -1,4 +1,4 @@
-"""The pytest plugin (entry point ``pytest11``): the ``local_runtime`` fixture.
+"""The pytest plugin (entry point ``pytest11``): ``local_runtime`` and ``local_smr`` fixtures.
 
 pytest loads this module in every test run of every project that installs the package,
 so it imports nothing heavy: the server is imported inside the fixture.
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from .._client import SageMakerRuntime
     from ._runtime import LocalRuntime
 
 
@@ -22,3 +23,13 @@ def local_runtime() -> Iterator[LocalRuntime]:
 
     with LocalRuntime() as runtime:
         yield runtime
+
+
+@pytest.fixture
+def local_smr(local_runtime: LocalRuntime) -> Iterator[SageMakerRuntime]:
+    """A :class:`~typed_sagemaker_runtime.SageMakerRuntime` wired to ``local_runtime``.
+
+    Add endpoints through ``local_runtime``; the client is closed after the test.
+    """
+    with local_runtime.client() as client:
+        yield client

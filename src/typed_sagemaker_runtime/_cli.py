@@ -15,29 +15,19 @@ from typing import TYPE_CHECKING, Any, TextIO
 from botocore.exceptions import BotoCoreError
 
 from ._cli_async import add_invoke_async_arguments, run_invoke_async
+from ._cli_common import add_connection_options, build_client, read_body
 from ._cli_demo import add_demo_arguments, run_demo
 from ._exceptions import ClientValidationError, SageMakerRuntimeError, ServiceError
 from .testing._serve import add_serve_arguments, run_serve
 
 if TYPE_CHECKING:
-    from ._client import SageMakerRuntime
+    pass
 
 __all__ = ["main"]
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-
-def _client_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("connection")
-    group.add_argument("--endpoint-url", help="SageMaker Runtime URL (default: boto3's)")
-    group.add_argument("--region", help="AWS region (default: boto3's)")
-    group.add_argument("--profile", help="AWS profile from your config files")
-    group.add_argument("--read-timeout", type=float, help="seconds to wait for data")
-    group.add_argument(
-        "--max-attempts", type=int, help="attempts in total for retryable failures (default 3)"
-    )
 
 
 def _body_options(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +60,7 @@ def _build_parser() -> argparse.ArgumentParser:
     invoke.add_argument(
         "--json", action="store_true", help="print the whole result as JSON (body as text)"
     )
-    _client_options(invoke)
+    add_connection_options(invoke)
     invoke.set_defaults(run=_run_invoke)
 
     stream = commands.add_parser("stream", help="stream a response, printing tokens as they arrive")
@@ -84,7 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     shown = stream.add_mutually_exclusive_group()
     shown.add_argument("--events", action="store_true", help="print the typed events instead")
     shown.add_argument("--raw", action="store_true", help="write the payload bytes unchanged")
-    _client_options(stream)
+    add_connection_options(stream)
     stream.set_defaults(run=_run_stream)
 
     invoke_async = commands.add_parser(
@@ -107,35 +97,6 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_body(args: argparse.Namespace) -> bytes:
-    if args.file is not None and args.body is not None:
-        raise ClientValidationError("pass the body as an argument or with --file, not both")
-    if args.file == "-":
-        return sys.stdin.buffer.read()
-    if args.file is not None:
-        try:
-            with open(args.file, "rb") as handle:
-                return handle.read()
-        except OSError as exc:
-            raise ClientValidationError(f"cannot read --file: {exc.strerror}", field="file")
-    return (args.body or "").encode("utf-8")
-
-
-def _client(args: argparse.Namespace) -> SageMakerRuntime:
-    import boto3
-    from botocore.config import Config
-
-    from ._client import SageMakerRuntime
-    from ._retry import RetryPolicy
-
-    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    config = Config(read_timeout=args.read_timeout) if args.read_timeout else None
-    retry = RetryPolicy(max_attempts=args.max_attempts) if args.max_attempts else None
-    return SageMakerRuntime(
-        session=session, endpoint_url=args.endpoint_url, config=config, retry=retry
-    )
-
-
 def _common(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "content_type": args.content_type,
@@ -150,8 +111,8 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
-    body = _read_body(args)
-    with _client(args) as smr:
+    body = read_body(args) or b""
+    with build_client(args) as smr:
         result = smr.invoke(args.endpoint, body, target_model=args.target_model, **_common(args))
     if args.json:
         shaped = dict(result)
@@ -166,8 +127,8 @@ def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
-    body = _read_body(args)
-    with _client(args) as smr, smr.stream(args.endpoint, body, **_common(args)) as stream:
+    body = read_body(args) or b""
+    with build_client(args) as smr, smr.stream(args.endpoint, body, **_common(args)) as stream:
         if args.events:
             for event in stream:
                 out.write(f"{event!r}\n")

@@ -21,6 +21,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ._cli_common import add_connection_options, build_client, read_body
 from ._exceptions import ClientValidationError
 
 if TYPE_CHECKING:
@@ -76,54 +77,11 @@ def add_invoke_async_arguments(parser: argparse.ArgumentParser) -> None:
         help="longest pause between S3 polls (default 5; polling starts at 0.1 s)",
     )
     waiting.add_argument("--output", metavar="FILE", help="write the result to FILE, streamed")
-    connection = parser.add_argument_group("connection")
-    connection.add_argument("--endpoint-url", help="SageMaker Runtime URL (default: boto3's)")
-    connection.add_argument("--region", help="AWS region (default: boto3's)")
-    connection.add_argument("--profile", help="AWS profile from your config files")
-    connection.add_argument("--read-timeout", type=float, help="seconds to wait for data")
-    connection.add_argument(
-        "--max-attempts", type=int, help="attempts in total for retryable failures (default 3)"
-    )
-    connection.add_argument(
-        "--s3-endpoint-url", help="S3 URL for --wait and --upload-to (default: boto3's)"
-    )
-
-
-def _read_body(args: argparse.Namespace) -> bytes | None:
-    if args.file is not None and args.body is not None:
-        raise ClientValidationError("pass the body as an argument or with --file, not both")
-    if args.file == "-":
-        return sys.stdin.buffer.read()
-    if args.file is not None:
-        try:
-            with open(args.file, "rb") as handle:
-                return bytes(handle.read())
-        except OSError as exc:
-            raise ClientValidationError(f"cannot read --file: {exc.strerror}", field="file")
-    return None if args.body is None else str(args.body).encode("utf-8")
-
-
-def _client(args: argparse.Namespace) -> SageMakerRuntime:
-    import boto3
-    from botocore.config import Config
-
-    from ._client import SageMakerRuntime
-    from ._retry import RetryPolicy
-
-    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    config = Config(read_timeout=args.read_timeout) if args.read_timeout else None
-    retry = RetryPolicy(max_attempts=args.max_attempts) if args.max_attempts else None
-    return SageMakerRuntime(
-        session=session,
-        endpoint_url=args.endpoint_url,
-        config=config,
-        retry=retry,
-        s3_endpoint_url=args.s3_endpoint_url,
-    )
+    add_connection_options(parser, s3=True)
 
 
 def _submit(smr: SageMakerRuntime, args: argparse.Namespace) -> InvokeAsyncResult:
-    body = _read_body(args)
+    body = read_body(args)
     common: dict[str, Any] = {
         "content_type": args.content_type,
         "accept": args.accept,
@@ -191,7 +149,7 @@ def run_invoke_async(
     """
     stdout: TextIO = sys.stdout if out is None else out
     stderr: TextIO = sys.stderr if err is None else err
-    with _client(args) as smr:
+    with build_client(args) as smr:
         job = _submit(smr, args)
         if not args.wait:
             shown = {

@@ -1280,3 +1280,27 @@ def test_facade_client_is_wired_to_the_runtime(local: LocalRuntime) -> None:
         assert smr.invoke("echo", b"hi")["body"] == b"hi"
     with local.client() as smr:
         assert smr.invoke("echo", b"again")["body"] == b"again"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "member"),
+    [
+        ({"Body": b"x" * (6 * 1024 * 1024 + 1)}, "'body'"),
+        ({"Body": b"{}", "CustomAttributes": "s3cret-" * 200}, "'customAttributes'"),
+        ({"Body": b"{}", "TargetVariant": "v" * 64}, "'targetVariant'"),
+    ],
+)
+def test_requests_aws_rejects_are_rejected_locally(arguments: dict[str, Any], member: str) -> None:
+    """Raw boto3 sends anything; SageMaker's own limits apply here as on AWS."""
+    with LocalRuntime() as local:
+        local.add_endpoint("echo")
+        client = local.boto3_client(Config(retries={"total_max_attempts": 1}))
+        try:
+            with pytest.raises(bce.ClientError) as info:
+                client.invoke_endpoint(EndpointName="echo", **arguments)
+        finally:
+            client.close()
+    error = info.value.response["Error"]
+    assert error["Code"] == "ValidationError"
+    assert member in error["Message"]
+    assert "s3cret" not in error["Message"]

@@ -20,6 +20,7 @@ from ._http import CloseConnection, HttpRequest, ResetConnection, ResponseWriter
 from ._model import InvocationRequest, Operation
 from ._shaping import base_headers, content_type_for, join_body, production_variant, response_of
 from ._stream import stream_response
+from ._validation import validation_problem
 
 logger = logging.getLogger("typed_sagemaker_runtime.testing")
 
@@ -81,11 +82,12 @@ class Service:
             message = f"Endpoint {request.endpoint_name} of account {self.account_id} not found."
             self._send_plain_error(writer, request.request_id, 400, "ValidationError", message)
             return
-        if operation == "InvokeEndpointAsync":
+        problem = validation_problem(request)
+        if problem is None and operation == "InvokeEndpointAsync":
             problem = self._async_problem(request)
-            if problem is not None:
-                self._send_plain_error(writer, request.request_id, 400, "ValidationError", problem)
-                return
+        if problem is not None:
+            self._send_plain_error(writer, request.request_id, 400, "ValidationError", problem)
+            return
         fault = endpoint.take_fault(operation)
         if fault is not None and self._pre_response_fault(fault, request, writer):
             return

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
 
+from _twins import Clients
 from typed_sagemaker_runtime import RetryPolicy, SageMakerRuntime
 from typed_sagemaker_runtime.testing import LocalRuntime
 
@@ -49,3 +51,13 @@ def _smr(local: LocalRuntime) -> Iterator[SageMakerRuntime]:
     client = local.client(retry=RetryPolicy(initial_backoff=0))
     yield client
     client.close()
+
+
+@pytest.fixture(name="clients", params=["sync", "async"])
+def _clients(request: pytest.FixtureRequest, local: LocalRuntime) -> Iterator[Clients]:
+    """Client maker for tests that run against both clients, one flavour per run."""
+    if request.param == "async" and importlib.util.find_spec("aiobotocore") is None:
+        pytest.skip("aiobotocore is not installed (the 'aio' extra)")
+    clients = Clients(request.param, local)
+    yield clients
+    clients.close()

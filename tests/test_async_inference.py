@@ -33,6 +33,7 @@ from botocore.config import Config
 from types_boto3_s3.client import S3Client
 
 import typed_sagemaker_runtime as smr_pkg
+from _twins import Client, Clients
 from typed_sagemaker_runtime import (
     AccessDeniedError,
     AsyncInferenceFailedError,
@@ -66,7 +67,14 @@ def _fast() -> Iterator[LocalRuntime]:
 
 
 @pytest.fixture(name="smr")
-def _smr(local: LocalRuntime) -> Iterator[SageMakerRuntime]:
+def _smr(clients: Clients) -> Client:
+    """Each client in turn (sync, then async through aiobotocore; see ``_twins``)."""
+    return clients.local()
+
+
+@pytest.fixture(name="sync_smr")
+def _sync_smr(local: LocalRuntime) -> Iterator[SageMakerRuntime]:
+    """The sync client only: for tests that hand it a boto3 S3 client or botocore hooks."""
     with local.client() as client:
         yield client
 
@@ -315,14 +323,14 @@ def test_invocation_timeout_fails_and_drops_the_late_result(fast: LocalRuntime) 
 
 
 def test_no_more_requests_than_the_schedule_allows(
-    local: LocalRuntime, smr: SageMakerRuntime, s3: S3Client, gate: Gate
+    local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client, gate: Gate
 ) -> None:
     """Until the deadline: at most two HEADs per scheduled round, one HeadBucket, no GET."""
     local.add_endpoint("slow", gate)
-    job = smr.invoke_async("slow", body=b"x")
+    job = sync_smr.invoke_async("slow", body=b"x")
     log = RequestLog(s3)
     with pytest.raises(AsyncInferenceTimeoutError):
-        smr.wait_for_async_result(job, timeout=0.8, poll_interval=0.2, s3_client=s3)
+        sync_smr.wait_for_async_result(job, timeout=0.8, poll_interval=0.2, s3_client=s3)
     rounds = len(PollSchedule.round_starts(0.8, 0.2))
     assert rounds == 6  # 0, .1, .3, .5, .7 and the deadline .8
     assert 2 <= log.count("HeadObject") <= 2 * rounds
@@ -336,28 +344,28 @@ def test_no_more_requests_than_the_schedule_allows(
 
 
 def test_an_existing_output_costs_one_head_and_one_get(
-    local: LocalRuntime, smr: SageMakerRuntime, s3: S3Client
+    local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client
 ) -> None:
     local.add_endpoint("echo")
-    job = smr.invoke_async("echo", body=b"ready")
+    job = sync_smr.invoke_async("echo", body=b"ready")
     local.wait_for_async_jobs()
     log = RequestLog(s3)
-    assert smr.wait_for_async_result(job, s3_client=s3)["body"] == b"ready"
+    assert sync_smr.wait_for_async_result(job, s3_client=s3)["body"] == b"ready"
     assert log.operations == ["HeadObject", "GetObject"]
 
 
 def test_an_existing_failure_costs_two_heads_and_one_get(
-    local: LocalRuntime, smr: SageMakerRuntime, s3: S3Client
+    local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client
 ) -> None:
     def broken(request: InvocationRequest) -> bytes:
         raise RuntimeError("boom")
 
     local.add_endpoint("broken", broken)
-    job = smr.invoke_async("broken", body=b"x")
+    job = sync_smr.invoke_async("broken", body=b"x")
     local.wait_for_async_jobs()
     log = RequestLog(s3)
     with pytest.raises(AsyncInferenceFailedError):
-        smr.wait_for_async_result(job, s3_client=s3)
+        sync_smr.wait_for_async_result(job, s3_client=s3)
     assert log.operations == ["HeadObject", "HeadObject", "GetObject"]
 
 
@@ -385,14 +393,14 @@ def _client_threads() -> set[threading.Thread]:
 
 
 def test_ctrl_c_during_a_request_stops_at_once(
-    local: LocalRuntime, smr: SageMakerRuntime, s3: S3Client, gate: Gate
+    local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client, gate: Gate
 ) -> None:
     local.add_endpoint("slow", gate)
-    job = smr.invoke_async("slow", body=b"x")
+    job = sync_smr.invoke_async("slow", body=b"x")
     baseline = _client_threads()
     log = RequestLog(s3, interrupt_at=4)  # round 1 (2 HEADs, HeadBucket), then round 2
     with pytest.raises(KeyboardInterrupt):
-        smr.wait_for_async_result(job, timeout=None, poll_interval=60, s3_client=s3)
+        sync_smr.wait_for_async_result(job, timeout=None, poll_interval=60, s3_client=s3)
     assert len(log.operations) == 4
     gate.release()
     local.wait_for_async_jobs()
@@ -402,11 +410,11 @@ def test_ctrl_c_during_a_request_stops_at_once(
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
 def test_ctrl_c_during_the_sleep_stops_at_once(
-    local: LocalRuntime, smr: SageMakerRuntime, s3: S3Client, gate: Gate
+    local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client, gate: Gate
 ) -> None:
     """A SIGINT-like interrupt in the pause between rounds ends the wait at once."""
     local.add_endpoint("slow", gate)
-    job = smr.invoke_async("slow", body=b"x")
+    job = sync_smr.invoke_async("slow", body=b"x")
     baseline = _client_threads()
     log = RequestLog(s3)
     # After round 3 the waiter sleeps 0.4 s, doubling to a 60 s cap: an alarm 50 ms after
@@ -424,7 +432,7 @@ def test_ctrl_c_during_the_sleep_stops_at_once(
     started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
-            smr.wait_for_async_result(job, timeout=None, poll_interval=60, s3_client=s3)
+            sync_smr.wait_for_async_result(job, timeout=None, poll_interval=60, s3_client=s3)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

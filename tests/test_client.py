@@ -1,4 +1,7 @@
-"""SageMakerRuntime through the real boto3 stack against the local endpoint."""
+"""SageMakerRuntime and AsyncSageMakerRuntime through boto3/aiobotocore against the local endpoint.
+
+Every test taking ``smr`` or ``clients`` runs twice: sync, and async (see ``_twins``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from botocore import exceptions as bce
 from botocore.config import Config
 
 import typed_sagemaker_runtime as smr_pkg
+from _twins import Client, Clients
 from typed_sagemaker_runtime import (
     ClientValidationError,
     RetryPolicy,
@@ -24,6 +28,13 @@ from typed_sagemaker_runtime.testing import (
     Stall,
 )
 
+
+@pytest.fixture(name="smr")
+def _smr(clients: Clients) -> Client:
+    """Each client in turn, wired to the local endpoint, retrying without waiting."""
+    return clients.local(retry=RetryPolicy(initial_backoff=0))
+
+
 INVOKE_RESULT_KEYS = {
     "body",
     "content_type",
@@ -35,7 +46,7 @@ INVOKE_RESULT_KEYS = {
 }
 
 
-def test_invoke_returns_every_key(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_invoke_returns_every_key(smr: Client, local: LocalRuntime) -> None:
     result = smr.invoke("echo", b'{"x": 1}', content_type="application/json")
     assert set(result) == INVOKE_RESULT_KEYS
     assert result["body"] == b'{"x": 1}'
@@ -50,7 +61,7 @@ def test_invoke_returns_every_key(smr: SageMakerRuntime, local: LocalRuntime) ->
     assert metadata["http_headers"]["x-amzn-requestid"] == metadata["request_id"]
 
 
-def test_every_invoke_parameter_arrives(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_every_invoke_parameter_arrives(smr: Client, local: LocalRuntime) -> None:
     smr.invoke(
         "echo",
         "héllo",
@@ -81,14 +92,16 @@ def test_every_invoke_parameter_arrives(smr: SageMakerRuntime, local: LocalRunti
     assert request.session_id == "NEW_SESSION"
 
 
-def test_unset_parameters_are_not_sent(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_unset_parameters_are_not_sent(smr: Client, local: LocalRuntime) -> None:
     smr.invoke("echo", b"x")
     request = local.requests[-1]
-    for header in ("Accept", "X-Amzn-SageMaker-Custom-Attributes", "X-Amzn-SageMaker-Session-Id"):
+    for header in ("X-Amzn-SageMaker-Custom-Attributes", "X-Amzn-SageMaker-Session-Id"):
         assert header not in request.headers
+    # aiohttp sends its own default "Accept: */*", which means the same as none.
+    assert request.headers.get("Accept") in (None, "*/*")
 
 
-def test_json_body(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_json_body(smr: Client, local: LocalRuntime) -> None:
     result = smr.invoke("echo", json={"inputs": "ünïcode", "n": 1})
     assert local.requests[-1].body == '{"inputs":"ünïcode","n":1}'.encode()
     assert local.requests[-1].content_type == "application/json"
@@ -100,12 +113,14 @@ def test_json_body(smr: SageMakerRuntime, local: LocalRuntime) -> None:
     [b"bytes", bytearray(b"bytes"), memoryview(b"bytes"), "bytes", io.BytesIO(b"bytes")],
     ids=["bytes", "bytearray", "memoryview", "str", "file"],
 )
-def test_body_types(smr: SageMakerRuntime, local: LocalRuntime, body: smr_pkg.Body) -> None:
+def test_body_types(smr: Client, local: LocalRuntime, body: smr_pkg.Body) -> None:
+    if isinstance(body, io.BytesIO):
+        body.seek(0)  # the parameter object is shared by the sync and the async run
     assert smr.invoke("echo", body)["body"] == b"bytes"
     assert local.requests[-1].body == b"bytes"
 
 
-def test_response_headers_become_result_keys(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_response_headers_become_result_keys(smr: Client, local: LocalRuntime) -> None:
     local.add_endpoint(
         "headers",
         lambda request: EndpointResponse(
@@ -122,13 +137,13 @@ def test_response_headers_become_result_keys(smr: SageMakerRuntime, local: Local
     assert result["invoked_production_variant"] == "blue"
 
 
-def test_new_session(smr: SageMakerRuntime) -> None:
+def test_new_session(smr: Client) -> None:
     result = smr.invoke("echo", b"", session_id="NEW_SESSION")
     assert result["new_session_id"] is not None
     assert "Expires=" in result["new_session_id"]
 
 
-def test_validation_happens_before_sending(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_validation_happens_before_sending(smr: Client, local: LocalRuntime) -> None:
     with pytest.raises(ClientValidationError) as info:
         smr.invoke("echo", b"x" * (6 * 1024 * 1024 + 1))
     assert info.value.field == "body"
@@ -139,7 +154,7 @@ def test_validation_happens_before_sending(smr: SageMakerRuntime, local: LocalRu
     assert local.requests == []
 
 
-def test_invoke_async_with_s3_input(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_invoke_async_with_s3_input(smr: Client, local: LocalRuntime) -> None:
     job = smr.invoke_async(
         "echo",
         input_location="s3://bucket/in/request.json",
@@ -166,7 +181,7 @@ def test_invoke_async_with_s3_input(smr: SageMakerRuntime, local: LocalRuntime) 
     assert request.invocation_timeout_seconds == 900
 
 
-def test_invoke_async_with_inline_body(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_invoke_async_with_inline_body(smr: Client, local: LocalRuntime) -> None:
     job = smr.invoke_async("echo", body=b'{"inline": true}')
     assert job["inference_id"]
     assert local.requests[-1].body == b'{"inline": true}'
@@ -176,7 +191,7 @@ def test_invoke_async_with_inline_body(smr: SageMakerRuntime, local: LocalRuntim
 # --- errors -------------------------------------------------------------------------
 
 
-def call(smr: SageMakerRuntime, operation: str, endpoint_name: str) -> None:
+def call(smr: Client, operation: str, endpoint_name: str) -> None:
     """Call one operation with a small body; errors propagate."""
     if operation == "invoke":
         smr.invoke(endpoint_name, b"{}")
@@ -200,7 +215,7 @@ ERROR_CASES = [
 @pytest.mark.parametrize("operation", ["invoke", "stream", "invoke_async"])
 def test_service_errors_over_the_wire(
     local: LocalRuntime,
-    smr: SageMakerRuntime,
+    smr: Client,
     code: str,
     cls: type[smr_pkg.ServiceError],
     status: int,
@@ -219,7 +234,7 @@ def test_service_errors_over_the_wire(
     assert len(local.requests) == 1, "not retried"
 
 
-def test_model_error_fields(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_model_error_fields(local: LocalRuntime, smr: Client) -> None:
     local.add_endpoint(
         "ep",
         faults=[
@@ -236,7 +251,7 @@ def test_model_error_fields(local: LocalRuntime, smr: SageMakerRuntime) -> None:
     assert error.error_code is not None
 
 
-def test_handler_exception_is_a_model_error(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_handler_exception_is_a_model_error(local: LocalRuntime, smr: Client) -> None:
     def broken(request: InvocationRequest) -> bytes:
         raise RuntimeError("container crashed")
 
@@ -247,7 +262,7 @@ def test_handler_exception_is_a_model_error(local: LocalRuntime, smr: SageMakerR
     assert info.value.original_message == "container crashed"
 
 
-def test_validation_sub_code_is_kept(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_validation_sub_code_is_kept(local: LocalRuntime, smr: Client) -> None:
     """botocore drops ErrorCode; the facade keeps it."""
     local.add_endpoint(
         "ep",
@@ -266,13 +281,13 @@ def test_validation_sub_code_is_kept(local: LocalRuntime, smr: SageMakerRuntime)
 
 
 @pytest.mark.parametrize("operation", ["invoke", "stream", "invoke_async"])
-def test_unknown_endpoint(smr: SageMakerRuntime, operation: str) -> None:
+def test_unknown_endpoint(smr: Client, operation: str) -> None:
     with pytest.raises(smr_pkg.EndpointNotFoundError) as info:
         call(smr, operation, "missing")
     assert "missing" in info.value.message
 
 
-def test_html_gateway_error(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_html_gateway_error(local: LocalRuntime, smr: Client) -> None:
     local.add_endpoint("ep", faults=[RawResponse(502, b"<html>Bad Gateway</html>")])
     with pytest.raises(smr_pkg.ServiceError) as info:
         smr.invoke("ep", b"{}")
@@ -290,7 +305,7 @@ def test_html_gateway_error(local: LocalRuntime, smr: SageMakerRuntime) -> None:
 )
 @pytest.mark.parametrize("operation", ["invoke", "stream"])
 def test_transient_errors_are_retried(
-    local: LocalRuntime, smr: SageMakerRuntime, code: str, operation: str
+    local: LocalRuntime, smr: Client, code: str, operation: str
 ) -> None:
     """ModelNotReady is retried on InvokeEndpoint too, unlike botocore's standard mode."""
     local.add_endpoint("ep", faults=[ErrorResponse(code, times=2)])
@@ -304,28 +319,28 @@ def test_transient_errors_are_retried(
     assert len(local.requests) == 3
 
 
-def test_retries_give_up_after_max_attempts(local: LocalRuntime) -> None:
+def test_retries_give_up_after_max_attempts(local: LocalRuntime, clients: Clients) -> None:
     local.add_endpoint("ep", faults=[ErrorResponse("ThrottlingException")])
     policy = RetryPolicy(max_attempts=4, initial_backoff=0)
-    with local.client(retry=policy) as smr, pytest.raises(smr_pkg.ThrottlingError) as info:
+    with clients.local(retry=policy) as smr, pytest.raises(smr_pkg.ThrottlingError) as info:
         smr.invoke("ep", b"{}")
     assert info.value.retryable
     assert len(local.requests) == 4
 
 
-def test_model_not_ready_retry_can_be_switched_off(local: LocalRuntime) -> None:
+def test_model_not_ready_retry_can_be_switched_off(local: LocalRuntime, clients: Clients) -> None:
     local.add_endpoint("ep", faults=[ErrorResponse("ModelNotReadyException", times=1)])
     policy = RetryPolicy(initial_backoff=0, retry_model_not_ready=False)
-    with local.client(retry=policy) as smr, pytest.raises(smr_pkg.ModelNotReadyError):
+    with clients.local(retry=policy) as smr, pytest.raises(smr_pkg.ModelNotReadyError):
         smr.invoke("ep", b"{}")
     assert len(local.requests) == 1
 
 
-def test_botocore_retry_config_sets_the_attempts(local: LocalRuntime) -> None:
+def test_botocore_retry_config_sets_the_attempts(local: LocalRuntime, clients: Clients) -> None:
     local.add_endpoint("ep", faults=[ErrorResponse("ServiceUnavailable")])
     config = Config(retries={"mode": "legacy", "total_max_attempts": 2})
     with (
-        SageMakerRuntime(
+        clients.build(
             endpoint_url=local.endpoint_url, region_name="us-east-1", config=config
         ) as smr,
         pytest.raises(smr_pkg.ServiceUnavailableError),
@@ -334,7 +349,7 @@ def test_botocore_retry_config_sets_the_attempts(local: LocalRuntime) -> None:
     assert len(local.requests) == 2
 
 
-def test_file_body_is_rewound_for_a_retry(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_file_body_is_rewound_for_a_retry(local: LocalRuntime, smr: Client) -> None:
     local.add_endpoint("ep", faults=[ErrorResponse("ThrottlingException", times=1)])
     body = io.BytesIO(b"prefix-payload")
     body.seek(len(b"prefix-"))
@@ -342,12 +357,12 @@ def test_file_body_is_rewound_for_a_retry(local: LocalRuntime, smr: SageMakerRun
     assert [r.body for r in local.requests] == [b"payload", b"payload"]
 
 
-def test_read_timeout_is_not_retried(local: LocalRuntime) -> None:
+def test_read_timeout_is_not_retried(local: LocalRuntime, clients: Clients) -> None:
     local.add_endpoint("slow", faults=[Stall(30)])
     config = Config(read_timeout=0.3, connect_timeout=1)
     policy = RetryPolicy(initial_backoff=0)
     with (
-        local.client(config=config, retry=policy) as smr,
+        clients.local(config=config, retry=policy) as smr,
         pytest.raises(smr_pkg.TimeoutError) as info,
     ):
         smr.invoke("slow", b"{}")
@@ -357,16 +372,16 @@ def test_read_timeout_is_not_retried(local: LocalRuntime) -> None:
     assert len(local.requests) == 1
 
 
-def test_read_timeout_retry_is_opt_in(local: LocalRuntime) -> None:
+def test_read_timeout_retry_is_opt_in(local: LocalRuntime, clients: Clients) -> None:
     local.add_endpoint("slow", faults=[Stall(30, times=1)])
     config = Config(read_timeout=0.3)
     policy = RetryPolicy(initial_backoff=0, retry_read_timeouts=True)
-    with local.client(config=config, retry=policy) as smr:
+    with clients.local(config=config, retry=policy) as smr:
         assert smr.invoke("slow", b"ok")["body"] == b"ok"
     assert len(local.requests) == 2
 
 
-def test_reset_before_response_is_not_retried(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_reset_before_response_is_not_retried(local: LocalRuntime, smr: Client) -> None:
     """The request reached the server, so the model may have run: no retry."""
     local.add_endpoint("ep", faults=[ConnectionReset()])
     with pytest.raises(smr_pkg.TransportError) as info:
@@ -375,7 +390,7 @@ def test_reset_before_response_is_not_retried(local: LocalRuntime, smr: SageMake
     assert len(local.requests) == 1
 
 
-def test_reset_mid_body(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_reset_mid_body(local: LocalRuntime, smr: Client) -> None:
     local.add_endpoint(
         "ep", lambda request: b"x" * 100_000, faults=[ConnectionReset(after_parts=1)]
     )
@@ -383,12 +398,12 @@ def test_reset_mid_body(local: LocalRuntime, smr: SageMakerRuntime) -> None:
         smr.invoke("ep", b"{}")
 
 
-def test_connection_refused_is_a_retryable_transport_error() -> None:
+def test_connection_refused_is_a_retryable_transport_error(clients: Clients) -> None:
     with LocalRuntime() as stopped:
         url = stopped.endpoint_url
     policy = RetryPolicy(max_attempts=2, initial_backoff=0)
     with (
-        SageMakerRuntime(endpoint_url=url, region_name="us-east-1", retry=policy) as smr,
+        clients.build(endpoint_url=url, region_name="us-east-1", retry=policy) as smr,
         pytest.raises(smr_pkg.TransportError) as info,
     ):
         smr.invoke("echo", b"{}")
@@ -412,42 +427,55 @@ def test_wrapping_an_existing_client(local: LocalRuntime) -> None:
     assert smr.invoke("echo", b"still open")["body"] == b"still open"
 
 
-def test_client_and_build_options_are_exclusive(local: LocalRuntime) -> None:
+def test_client_and_build_options_are_exclusive(local: LocalRuntime, clients: Clients) -> None:
     with pytest.raises(ClientValidationError, match="region_name"):
-        SageMakerRuntime(client=local.boto3_client(), region_name="eu-west-1")
+        clients.build(client=local.boto3_client(), region_name="eu-west-1")
 
 
 def test_default_construction_uses_the_environment(
-    local: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+    local: LocalRuntime, monkeypatch: pytest.MonkeyPatch, clients: Clients
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", local.endpoint_url)
-    with SageMakerRuntime() as smr:
+    with clients.build() as smr:
         assert smr.client.meta.region_name == "us-east-1"
         assert smr.invoke("echo", b"env")["body"] == b"env"
         assert smr.retry == RetryPolicy()
 
 
-def test_no_region_is_a_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_region_is_a_validation_error(monkeypatch: pytest.MonkeyPatch, clients: Clients) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     with pytest.raises(ClientValidationError) as info:
-        SageMakerRuntime()
+        clients.build()
     assert info.value.field == "region_name"
 
 
-def test_session_construction(local: LocalRuntime) -> None:
-    import boto3
-
-    session = boto3.session.Session(region_name="eu-west-1")
-    with SageMakerRuntime(session=session, endpoint_url=local.endpoint_url) as smr:
+def test_session_construction(local: LocalRuntime, clients: Clients) -> None:
+    session = clients.session("eu-west-1")
+    with clients.build(session=session, endpoint_url=local.endpoint_url) as smr:
         assert smr.client.meta.region_name == "eu-west-1"
         assert smr.invoke("echo", b"s")["body"] == b"s"
 
 
-def test_repr_names_region_and_endpoint(smr: SageMakerRuntime, local: LocalRuntime) -> None:
+def test_repr_names_region_and_endpoint(smr: Client, local: LocalRuntime) -> None:
     assert local.endpoint_url in repr(smr)
 
 
-def test_connection_is_reused_between_invokes(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_connection_is_reused_between_invokes(local: LocalRuntime, smr: Client) -> None:
     for _ in range(5):
         smr.invoke("echo", b"x")
     assert local.connections_opened == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"region_name": "us east 1"}, "region_name"),
+        ({"endpoint_url": "not a url"}, None),
+    ],
+)
+def test_bad_construction_options_are_validation_errors(
+    options: dict[str, str], field: str | None
+) -> None:
+    with pytest.raises(ClientValidationError) as info:
+        SageMakerRuntime(**options)
+    assert info.value.field == field

@@ -160,3 +160,25 @@ def test_unrelated_exceptions_are_not_mapped() -> None:
 def test_str_includes_the_request_id() -> None:
     error = map_client_error(client_error("ValidationError", 400), "InvokeEndpoint")
     assert str(error) == "ValidationError happened (request id: req-1)"
+
+
+def test_tls_proxy_and_short_body_failures_are_transport_errors() -> None:
+    """They are not EndpointConnectionErrors, yet are connection failures all the same."""
+    failures = [
+        bce.SSLError(endpoint_url="https://x", error="bad record mac"),
+        bce.ProxyConnectionError(proxy_url="http://proxy", error="refused"),
+        bce.IncompleteReadError(actual_bytes=1, expected_bytes=2),
+    ]
+    for failure in failures:
+        mapped = map_exception(failure, operation="InvokeEndpoint")
+        assert type(mapped) is smr.TransportError, failure
+
+
+def test_urllib3_errors_botocore_does_not_wrap_are_mapped() -> None:
+    """A TLS record failure in the middle of a body reaches us as urllib3's own SSLError."""
+    from urllib3 import exceptions as u3e
+
+    mapped = map_exception(u3e.SSLError("decryption failed"), operation="InvokeEndpoint")
+    assert type(mapped) is smr.TransportError
+    timeout = map_exception(u3e.ReadTimeoutError(None, "/", "timed out"), operation="X")
+    assert type(timeout) is smr.TimeoutError

@@ -9,6 +9,8 @@ import typed_sagemaker_runtime
 
 DESIGNED = {
     "SageMakerRuntime",
+    "AsyncSageMakerRuntime",
+    "AsyncResponseStream",
     "InvokeResult",
     "InvokeAsyncResult",
     "StreamMetadata",
@@ -59,14 +61,20 @@ def test_public_classes_name_the_public_module() -> None:
 
 
 def test_dir_lists_the_lazy_names() -> None:
-    assert {"SageMakerRuntime", "ResponseStream"} <= set(dir(typed_sagemaker_runtime))
+    assert {
+        "SageMakerRuntime",
+        "ResponseStream",
+        "AsyncSageMakerRuntime",
+        "AsyncResponseStream",
+    } <= set(dir(typed_sagemaker_runtime))
 
 
 def test_root_import_does_not_load_boto3() -> None:
     """The pytest plugin imports the package in every test run: keep it cheap."""
     code = (
         "import sys, typed_sagemaker_runtime, typed_sagemaker_runtime.testing;"
-        "print(sorted(m for m in ('boto3', 'botocore', 'urllib3') if m in sys.modules))"
+        "print(sorted(m for m in ('boto3', 'botocore', 'urllib3', 'aiobotocore', 'aiohttp')"
+        " if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

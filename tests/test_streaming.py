@@ -1,4 +1,8 @@
-"""ResponseStream through the real boto3 stack: typed events, errors, faults, connections."""
+"""ResponseStream and AsyncResponseStream through boto3/aiobotocore: events, faults, connections.
+
+Every test taking ``smr``, ``pool_of_one`` or ``clients`` runs twice: sync, and async
+(see ``_twins``).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ import pytest
 from botocore.config import Config
 
 import typed_sagemaker_runtime as smr_pkg
+from _twins import Client, Clients
 from typed_sagemaker_runtime import (
     InternalStreamFailure,
     ModelStreamError,
     PayloadPart,
     RetryPolicy,
-    SageMakerRuntime,
     StreamConsumedError,
 )
 from typed_sagemaker_runtime._eventstream import encode_frame
@@ -32,6 +36,13 @@ from typed_sagemaker_runtime.testing import (
     TruncatedFrame,
 )
 
+
+@pytest.fixture(name="smr")
+def _smr(clients: Clients) -> Client:
+    """Each client in turn, wired to the local endpoint, retrying without waiting."""
+    return clients.local(retry=RetryPolicy(initial_backoff=0))
+
+
 PARTS = [b'data: {"token": {"text": "Hel', b'lo"}}\n\n', b"data: [DONE]\n\n"]
 
 
@@ -44,14 +55,14 @@ def _tokens(local: LocalRuntime) -> LocalRuntime:
     return local
 
 
-def test_events_are_typed_payload_parts(tokens: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_events_are_typed_payload_parts(tokens: LocalRuntime, smr: Client) -> None:
     with smr.stream("tokens", json={"inputs": "hi", "stream": True}) as stream:
         events = list(stream)
     assert events == [PayloadPart(part) for part in PARTS]
     assert stream.closed
 
 
-def test_metadata_and_request_id(tokens: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_metadata_and_request_id(tokens: LocalRuntime, smr: Client) -> None:
     with smr.stream("tokens", b"{}", target_variant="green") as stream:
         assert stream.metadata["content_type"] == "text/event-stream"
         assert stream.metadata["invoked_production_variant"] == "green"
@@ -61,7 +72,7 @@ def test_metadata_and_request_id(tokens: LocalRuntime, smr: SageMakerRuntime) ->
         assert stream.read() == b"".join(PARTS)
 
 
-def test_every_stream_parameter_arrives(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_every_stream_parameter_arrives(local: LocalRuntime, smr: Client) -> None:
     with smr.stream(
         "echo",
         "body",
@@ -87,7 +98,7 @@ def test_every_stream_parameter_arrives(local: LocalRuntime, smr: SageMakerRunti
 
 
 def test_model_stream_error_is_the_last_event_with_its_code(
-    tokens: LocalRuntime, smr: SageMakerRuntime
+    tokens: LocalRuntime, smr: Client
 ) -> None:
     tokens.add_endpoint(
         "failing",
@@ -102,7 +113,7 @@ def test_model_stream_error_is_the_last_event_with_its_code(
     ]
 
 
-def test_internal_stream_failure_event(tokens: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_internal_stream_failure_event(tokens: LocalRuntime, smr: Client) -> None:
     tokens.add_endpoint(
         "failing", lambda request: iter(PARTS), faults=[StreamFailureEvent(2, message="oops")]
     )
@@ -113,7 +124,7 @@ def test_internal_stream_failure_event(tokens: LocalRuntime, smr: SageMakerRunti
 
 
 def test_helpers_raise_error_events_after_yielding_what_came_before(
-    local: LocalRuntime, smr: SageMakerRuntime
+    local: LocalRuntime, smr: Client
 ) -> None:
     local.add_endpoint(
         "failing",
@@ -132,7 +143,7 @@ def test_helpers_raise_error_events_after_yielding_what_came_before(
     assert isinstance(error.event, ModelStreamError)
 
 
-def test_read_raises_internal_stream_failure(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_read_raises_internal_stream_failure(local: LocalRuntime, smr: Client) -> None:
     local.add_endpoint("failing", faults=[StreamFailureEvent(0, message="internal")])
     with (
         smr.stream("failing", b"{}") as stream,
@@ -141,7 +152,7 @@ def test_read_raises_internal_stream_failure(local: LocalRuntime, smr: SageMaker
         stream.read()
 
 
-def test_yielded_error_events_from_a_handler(local: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_yielded_error_events_from_a_handler(local: LocalRuntime, smr: Client) -> None:
     def handler(request: InvocationRequest) -> Iterator[bytes | ModelStreamError]:
         yield b"partial"
         yield ModelStreamError(message="gave up", error_code="ModelInvocationTimeExceeded")
@@ -154,7 +165,7 @@ def test_yielded_error_events_from_a_handler(local: LocalRuntime, smr: SageMaker
         ]
 
 
-def test_single_pass(tokens: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_single_pass(tokens: LocalRuntime, smr: Client) -> None:
     with smr.stream("tokens", b"{}") as stream:
         list(stream)
         with pytest.raises(StreamConsumedError):
@@ -166,9 +177,7 @@ def test_single_pass(tokens: LocalRuntime, smr: SageMakerRuntime) -> None:
             stream.read()
 
 
-def test_close_is_idempotent_and_exit_does_not_swallow(
-    tokens: LocalRuntime, smr: SageMakerRuntime
-) -> None:
+def test_close_is_idempotent_and_exit_does_not_swallow(tokens: LocalRuntime, smr: Client) -> None:
     stream = smr.stream("tokens", b"{}")
     with pytest.raises(KeyError), stream:
         raise KeyError("user error")
@@ -178,7 +187,7 @@ def test_close_is_idempotent_and_exit_does_not_swallow(
     assert stream.__exit__(None, None, None) is None
 
 
-def test_repr_shows_no_payload(tokens: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_repr_shows_no_payload(tokens: LocalRuntime, smr: Client) -> None:
     with smr.stream("tokens", b"secret-body") as stream:
         assert "secret" not in repr(stream)
         events = list(stream)
@@ -200,7 +209,7 @@ def test_repr_shows_no_payload(tokens: LocalRuntime, smr: SageMakerRuntime) -> N
 )
 def test_stream_faults_raise_typed_errors_after_the_first_part(
     local: LocalRuntime,
-    smr: SageMakerRuntime,
+    smr: Client,
     fault: TruncatedFrame | CorruptFrame | ConnectionReset,
     error: type[smr_pkg.StreamError],
 ) -> None:
@@ -213,9 +222,9 @@ def test_stream_faults_raise_typed_errors_after_the_first_part(
     assert len(local.requests) == 1, "never retried mid-stream"
 
 
-def test_stall_mid_stream_is_a_timeout(local: LocalRuntime) -> None:
+def test_stall_mid_stream_is_a_timeout(local: LocalRuntime, clients: Clients) -> None:
     local.add_endpoint("ep", lambda request: iter(PARTS), faults=[Stall(30, after_parts=1)])
-    with local.client(config=Config(read_timeout=0.3)) as smr, smr.stream("ep", b"{}") as stream:
+    with clients.local(config=Config(read_timeout=0.3)) as smr, smr.stream("ep", b"{}") as stream:
         events = iter(stream)
         assert next(events) == PayloadPart(PARTS[0])
         with pytest.raises(smr_pkg.TimeoutError) as info:
@@ -224,11 +233,11 @@ def test_stall_mid_stream_is_a_timeout(local: LocalRuntime) -> None:
     assert info.value.request_id == local.requests[-1].request_id
 
 
-def test_slow_first_byte_is_a_timeout_from_the_call(local: LocalRuntime) -> None:
+def test_slow_first_byte_is_a_timeout_from_the_call(local: LocalRuntime, clients: Clients) -> None:
     local.add_endpoint("ep", faults=[Stall(30)])
     policy = RetryPolicy(initial_backoff=0)
     with (
-        local.client(config=Config(read_timeout=0.3), retry=policy) as smr,
+        clients.local(config=Config(read_timeout=0.3), retry=policy) as smr,
         pytest.raises(smr_pkg.TimeoutError),
     ):
         smr.stream("ep", b"{}")
@@ -239,14 +248,14 @@ def test_slow_first_byte_is_a_timeout_from_the_call(local: LocalRuntime) -> None
 
 
 @pytest.fixture(name="pool_of_one")
-def _pool_of_one(local: LocalRuntime) -> Iterator[SageMakerRuntime]:
+def _pool_of_one(clients: Clients) -> Iterator[Client]:
     config = Config(max_pool_connections=1, read_timeout=5)
-    with local.client(config=config, retry=RetryPolicy.disabled()) as client:
+    with clients.local(config=config, retry=RetryPolicy.disabled()) as client:
         yield client
 
 
 def test_a_consumed_stream_returns_its_connection(
-    tokens: LocalRuntime, pool_of_one: SageMakerRuntime
+    tokens: LocalRuntime, pool_of_one: Client
 ) -> None:
     for _ in range(3):
         with pool_of_one.stream("tokens", b"{}") as stream:
@@ -256,7 +265,7 @@ def test_a_consumed_stream_returns_its_connection(
 
 
 def test_a_stream_ending_in_an_error_event_returns_its_connection(
-    local: LocalRuntime, pool_of_one: SageMakerRuntime
+    local: LocalRuntime, pool_of_one: Client
 ) -> None:
     """Raw boto3 never reuses the connection after an error event; the facade does."""
     local.add_endpoint("failing", lambda r: iter(PARTS), faults=[StreamErrorEvent(1)])
@@ -289,7 +298,7 @@ class UserCodeFailed(Exception):
     "how", ["break", "exception", "close", "garbage-collected", "never-iterated-collected"]
 )
 def test_an_abandoned_stream_closes_its_socket_at_once(
-    local: LocalRuntime, pool_of_one: SageMakerRuntime, how: str
+    local: LocalRuntime, pool_of_one: Client, how: str
 ) -> None:
     endless = EndlessStream()
     local.add_endpoint("endless", endless)
@@ -346,23 +355,21 @@ def _tgi(local: LocalRuntime) -> LocalRuntime:
     return local
 
 
-def test_tokens_through_the_real_stack(tgi: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_tokens_through_the_real_stack(tgi: LocalRuntime, smr: Client) -> None:
     with smr.stream("tgi", json={"inputs": "hi", "stream": True}) as stream:
         assert list(stream.tokens()) == ["café", " \u2028ok"]
     with smr.stream("tgi", b"{}") as stream:
         assert list(stream.tokens("tgi")) == ["café", " \u2028ok"]
 
 
-def test_text_joins_characters_split_across_parts(tgi: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_text_joins_characters_split_across_parts(tgi: LocalRuntime, smr: Client) -> None:
     with smr.stream("tgi", b"{}") as stream:
         chunks = list(stream.text())
     assert "".join(chunks) == b"".join(TGI_PARTS).decode()
     assert all("\ufffd" not in chunk for chunk in chunks)
 
 
-def test_lines_split_crlf_across_parts_and_keep_u2028(
-    tgi: LocalRuntime, smr: SageMakerRuntime
-) -> None:
+def test_lines_split_crlf_across_parts_and_keep_u2028(tgi: LocalRuntime, smr: Client) -> None:
     with smr.stream("tgi", b"{}") as stream:
         lines = list(stream.lines())
     assert lines[1] == ""
@@ -371,16 +378,14 @@ def test_lines_split_crlf_across_parts_and_keep_u2028(
     assert lines[6].endswith('"generated_text":"café \u2028ok","details":null}')
 
 
-def test_sse_skips_comments(tgi: LocalRuntime, smr: SageMakerRuntime) -> None:
+def test_sse_skips_comments(tgi: LocalRuntime, smr: Client) -> None:
     with smr.stream("tgi", b"{}") as stream:
         events = list(stream.sse())
     assert len(events) == 3
     assert all(event.data.startswith('{"index":') for event in events)
 
 
-def test_generation_error_carries_the_request_id(
-    local: LocalRuntime, smr: SageMakerRuntime
-) -> None:
+def test_generation_error_carries_the_request_id(local: LocalRuntime, smr: Client) -> None:
     local.add_endpoint(
         "oom",
         lambda r: EndpointResponse(
@@ -402,9 +407,7 @@ def test_generation_error_carries_the_request_id(
 
 
 @pytest.mark.parametrize("helper", ["text", "lines", "sse", "tokens", "payloads"])
-def test_every_helper_raises_error_events(
-    local: LocalRuntime, smr: SageMakerRuntime, helper: str
-) -> None:
+def test_every_helper_raises_error_events(local: LocalRuntime, smr: Client, helper: str) -> None:
     local.add_endpoint(
         "failing",
         lambda r: EndpointResponse(
@@ -420,7 +423,7 @@ def test_every_helper_raises_error_events(
 
 
 def test_a_stream_read_by_tokens_returns_its_connection(
-    tgi: LocalRuntime, pool_of_one: SageMakerRuntime
+    tgi: LocalRuntime, pool_of_one: Client
 ) -> None:
     for _ in range(3):
         with pool_of_one.stream("tgi", b"{}") as stream:
@@ -428,9 +431,7 @@ def test_a_stream_read_by_tokens_returns_its_connection(
     assert tgi.connections_opened == 1
 
 
-def test_frames_that_are_not_sagemaker_events_are_skipped(
-    local: LocalRuntime, smr: SageMakerRuntime
-) -> None:
+def test_frames_that_are_not_sagemaker_events_are_skipped(local: LocalRuntime, smr: Client) -> None:
     unknown = encode_frame({":message-type": "event", ":event-type": "SomethingNew"}, b"?")
     no_headers = encode_frame({}, b"??")
     odd_header_types = encode_frame(
@@ -441,3 +442,36 @@ def test_frames_that_are_not_sagemaker_events_are_skipped(
     )
     with smr.stream("ep", b"{}") as stream:
         assert list(stream) == [PayloadPart(b"ok")]
+
+
+def test_close_from_another_thread_fails_the_reader(local: LocalRuntime) -> None:
+    """A watchdog's close() must not hand the reading thread a truncated body as complete."""
+    produced = threading.Event()
+
+    def paced(request: InvocationRequest) -> Iterator[bytes]:
+        for index in range(1000):
+            if index == 3:
+                produced.set()
+            yield b"part;"
+            threading.Event().wait(0.02)  # pacing only; nothing asserts on time
+
+    local.add_endpoint("paced", paced)
+    outcome: list[BaseException | bytes] = []
+    with local.client() as smr:
+        stream = smr.stream("paced", b"{}")
+
+        def reader() -> None:
+            try:
+                outcome.append(stream.read())
+            except BaseException as exc:  # the outcome is asserted below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert produced.wait(10)
+        stream.close()
+        thread.join(10)
+    assert not thread.is_alive()
+    [result] = outcome
+    assert isinstance(result, smr_pkg.StreamError), result
+    assert "closed while it was being read" in result.message

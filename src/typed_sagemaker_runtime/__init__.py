@@ -46,12 +46,15 @@ from ._types import (
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._async_client import AsyncSageMakerRuntime
+    from ._async_streaming import AsyncResponseStream
     from ._client import SageMakerRuntime
     from ._streaming import ResponseStream
 
 __all__ = [
     # clients
     "SageMakerRuntime",
+    "AsyncSageMakerRuntime",
     "RetryPolicy",
     # results
     "InvokeResult",
@@ -64,6 +67,7 @@ __all__ = [
     "S3ClientLike",
     # streams
     "ResponseStream",
+    "AsyncResponseStream",
     "StreamEvent",
     "PayloadPart",
     "ModelStreamError",
@@ -101,7 +105,12 @@ __all__ = [
 # Tracebacks and reprs name the public module, not the private one it lives in.
 # Imported on first use: they pull in boto3, which a pytest plugin or a CLI --help
 # should not pay for.
-_LAZY = {"SageMakerRuntime": "._client", "ResponseStream": "._streaming"}
+_LAZY = {
+    "SageMakerRuntime": "._client",
+    "ResponseStream": "._streaming",
+    "AsyncSageMakerRuntime": "._async_client",
+    "AsyncResponseStream": "._async_streaming",
+}
 
 
 def _publish(obj: object) -> None:

@@ -50,14 +50,14 @@ _T = TypeVar("_T")
 _CHUNK = 1024 * 1024
 _PROGRESS_TICK = 0.5  # with a progress callback, sleeps are cut into slices this long
 # The S3 client built for waiting retries transient failures itself: polls are idempotent.
-_S3_RETRIES = Config(retries={"mode": "standard", "max_attempts": 3})
+S3_RETRIES = Config(retries={"mode": "standard", "max_attempts": 3})
 
 
 def build_s3_client(
     factory: Any, *, region_name: str | None, config: Config | None, endpoint_url: str | None
 ) -> Any:
     """An S3 client from the SageMaker client's session, region and botocore config."""
-    s3_config = (config or Config()).merge(_S3_RETRIES)
+    s3_config = (config or Config()).merge(S3_RETRIES)
     return factory.client(
         "s3", region_name=region_name, endpoint_url=endpoint_url, config=s3_config
     )
@@ -185,7 +185,7 @@ def _check_bucket(s3: S3ClientLike, location: S3Uri, what: str) -> None:
         raise
 
 
-def _check_dest(dest: Destination) -> None:
+def check_dest(dest: Destination) -> None:
     """Fail before waiting, not after, when ``dest`` cannot take the output."""
     if isinstance(dest, (str, os.PathLike)):
         path = Path(dest)
@@ -222,7 +222,7 @@ def wait_for_result(
     """Poll the output and failure locations of ``job`` until one exists or time is up."""
     schedule = PollSchedule(timeout, poll_interval)
     if dest is not None:
-        _check_dest(dest)
+        check_dest(dest)
     if job.get("output_location") is None:
         raise ClientValidationError(
             "job: the InvokeEndpointAsync result has no output_location to wait on", field="job"

@@ -6,16 +6,22 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import NoRegionError
 
-from ._config import SERVICE_NAME, check_construction, facade_config, install_hooks, resolve_retry
+from ._calls import METHODS, after_failure, body_position, rewind
+from ._config import (
+    SERVICE_NAME,
+    check_construction,
+    construction_error,
+    facade_config,
+    install_hooks,
+    resolve_retry,
+)
 from ._errors import map_exception
-from ._exceptions import ClientValidationError
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
@@ -33,12 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["SageMakerRuntime"]
 
 logger = logging.getLogger("typed_sagemaker_runtime")
-
-_METHODS: Mapping[Operation, str] = {
-    "InvokeEndpoint": "invoke_endpoint",
-    "InvokeEndpointAsync": "invoke_endpoint_async",
-    "InvokeEndpointWithResponseStream": "invoke_endpoint_with_response_stream",
-}
 
 
 class SageMakerRuntime:
@@ -88,12 +88,11 @@ class SageMakerRuntime:
                     endpoint_url=endpoint_url,
                     config=facade_config(config),
                 )
-            except NoRegionError as exc:
-                raise ClientValidationError(
-                    "region_name: no AWS region configured; pass region_name= or set "
-                    "AWS_DEFAULT_REGION",
-                    field="region_name",
-                ) from exc
+            except Exception as exc:
+                mapped = construction_error(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
             self._owns_client = True
         else:
             self._owns_client = False
@@ -401,41 +400,28 @@ class SageMakerRuntime:
 
     def _call(self, operation: Operation, params: dict[str, Any]) -> tuple[Any, int]:
         """Call botocore under the retry policy; return the response and the retry count."""
-        method = getattr(self._client, _METHODS[operation])
+        method = getattr(self._client, METHODS[operation])
         body: Any = params.get("Body")
-        start = _tell(body)
+        start = body_position(body)
         attempt = 1
         while True:
             try:
                 return method(**params), attempt - 1
             except Exception as exc:
-                mapped = map_exception(exc, operation=operation, read_timeout=self._read_timeout)
-                if mapped is None:
+                failure = after_failure(
+                    exc,
+                    operation=operation,
+                    policy=self._retry,
+                    attempt=attempt,
+                    read_timeout=self._read_timeout,
+                    body=body,
+                    start=start,
+                )
+                if failure.error is None:
                     raise
-                replayable = start is not None or not callable(getattr(body, "read", None))
-                if not (replayable and self._retry.should_retry(mapped, attempt)):
-                    raise mapped from exc
-                delay = self._retry.backoff(mapped, attempt)
-            logger.info(
-                "retrying %s after %s (attempt %d of %d) in %.2fs",
-                operation,
-                type(mapped).__name__,
-                attempt + 1,
-                self._retry.max_attempts,
-                delay,
-            )
+                if failure.delay is None:
+                    raise failure.error from exc
+                delay = failure.delay
             time.sleep(delay)
-            if start is not None:
-                body.seek(start)
+            rewind(body, start)
             attempt += 1
-
-
-def _tell(body: Any) -> int | None:
-    """The position of a seekable file body, so a retry can send it again."""
-    seekable = getattr(body, "seekable", None)
-    if callable(seekable) and seekable():
-        try:
-            return int(body.tell())
-        except (OSError, ValueError):
-            return None
-    return None

@@ -81,3 +81,19 @@ def install_hooks(events: Any) -> None:
     events.register_first(
         f"before-parse.{SERVICE_NAME}", keep_error_code, unique_id=_ERROR_CODE_HOOK
     )
+
+
+def construction_error(exc: Exception) -> ClientValidationError | None:
+    """The error to raise when botocore refuses to build a client; ``None``: not ours."""
+    from botocore.exceptions import InvalidRegionError, NoRegionError
+
+    if isinstance(exc, NoRegionError):
+        return ClientValidationError(
+            "region_name: no AWS region configured; pass region_name= or set AWS_DEFAULT_REGION",
+            field="region_name",
+        )
+    if isinstance(exc, InvalidRegionError):
+        return ClientValidationError(f"region_name: {exc}", field="region_name")
+    if isinstance(exc, ValueError):  # botocore's check of endpoint_url and Config values
+        return ClientValidationError(f"invalid client configuration: {exc}")
+    return None

@@ -197,8 +197,11 @@ def map_exception(
             f"{operation}: the connection failed while reading the response body",
             operation=operation,
         )
-    if isinstance(exc, bce.HTTPClientError):
-        return TransportError(f"{operation}: HTTP transport failed: {exc}", operation=operation)
+    if isinstance(exc, (bce.HTTPClientError, bce.ConnectionError, bce.IncompleteReadError)):
+        # TLS and proxy failures, a body shorter than its Content-Length, ...
+        return TransportError(
+            f"{operation}: HTTP transport failed: {type(exc).__name__}", operation=operation
+        )
     if isinstance(exc, bce.ParamValidationError):
         # botocore's report can echo parameter values; keep only the parameter names.
         names = sorted(set(re.findall(r"parameter (\w+)", str(exc))))
@@ -210,6 +213,9 @@ def map_exception(
         )
     if isinstance(exc, bce.BotoCoreError):
         return SageMakerRuntimeError(f"{operation}: {exc}", operation=operation)
+    if isinstance(exc, (u3e.HTTPError, OSError)):
+        # urllib3 errors botocore does not wrap (e.g. a TLS record failure in a body).
+        return map_stream_exception(exc, operation=operation, read_timeout=read_timeout)
     return None
 
 
@@ -247,3 +253,98 @@ def map_stream_exception(
             operation=operation,
         )
     return map_exception(exc, operation=operation, read_timeout=read_timeout)
+
+
+def _aiohttp_exceptions() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
+    """aiohttp's ``ClientPayloadError``, ``ClientError`` and ``ClientConnectorError``.
+
+    Imported on use: only the aio client calls the functions that need them.
+    """
+    import aiohttp
+
+    return aiohttp.ClientPayloadError, aiohttp.ClientError, aiohttp.ClientConnectorError
+
+
+_RESETS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+def _reset_in(exc: BaseException) -> bool:
+    """Whether the connection was reset (not closed cleanly), as far as aiohttp tells.
+
+    aiohttp chains a ``ClientPayloadError`` to the parser's complaint only and names the
+    socket error in the message alone (``"... . ConnectionResetError(104, ...)"``).
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, _RESETS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    return any(f"{cls.__name__}(" in text for cls in _RESETS)
+
+
+def map_aio_exception(
+    exc: BaseException, *, operation: str, read_timeout: float | None = None
+) -> SageMakerRuntimeError | None:
+    """Map an exception raised by an aiobotocore call, or while reading its response body.
+
+    aiobotocore turns most aiohttp failures into botocore's exceptions; a body cut short
+    (``aiohttp.ClientPayloadError``) reaches the caller as it is. aiobotocore also reports
+    a connection reset after the request was sent as ``EndpointConnectionError`` ("could
+    not connect"): only a failure to connect (``ClientConnectorError``) means nothing was
+    sent, so only that one stays retryable.
+    """
+    payload_error, client_error, connector_error = _aiohttp_exceptions()
+    if isinstance(exc, bce.EndpointConnectionError):
+        original = exc.kwargs.get("error")
+        if isinstance(original, client_error) and not isinstance(original, connector_error):
+            return TransportError(
+                f"{operation}: the connection failed before a response arrived; the request "
+                "may have been processed",
+                operation=operation,
+            )
+    if isinstance(exc, payload_error):
+        return TransportError(
+            f"{operation}: the connection failed while reading the response body",
+            operation=operation,
+        )
+    if isinstance(exc, client_error):
+        return TransportError(f"{operation}: HTTP transport failed: {exc}", operation=operation)
+    return map_exception(exc, operation=operation, read_timeout=read_timeout)
+
+
+def map_aio_stream_exception(
+    exc: BaseException, *, operation: str, read_timeout: float | None = None
+) -> SageMakerRuntimeError | None:
+    """Map an exception raised while reading a response stream's body through aiohttp.
+
+    The twin of :func:`map_stream_exception` for aiobotocore, which hands event streams
+    the raw ``aiohttp.ClientResponse``: a read timeout (``asyncio.TimeoutError``, aiohttp's
+    ``ServerTimeoutError``) is a :class:`TimeoutError`; a body that ended early without a
+    reset (``ClientPayloadError``) is a truncated stream, :class:`StreamDecodeError`; a
+    reset or any other connection failure is a :class:`TransportError`.
+    """
+    import asyncio  # here, not at the top: the sync client's import need not pay ~8 ms for it
+
+    payload_error, client_error, _ = _aiohttp_exceptions()
+    if isinstance(exc, (asyncio.TimeoutError, socket.timeout)):
+        after = f" for {read_timeout:g}s" if read_timeout is not None else ""
+        return TimeoutError(
+            f"{operation}: the stream sent nothing{after} (read_timeout); the model may still "
+            "be running",
+            operation=operation,
+        )
+    if isinstance(exc, payload_error) and not _reset_in(exc):
+        return StreamDecodeError(
+            f"{operation}: the connection closed before the stream ended (truncated response)",
+            operation=operation,
+        )
+    if isinstance(exc, (client_error, OSError)):
+        what = "was reset" if _reset_in(exc) else f"failed: {type(exc).__name__}"
+        return TransportError(
+            f"{operation}: the connection {what} in the middle of the stream",
+            operation=operation,
+        )
+    return map_aio_exception(exc, operation=operation, read_timeout=read_timeout)

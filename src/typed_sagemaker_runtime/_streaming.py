@@ -16,37 +16,22 @@ from ._decoders import (
     token_decoder,
 )
 from ._errors import map_stream_exception
-from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
-from ._eventstream import EventDecoder
-from ._exceptions import (
-    InternalStreamFailureError,
-    ModelStreamInterruptedError,
-    SageMakerRuntimeError,
-    StreamConsumedError,
-    StreamError,
+from ._events import PayloadPart, StreamEvent
+from ._exceptions import SageMakerRuntimeError, StreamError
+from ._stream_core import (
+    OPERATION as _OPERATION,
+    READ_SIZE as _READ_SIZE,
+    EventStreamCore,
+    PayloadDecoder,
+    PayloadFeed,
+    consumed_error,
+    raise_for_event,
 )
 from ._types import StreamMetadata
 
 __all__ = ["ResponseStream"]
 
-_READ_SIZE = 64 * 1024
-# After an error event we read on to the end of the body so the connection can be
-# reused, but never more than this: anything longer is not a well-formed ending.
-_MAX_DRAIN = 64 * 1024
-_OPERATION = "InvokeEndpointWithResponseStream"
 _T = TypeVar("_T")
-
-
-class PayloadDecoder(Protocol[_T]):
-    """A sans-I/O decoder of payload bytes: the shape shared by every decoder."""
-
-    def feed(self, data: bytes, /) -> list[_T]:
-        """Add payload bytes; return what is complete."""
-        ...
-
-    def flush(self) -> list[_T]:
-        """End of stream; return the rest."""
-        ...
 
 
 class _RawResponse(Protocol):
@@ -63,25 +48,6 @@ class _RawResponse(Protocol):
     def release_conn(self) -> None:
         """Hand the connection back to its pool."""
         ...
-
-
-def raise_for_event(event: StreamEvent, request_id: str | None) -> None:
-    """Raise the exception for an error event; return for a ``PayloadPart``."""
-    if isinstance(event, ModelStreamError):
-        raise ModelStreamInterruptedError(
-            f"the model stream failed: {event.error_code or 'ModelStreamError'}: "
-            f"{event.message or 'no message'}",
-            event=event,
-            request_id=request_id,
-            operation=_OPERATION,
-        )
-    if isinstance(event, InternalStreamFailure):
-        raise InternalStreamFailureError(
-            f"SageMaker failed while streaming: {event.message or 'no message'}",
-            event=event,
-            request_id=request_id,
-            operation=_OPERATION,
-        )
 
 
 class ResponseStream:
@@ -155,9 +121,7 @@ class ResponseStream:
 
     def __iter__(self) -> Iterator[StreamEvent]:
         if self._started or self._closed:
-            raise StreamConsumedError(
-                "a response stream can be consumed once; it was already iterated or closed"
-            )
+            raise consumed_error()
         self._started = True
         events = self._events()
         # Not kept alive by the stream: a loop that breaks drops the last reference
@@ -211,35 +175,29 @@ class ResponseStream:
 
     def decode(self, decoder: PayloadDecoder[_T]) -> Iterator[_T]:
         """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
-        request_id = self.request_id
-        try:
-            for data in self.payloads():
-                yield from decoder.feed(data)
-            yield from decoder.flush()
-        except StreamError as exc:
-            exc.request_id = exc.request_id or request_id
-            exc.operation = exc.operation or _OPERATION
-            raise
+        feed = PayloadFeed(decoder, self.request_id)
+        for event in self:
+            yield from feed.event(event)
+        yield from feed.end()
 
     # --- internals ------------------------------------------------------------------
 
     def _events(self) -> Generator[StreamEvent, None, None]:
-        decoder = EventDecoder()
+        core = EventStreamCore(self.request_id)
         chunks = self._chunks()
         try:
             for chunk in chunks:
-                for event in decoder.feed(chunk):
+                for event in core.feed(chunk):
                     if type(event) is PayloadPart:
                         yield event
                         continue
-                    self._drain(chunks)
+                    self._drain(chunks, core)
                     yield event
                     return
-            decoder.finish()
+            core.finish()
             self._release_connection(reuse=True)
         except StreamError as exc:
-            exc.request_id = exc.request_id or self.request_id
-            exc.operation = exc.operation or _OPERATION
+            core.annotate(exc)
             raise
         finally:
             chunks.close()
@@ -252,8 +210,12 @@ class ResponseStream:
         except SageMakerRuntimeError:
             raise
         except Exception as exc:
-            if self._closed:
-                return
+            if self._closed:  # close() from another thread while this one was reading
+                raise StreamError(
+                    "the stream was closed while it was being read",
+                    request_id=self.request_id,
+                    operation=_OPERATION,
+                ) from exc
             mapped = map_stream_exception(
                 exc, operation=_OPERATION, read_timeout=self._read_timeout
             )
@@ -262,13 +224,11 @@ class ResponseStream:
             mapped.request_id = self.request_id
             raise mapped from exc
 
-    def _drain(self, chunks: Iterator[bytes]) -> None:
+    def _drain(self, chunks: Iterator[bytes], core: EventStreamCore) -> None:
         """Read the rest of the body after an error event, so the connection is reusable."""
-        drained = 0
         try:
             for chunk in chunks:
-                drained += len(chunk)
-                if drained > _MAX_DRAIN:
+                if not core.drained(len(chunk)):
                     self._release_connection(reuse=False)
                     return
         except SageMakerRuntimeError:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import boto3.session
+    from aiobotocore.session import AioSession
     from botocore.loaders import Loader
 
 DUMMY_KEY = "testing"
@@ -48,4 +49,15 @@ def dummy_session(region_name: str) -> boto3.session.Session:
         unique = list(dict.fromkeys(paths))
         if len(unique) != len(paths):
             paths[:] = unique
+    return session
+
+
+def dummy_aio_session(region_name: str) -> AioSession:
+    """An aiobotocore session with dummy credentials (the ``aio`` extra)."""
+    from aiobotocore.session import AioSession
+
+    session = AioSession()
+    session.register_component("data_loader", _shared_loader())
+    session.set_credentials(DUMMY_KEY, DUMMY_KEY)
+    session.set_config_variable("region", region_name)
     return session

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import Self
 
 from ._async import AsyncRunner
-from ._boto import dummy_session
+from ._boto import dummy_aio_session, dummy_session
 from ._endpoint import Endpoint, echo
 from ._faults import Fault
 from ._model import Handler, InvocationRequest
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
     from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
+    from .._async_client import AsyncSageMakerRuntime
     from .._client import SageMakerRuntime
     from .._retry import RetryPolicy
 
@@ -301,6 +302,25 @@ class LocalRuntime:
 
         return SageMakerRuntime(
             session=dummy_session(self._region_name),
+            endpoint_url=self.endpoint_url,
+            config=config,
+            retry=retry,
+            s3_endpoint_url=self._s3.endpoint_url,
+        )
+
+    def async_client(
+        self, config: Config | None = None, retry: RetryPolicy | None = None
+    ) -> AsyncSageMakerRuntime:
+        """An :class:`~typed_sagemaker_runtime.AsyncSageMakerRuntime` wired to this runtime.
+
+        The asyncio twin of :meth:`client` (the ``aio`` extra): dummy credentials, this
+        runtime's region and URL, S3 at :attr:`s3_endpoint_url`. Use it with ``async with``
+        (or ``await smr.aclose()``) inside the event loop that makes the calls.
+        """
+        from .._async_client import AsyncSageMakerRuntime
+
+        return AsyncSageMakerRuntime(
+            session=dummy_aio_session(self._region_name),
             endpoint_url=self.endpoint_url,
             config=config,
             retry=retry,

@@ -1,0 +1,383 @@
+"""``AsyncResponseStream``: the asyncio twin of :class:`ResponseStream`.
+
+Only the I/O is here: reading body chunks from aiohttp and releasing the connection.
+Frame decoding, the drain rule after error events, error events becoming exceptions and
+every payload decoder are the sans-I/O objects the sync stream uses
+(:mod:`._stream_core`, :mod:`._eventstream`, :mod:`._decoders`).
+
+The iterators are plain classes with ``__anext__``, not async generators: an abandoned
+iterator then closes its connection the moment it is dropped (``break``), instead of
+whenever the event loop gets round to finalising an async generator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import socket
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any, Generic, Protocol, TypeVar
+
+from typing_extensions import Self, override
+
+from ._decoders import (
+    LineDecoder,
+    ServerSentEvent,
+    SSEDecoder,
+    TokenFormat,
+    Utf8Decoder,
+    token_decoder,
+)
+from ._errors import map_aio_stream_exception
+from ._events import PayloadPart, StreamEvent
+from ._exceptions import SageMakerRuntimeError, StreamError
+from ._stream_core import (
+    OPERATION,
+    EventStreamCore,
+    PayloadDecoder,
+    PayloadFeed,
+    RawPayloads,
+    consumed_error,
+)
+from ._types import StreamMetadata
+
+__all__ = ["AsyncResponseStream"]
+
+_T = TypeVar("_T")
+
+
+class _AioContent(Protocol):
+    """The part of aiohttp's ``StreamReader`` a stream uses."""
+
+    async def readchunk(self) -> tuple[bytes, bool]:
+        """The next bytes, up to the end of an HTTP chunk; ``(b"", False)`` at the end."""
+        ...
+
+
+class _AioResponse(Protocol):
+    """The part of aiohttp's ``ClientResponse`` a stream uses."""
+
+    @property
+    def content(self) -> _AioContent:
+        """The body."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection at once."""
+        ...
+
+    def release(self) -> object:
+        """Hand the connection back to the pool (closed if the body was not read)."""
+        ...
+
+
+class AsyncResponseStream:
+    """The events of an InvokeEndpointWithResponseStream response, for asyncio.
+
+    Use it with ``async with``; ``async for`` yields :data:`StreamEvent` values, a
+    ``ModelStreamError`` or ``InternalStreamFailure`` always last. The helpers
+    (:meth:`payloads`, :meth:`text`, :meth:`lines`, :meth:`sse`, :meth:`tokens`,
+    :meth:`decode`) are async iterators that raise instead of yielding error events;
+    :meth:`read` is a coroutine. The stream is single-pass.
+
+    The connection goes back to aiohttp's pool when the stream is read to its end (also
+    when it ended with an error event) and is closed at once when the stream is
+    abandoned: :meth:`aclose`, leaving ``async with``, breaking out of ``async for``, an
+    exception, cancellation of the task reading it, or garbage collection.
+    """
+
+    def __init__(
+        self,
+        raw: _AioResponse,
+        metadata: StreamMetadata,
+        *,
+        read_timeout: float | None = None,
+    ) -> None:
+        self._raw = raw
+        self._metadata = metadata
+        self._read_timeout = read_timeout
+        self._started = False
+        self._closed = False
+        self._connection_done = False
+        self._iterator: weakref.ReferenceType[_Events] | None = None
+        self._failure: Exception | None = None
+
+    @property
+    def metadata(self) -> StreamMetadata:
+        """Content type, production variant, custom attributes and response metadata."""
+        return self._metadata
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``x-amzn-RequestId`` of the call."""
+        return self._metadata["response_metadata"]["request_id"]
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stream was closed or read to its end."""
+        return self._closed or self._connection_done
+
+    @override
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<AsyncResponseStream request_id={self.request_id!r} {state}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_connection_done", True):
+            self._release_connection(reuse=False)
+
+    async def aclose(self) -> None:
+        """Stop reading and close the connection (unless it was read to its end). Idempotent."""
+        self._closed = True
+        iterator = self._iterator() if self._iterator is not None else None
+        if iterator is not None:
+            iterator.stop()
+        self._release_connection(reuse=False)
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        if self._started or self._closed:
+            raise consumed_error()
+        self._started = True
+        events = _Events(self)
+        # Not kept alive by the stream: a loop that breaks drops the last reference
+        # and the iterator closes the connection at once.
+        self._iterator = weakref.ref(events)
+        return events
+
+    def payloads(self) -> AsyncIterator[bytes]:
+        """Yield the bytes of each ``PayloadPart``; raise a ``StreamError`` on an error event."""
+        return self.decode(RawPayloads())
+
+    async def read(self) -> bytes:
+        """Read the whole payload; raise a ``StreamError`` on an error event."""
+        return b"".join([data async for data in self.payloads()])
+
+    def text(self) -> AsyncIterator[str]:
+        """Yield the payload as text, decoding UTF-8 incrementally (see ``ResponseStream.text``)."""
+        return self.decode(Utf8Decoder())
+
+    def lines(self) -> AsyncIterator[str]:
+        """Yield the payload's lines, split on ``\\n``, ``\\r\\n`` and ``\\r`` only.
+
+        The same rules as ``ResponseStream.lines``: split at byte level, decoded whole,
+        empty lines kept, a last line without a newline yielded at the end.
+        """
+        return self.decode(LineDecoder())
+
+    def sse(self) -> AsyncIterator[ServerSentEvent]:
+        """Yield the payload's server-sent events (``data:`` joined, comments skipped)."""
+        return self.decode(SSEDecoder())
+
+    def tokens(self, format: TokenFormat = "auto") -> AsyncIterator[str]:
+        """Yield the generated text of an LLM server as it arrives (see ``ResponseStream.tokens``).
+
+        An error record from the server raises ``GenerationError`` after the text that
+        came before it.
+        """
+        return self.decode(token_decoder(format, self._metadata["content_type"]))
+
+    def decode(self, decoder: PayloadDecoder[_T]) -> AsyncIterator[_T]:
+        """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
+        return _Decoded(self.__aiter__(), PayloadFeed(decoder, self.request_id))
+
+    # --- internals ------------------------------------------------------------------
+
+    def _user_closed(self) -> bool:
+        """Whether :meth:`aclose` was called (a read failing after it is no error)."""
+        return self._closed
+
+    async def _read(self) -> bytes:
+        """The next body bytes; ``b""`` at the end of the body or once closed."""
+        if self._closed:
+            return b""
+        failure, self._failure = self._failure, None
+        try:
+            if failure is not None:
+                raise failure
+            # One HTTP chunk at a time, as urllib3 gives the sync stream: an event is
+            # yielded before a later chunk can fail.
+            while True:
+                data, end_of_chunk = await self._raw.content.readchunk()
+                if data or not end_of_chunk:
+                    return data
+        except (SageMakerRuntimeError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            if self._user_closed():  # aclose() from another task while this one was reading
+                raise StreamError(
+                    "the stream was closed while it was being read",
+                    request_id=self.request_id,
+                    operation=OPERATION,
+                ) from exc
+            if failure is None:
+                held = _salvage(self._raw.content)
+                if held:
+                    self._failure = exc  # raised by the next read, after these bytes
+                    return held
+            mapped = map_aio_stream_exception(
+                exc, operation=OPERATION, read_timeout=self._read_timeout
+            )
+            if mapped is None:
+                raise
+            mapped.request_id = self.request_id
+            raise mapped from exc
+
+    async def _drain(self, core: EventStreamCore) -> None:
+        """Read the rest of the body after an error event, so the connection is reusable."""
+        try:
+            while chunk := await self._read():
+                if not core.drained(len(chunk)):
+                    self._release_connection(reuse=False)
+                    return
+        except SageMakerRuntimeError:
+            self._release_connection(reuse=False)
+            return
+        self._release_connection(reuse=True)
+
+    def _release_connection(self, *, reuse: bool) -> None:
+        if self._connection_done:
+            return
+        self._connection_done = True
+        if reuse:
+            self._raw.release()  # read to its end: aiohttp keeps the connection
+        else:
+            _shutdown(self._raw)
+            self._raw.close()
+
+
+def _salvage(content: object) -> bytes:
+    """Bytes aiohttp received before the connection failed but no longer hands out.
+
+    Once the connection fails, aiohttp's reads raise at once, even with data still
+    buffered: the events that arrived before a reset or a cut would be lost, where the
+    sync stream yields them before raising. aiohttp has no public way to read them,
+    so this takes its buffer (a private ``deque[bytes]``) when it has that shape.
+    """
+    buffer = getattr(content, "_buffer", None)
+    if not isinstance(buffer, collections.deque) or not buffer:
+        return b""
+    held = b"".join(bytes(part) for part in buffer)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    buffer.clear()
+    return held
+
+
+def _shutdown(raw: object) -> None:
+    """Shut the socket down now: aiohttp's close only takes effect on the loop's next turn.
+
+    A stream dropped outside a running loop (garbage collection) would otherwise keep
+    its socket open, and the server streaming, until the loop runs again.
+    """
+    connection: Any = getattr(raw, "connection", None)
+    transport: Any = getattr(connection, "transport", None)
+    sock: Any = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Events:
+    """``async for event in stream``: one pass over the body."""
+
+    __slots__ = ("__weakref__", "_core", "_done", "_pending", "_stream")
+
+    def __init__(self, stream: AsyncResponseStream) -> None:
+        self._stream = stream
+        self._core = EventStreamCore(stream.request_id)
+        self._pending: collections.deque[StreamEvent] = collections.deque()
+        self._done = False
+
+    def __aiter__(self) -> Self:
+        return self
+
+    def __del__(self) -> None:
+        # Dropped before the end (``break``): close the connection now.
+        if not getattr(self, "_done", True):
+            self._stream._release_connection(reuse=False)  # pyright: ignore[reportPrivateUsage]
+
+    async def __anext__(self) -> StreamEvent:
+        pending = self._pending
+        if pending:
+            return pending.popleft()
+        if self._done:
+            raise StopAsyncIteration
+        stream = self._stream
+        core = self._core
+        try:
+            while not pending:
+                chunk = await stream._read()  # pyright: ignore[reportPrivateUsage]
+                if not chunk:
+                    self._done = True
+                    if not stream.closed:
+                        core.finish()
+                        stream._release_connection(reuse=True)  # pyright: ignore[reportPrivateUsage]
+                    raise StopAsyncIteration
+                for event in core.feed(chunk):
+                    pending.append(event)
+                    if type(event) is not PayloadPart:
+                        self._done = True
+                        await stream._drain(core)  # pyright: ignore[reportPrivateUsage]
+                        break
+        except StopAsyncIteration:
+            raise
+        except StreamError as exc:
+            self._abandon()
+            core.annotate(exc)
+            raise
+        except BaseException:
+            self._abandon()
+            raise
+        return pending.popleft()
+
+    def stop(self) -> None:
+        """The stream was closed: yield nothing more."""
+        self._done = True
+        self._pending.clear()
+
+    def _abandon(self) -> None:
+        self.stop()
+        self._stream._release_connection(reuse=False)  # pyright: ignore[reportPrivateUsage]
+
+
+class _Decoded(Generic[_T]):
+    """A payload decoder driven by the events of a stream, as an async iterator."""
+
+    __slots__ = ("_events", "_feed", "_finished", "_pending")
+
+    def __init__(self, events: AsyncIterator[StreamEvent], feed: PayloadFeed[_T]) -> None:
+        self._events = events
+        self._feed = feed
+        self._pending: collections.deque[_T] = collections.deque()
+        self._finished = False
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> _T:
+        pending = self._pending
+        while not pending:
+            if self._finished:
+                raise StopAsyncIteration
+            try:
+                event = await self._events.__anext__()
+            except StopAsyncIteration:
+                self._finished = True
+                pending.extend(self._feed.end())
+                continue
+            except StreamError as exc:
+                self._finished = True
+                self._feed.annotate(exc)
+                raise
+            try:
+                pending.extend(self._feed.event(event))
+            except StreamError:
+                self._finished = True
+                raise
+        return pending.popleft()

@@ -1,0 +1,168 @@
+"""The sans-I/O core of a response stream, shared by the sync and the asyncio stream.
+
+:class:`EventStreamCore` turns body bytes into typed events and holds the rules around
+them: how much is drained after an error event so the connection can be reused, and
+what a ``StreamError`` raised while reading carries. :class:`PayloadFeed` drives a payload
+decoder (text, lines, SSE, tokens) from events, raising error events. The streams only
+read bytes and release connections.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Protocol, TypeVar
+
+from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+from ._eventstream import EventDecoder
+from ._exceptions import (
+    InternalStreamFailureError,
+    ModelStreamInterruptedError,
+    StreamConsumedError,
+    StreamError,
+)
+
+__all__ = [
+    "OPERATION",
+    "READ_SIZE",
+    "MAX_DRAIN",
+    "PayloadDecoder",
+    "EventStreamCore",
+    "PayloadFeed",
+    "RawPayloads",
+    "consumed_error",
+    "raise_for_event",
+]
+
+OPERATION = "InvokeEndpointWithResponseStream"
+READ_SIZE = 64 * 1024
+"""Bytes asked of the socket per read."""
+MAX_DRAIN = 64 * 1024
+"""After an error event the body is read on to its end so the connection can be reused,
+but never more than this: anything longer is not a well-formed ending."""
+
+_T = TypeVar("_T")
+
+
+class PayloadDecoder(Protocol[_T]):
+    """A sans-I/O decoder of payload bytes: the shape shared by every decoder."""
+
+    def feed(self, data: bytes, /) -> list[_T]:
+        """Add payload bytes; return what is complete."""
+        ...
+
+    def flush(self) -> list[_T]:
+        """End of stream; return the rest."""
+        ...
+
+
+def consumed_error() -> StreamConsumedError:
+    """The error for a second pass over a stream, or a pass over a closed one."""
+    return StreamConsumedError(
+        "a response stream can be consumed once; it was already iterated or closed"
+    )
+
+
+def raise_for_event(event: StreamEvent, request_id: str | None) -> None:
+    """Raise the exception for an error event; return for a ``PayloadPart``."""
+    if isinstance(event, ModelStreamError):
+        raise ModelStreamInterruptedError(
+            f"the model stream failed: {event.error_code or 'ModelStreamError'}: "
+            f"{event.message or 'no message'}",
+            event=event,
+            request_id=request_id,
+            operation=OPERATION,
+        )
+    if isinstance(event, InternalStreamFailure):
+        raise InternalStreamFailureError(
+            f"SageMaker failed while streaming: {event.message or 'no message'}",
+            event=event,
+            request_id=request_id,
+            operation=OPERATION,
+        )
+
+
+class EventStreamCore:
+    """Body bytes in, typed events out; the state of one pass over a stream.
+
+    ``feed`` returns events in order; the first event that is not a ``PayloadPart``
+    ends the stream: the reader drains the rest (:meth:`drained` says how long it may),
+    yields the error event last, and stops. ``finish`` at the end of the body raises
+    ``StreamDecodeError`` when a frame was cut.
+    """
+
+    __slots__ = ("_decoder", "_drained", "request_id")
+
+    def __init__(self, request_id: str | None) -> None:
+        self.request_id = request_id
+        self._decoder = EventDecoder()
+        self._drained = 0
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        """Decode body bytes; return the events now complete."""
+        return self._decoder.feed(chunk)
+
+    def finish(self) -> None:
+        """The body ended; raise ``StreamDecodeError`` if it ended inside a frame."""
+        self._decoder.finish()
+
+    def drained(self, size: int) -> bool:
+        """Count ``size`` bytes read after an error event; ``False`` once over the limit."""
+        self._drained += size
+        return self._drained <= MAX_DRAIN
+
+    def annotate(self, exc: StreamError) -> StreamError:
+        """Give a stream error the request id and operation it lacks."""
+        exc.request_id = exc.request_id or self.request_id
+        exc.operation = exc.operation or OPERATION
+        return exc
+
+
+class PayloadFeed(Generic[_T]):
+    """Drive a payload decoder from stream events; error events raise.
+
+    ``event`` returns what the decoder completed with a ``PayloadPart``'s bytes and raises
+    the ``StreamError`` of an error event; ``end`` flushes the decoder. Every
+    ``StreamError`` raised carries the stream's request id.
+    """
+
+    __slots__ = ("_core", "_decoder")
+
+    def __init__(self, decoder: PayloadDecoder[_T], request_id: str | None) -> None:
+        self._decoder = decoder
+        self._core = EventStreamCore(request_id)
+
+    def event(self, event: StreamEvent) -> list[_T]:
+        """Decode one event's payload, or raise for an error event."""
+        try:
+            if type(event) is PayloadPart:
+                return self._decoder.feed(event.data)
+            raise_for_event(event, self._core.request_id)
+        except StreamError as exc:
+            self._core.annotate(exc)
+            raise
+        raise AssertionError("unreachable: raise_for_event raises for every error event")
+
+    def end(self) -> list[_T]:
+        """The stream ended: what the decoder still held."""
+        try:
+            return self._decoder.flush()
+        except StreamError as exc:
+            self._core.annotate(exc)
+            raise
+
+    def annotate(self, exc: StreamError) -> StreamError:
+        """Give a stream error raised by the events themselves the request id."""
+        return self._core.annotate(exc)
+
+
+class RawPayloads:
+    """The identity payload decoder: each ``PayloadPart``'s bytes as they are."""
+
+    __slots__ = ()
+
+    def feed(self, data: bytes, /) -> list[bytes]:
+        """Return ``[data]``."""
+        return [data]
+
+    def flush(self) -> list[bytes]:
+        """Nothing is held back."""
+        return []

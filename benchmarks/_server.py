@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 
 from typed_sagemaker_runtime import PayloadPart
@@ -37,7 +38,36 @@ def packed(frame: bytes, count: int, chunk_bytes: int = 65536) -> list[RawFrames
     return chunks + ([RawFrames(frame * rest)] if rest else [])
 
 
+def split(frame: bytes, size: int = 1024) -> list[RawFrames]:
+    """One frame cut into HTTP chunks of ``size`` bytes: a large part arriving in small reads."""
+    return [RawFrames(frame[at : at + size]) for at in range(0, len(frame), size)]
+
+
+def clock() -> float:
+    """A clock shared by every process on the machine (CLOCK_MONOTONIC is system-wide)."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def stamped() -> RawFrames:
+    """A part whose payload is the shared clock's time, read just before it is sent."""
+    return RawFrames(encode_event(PayloadPart(b"%.9f" % clock())))
+
+
+def ttft(_request: InvocationRequest) -> EndpointResponse:
+    """Two stamped parts: the first goes out with the response head, the second 3 ms later."""
+
+    def frames() -> Iterator[RawFrames]:
+        yield stamped()
+        time.sleep(0.003)
+        yield stamped()
+
+    return EndpointResponse(frames(), content_type="application/octet-stream")
+
+
 def main() -> None:
+    mib = 1024 * 1024
+    big_1mb = encode_event(PayloadPart(b"z" * mib))
+    big_5mb = encode_event(PayloadPart(b"z" * (5 * mib)))
     tgi_frames = [
         RawFrames(encode_event(PayloadPart(tgi_record(i, f" tok{i % 97}"))))
         for i in range(1, 20_001)
@@ -48,6 +78,9 @@ def main() -> None:
         "tiny-chunked": [RawFrames(TINY)] * 20_000,
         "large": [RawFrames(LARGE)] * 1_000,
         "tgi": tgi_frames,
+        # The same 5 MB of payload in 1 KB HTTP chunks: five 1 MB parts, or one 5 MB part.
+        "parts-1mb-in-1kb": split(big_1mb) * 5,
+        "parts-5mb-in-1kb": split(big_5mb),
     }
 
     def stream(request: InvocationRequest) -> EndpointResponse:
@@ -68,6 +101,7 @@ def main() -> None:
         for name in streams:
             local.add_endpoint(name, stream)
         local.add_endpoint("tgi-sized", tgi_bytes)
+        local.add_endpoint("ttft", ttft)
         local.add_endpoint("echo")
         print(local.endpoint_url, flush=True)
         sys.stdin.read()

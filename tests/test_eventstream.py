@@ -213,3 +213,11 @@ def test_large_frame_in_small_reads() -> None:
     while piece := stream.read(1024):
         events.extend(decoder.feed(piece))
     assert events == [PayloadPart(payload)]
+
+
+def test_deeply_nested_error_payload_is_not_a_recursion_error() -> None:
+    frame = encode_frame(
+        {":message-type": "exception", ":exception-type": "ModelStreamError"}, b"[" * 100_000
+    )
+    [event] = decode_all([frame])
+    assert isinstance(event, ModelStreamError)

@@ -217,3 +217,15 @@ def test_member_missing_from_the_model_names_the_botocore_needed() -> None:
     with pytest.raises(ClientValidationError, match=r"botocore >= 1\.43\.29") as info:
         build_params(operation, {"endpoint_name": "ep", "body": b"x"})
     assert info.value.field == "body"
+
+
+def test_text_mode_files_are_rejected(tmp_path: Any) -> None:
+    """botocore would fail later with a bare TypeError while signing."""
+    assert rejected("InvokeEndpoint", body=io.StringIO("text")).field == "body"
+    path = tmp_path / "body.json"
+    path.write_text("{}")
+    with open(path) as text_file:
+        error = rejected("InvokeEndpoint", body=text_file)
+    assert "binary mode" in error.message
+    with open(path, "rb") as binary_file:
+        assert build("InvokeEndpoint", body=binary_file)["Body"] is binary_file

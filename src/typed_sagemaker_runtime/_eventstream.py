@@ -105,13 +105,18 @@ class FrameDecoder:
 
     Both CRCs are checked. Input is parsed in place where possible; only an incomplete
     tail is kept, so memory is bounded by the longest frame and time is linear in the input.
+
+    When a ``feed`` finds an invalid frame after complete ones, it returns those and the
+    error is raised by the next call (``feed`` or ``finish``), so the frames before an
+    error do not depend on how the input was cut. After an error every call raises it.
     """
 
-    __slots__ = ("_buffer", "_needed")
+    __slots__ = ("_buffer", "_error", "_needed")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._needed = 0  # bytes the buffered frame needs before it can be parsed
+        self._error: StreamDecodeError | None = None
 
     @property
     def buffered(self) -> int:
@@ -120,6 +125,8 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
         """Add bytes; return the raw header block and payload of every frame now complete."""
+        if self._error is not None:
+            raise self._error
         buffer = self._buffer
         if buffer:
             buffer += data
@@ -133,6 +140,7 @@ class FrameDecoder:
         pos = 0
         needed = PRELUDE_LENGTH
         view = memoryview(source)
+        failure: StreamDecodeError | None = None
         try:
             while end - pos >= PRELUDE_LENGTH:
                 total, headers_length, prelude_crc = _PRELUDE.unpack_from(source, pos)
@@ -156,8 +164,17 @@ class FrameDecoder:
                 pos += total
             if not buffer and pos < end:
                 buffer += view[pos:]
+        except StreamDecodeError as exc:
+            failure = exc
         finally:
             view.release()
+        if failure is not None:
+            self._error = failure
+            buffer.clear()
+            self._needed = 0
+            if not frames:
+                raise failure
+            return frames
         if source is buffer and pos:
             del buffer[:pos]
         self._needed = needed
@@ -165,6 +182,8 @@ class FrameDecoder:
 
     def finish(self) -> None:
         """Signal the end of input; raise ``StreamDecodeError`` if a frame is incomplete."""
+        if self._error is not None:
+            raise self._error
         if self._buffer:
             held = len(self._buffer)
             self._buffer.clear()
@@ -198,7 +217,7 @@ def _classify(headers: Mapping[str, HeaderValue]) -> int:
 def _error_fields(payload: bytes) -> tuple[str | None, str | None]:
     try:
         decoded: object = json.loads(payload) if payload else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return payload.decode("utf-8", "replace") or None, None
     if not isinstance(decoded, dict):
         return None, None
@@ -217,22 +236,34 @@ class EventDecoder:
     Frames that are valid but not SageMaker events (unknown ``:event-type``, no
     headers) are skipped. ``:message-type: error`` frames and unknown exception types
     become :class:`InternalStreamFailure`, since they end the stream in error.
+
+    Errors follow :class:`FrameDecoder`'s rule: the events before an invalid frame are
+    returned first, and the error is raised by the next call.
     """
 
-    __slots__ = ("_frames", "_kinds")
+    __slots__ = ("_error", "_frames", "_kinds")
 
     def __init__(self) -> None:
         self._frames = FrameDecoder()
         self._kinds: dict[bytes, tuple[int, dict[str, HeaderValue]]] = {}
+        self._error: StreamDecodeError | None = None
 
     def feed(self, data: bytes) -> list[StreamEvent]:
         """Add bytes; return the events now complete."""
+        if self._error is not None:
+            raise self._error
         events: list[StreamEvent] = []
         kinds = self._kinds
         for raw_headers, payload in self._frames.feed(data):
             known = kinds.get(raw_headers)
             if known is None:
-                headers = parse_headers(raw_headers)
+                try:
+                    headers = parse_headers(raw_headers)
+                except StreamDecodeError as exc:
+                    self._error = exc
+                    if not events:
+                        raise
+                    return events
                 known = (_classify(headers), headers)
                 if len(kinds) < 64:
                     kinds[raw_headers] = known
@@ -259,6 +290,8 @@ class EventDecoder:
 
     def finish(self) -> None:
         """Signal the end of input; raise ``StreamDecodeError`` if a frame is incomplete."""
+        if self._error is not None:
+            raise self._error
         self._frames.finish()
 
 

@@ -50,6 +50,7 @@ _ADDED_IN: Mapping[tuple[str, str], str] = {
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 _S3_URI = re.compile(r"s3://([^/]+)/(.+)")
 _SENSITIVE = frozenset({"custom_attributes"})
+_HEADER_BREAK = re.compile("[\r\n\x00]")
 
 # The model writes Java regexes; these are the ones it uses, in Python.
 _PATTERNS: Mapping[str, re.Pattern[str] | None] = {
@@ -80,7 +81,7 @@ def _check_string(field: str, value: object, shape: Shape, operation: Operation)
     if len(value) < max(minimum, 1) or (maximum is not None and len(value) > maximum):
         bound = f"{max(minimum, 1)}-{maximum}" if maximum is not None else f">= {minimum}"
         raise _fail(field, f"length must be {bound} characters, got {len(value)}", operation)
-    if any(c in "\r\n\x00" for c in value):
+    if _HEADER_BREAK.search(value) is not None:
         raise _fail(
             field, "must not contain line breaks or NUL (it is sent as an HTTP header)", operation
         )
@@ -129,6 +130,8 @@ def encode_body(field: str, body: object, operation: Operation) -> bytes | bytea
     if isinstance(body, memoryview):
         return body.tobytes()  # botocore's validator accepts bytes-like objects only
     if callable(getattr(body, "read", None)):
+        if isinstance(body, io.TextIOBase) or isinstance(body.read(0), str):  # type: ignore[attr-defined]
+            raise _fail(field, "a text file was given: open it in binary mode ('rb')", operation)
         return body
     raise _fail(
         field,

@@ -85,6 +85,19 @@ class SSEParser:
             self._retry = int(value)
         return None
 
+    def lone_data(self) -> bool:
+        """Whether a ``data`` line and a blank line would dispatch exactly that line's value.
+
+        True when no field of an event is pending. A caller that handles such an event
+        itself (a fast path) then calls :meth:`skip_lone_data`.
+        """
+        return not self._data and self._event is None
+
+    def skip_lone_data(self) -> None:
+        """Leave the parser as a lone ``data`` line and a blank line leave it (a fast path)."""
+        self._first = False
+        self._retry = None
+
     def end(self) -> ServerSentEvent | None:
         """Signal the end of the stream: dispatch an event still missing its blank line."""
         return self._dispatch()

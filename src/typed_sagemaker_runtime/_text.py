@@ -38,6 +38,11 @@ class BaseDecoder(Generic[_T]):
     def __init__(self) -> None:
         self._error: StreamDecodeError | GenerationError | None = None
 
+    @property
+    def failed(self) -> bool:
+        """Whether a call failed: its error is raised by every later call."""
+        return self._error is not None
+
     def feed(self, data: bytes) -> list[_T]:
         """Decode more input; return what is now complete."""
         if self._error is not None:
@@ -139,6 +144,14 @@ class LineDecoder(BaseDecoder[str]):
     def buffered(self) -> int:
         """Bytes of the incomplete last line held back for the next ``feed``."""
         return len(self._buffer)
+
+    def skip(self, size: int) -> None:
+        """Account for ``size`` bytes of whole lines taken without this decoder (a fast path).
+
+        Only valid when nothing is buffered, and the bytes end with ``\n``.
+        """
+        self._offset += size
+        self._skip_lf = False
 
     def _line(self, raw: bytes | bytearray, at: int) -> str:
         if len(raw) > self._max_line_bytes:

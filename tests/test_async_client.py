@@ -413,3 +413,86 @@ def test_wait_with_a_caller_aiobotocore_s3_client() -> None:
                 return output["body"]
 
         assert asyncio.run(main()) == b"ready"
+
+
+class _Operations:
+    """The S3 operations an aiobotocore client sends (botocore's ``before-send`` event)."""
+
+    def __init__(self, client: Any) -> None:
+        self.names: list[str] = []
+        client.meta.events.register("before-send.s3", self._record)
+
+    def _record(self, event_name: str, **kwargs: Any) -> None:
+        self.names.append(event_name.rsplit(".", 1)[-1])
+
+
+def _waiter_requests(setup: str) -> list[str]:
+    """Run the asyncio waiter once against the local endpoint; the S3 operations it sent."""
+    from typed_sagemaker_runtime.testing._boto import dummy_aio_session
+
+    gate = threading.Event()
+
+    def slow(request: InvocationRequest) -> bytes:
+        gate.wait(30)
+        return b"late"
+
+    def broken(request: InvocationRequest) -> bytes:
+        raise RuntimeError("boom")
+
+    with LocalRuntime() as local:
+        local.add_endpoint("echo")
+        local.add_endpoint("slow", slow)
+        local.add_endpoint("broken", broken)
+
+        async def main() -> list[str]:
+            session = dummy_aio_session("us-east-1")
+            async with (
+                session.create_client("s3", endpoint_url=local.s3_endpoint_url) as s3,
+                local.async_client() as smr,
+            ):
+                endpoint = {"output": "echo", "failure": "broken", "deadline": "slow"}[setup]
+                job = await smr.invoke_async(endpoint, body=b"x")
+                if setup != "deadline":
+                    await asyncio.to_thread(local.wait_for_async_jobs)
+                log = _Operations(s3)
+                if setup == "output":
+                    await smr.wait_for_async_result(job, s3_client=s3)
+                elif setup == "failure":
+                    with pytest.raises(smr_pkg.AsyncInferenceFailedError):
+                        await smr.wait_for_async_result(job, s3_client=s3)
+                else:
+                    with pytest.raises(smr_pkg.AsyncInferenceTimeoutError):
+                        await smr.wait_for_async_result(
+                            job, timeout=0.8, poll_interval=0.2, s3_client=s3
+                        )
+                sent = list(log.names)
+                gate.set()
+                await asyncio.to_thread(local.wait_for_async_jobs)
+                assert log.names == sent, "nothing kept polling after the wait returned"
+                return sent
+
+        try:
+            return asyncio.run(main())
+        finally:
+            gate.set()
+
+
+def test_async_waiter_existing_output_costs_one_head_and_one_get() -> None:
+    assert _waiter_requests("output") == ["HeadObject", "GetObject"]
+
+
+def test_async_waiter_existing_failure_costs_two_heads_and_one_get() -> None:
+    assert _waiter_requests("failure") == ["HeadObject", "HeadObject", "GetObject"]
+
+
+def test_async_waiter_sends_no_more_than_its_schedule() -> None:
+    """Until the deadline: at most two HEADs per scheduled round, one HeadBucket, no GET."""
+    from typed_sagemaker_runtime._async_inference import PollSchedule
+
+    sent = _waiter_requests("deadline")
+    rounds = len(PollSchedule.round_starts(0.8, 0.2))
+    heads = sent.count("HeadObject")
+    assert 2 <= heads <= 2 * rounds
+    assert heads % 2 == 0
+    assert sent.count("HeadBucket") == 1
+    assert len(sent) == heads + 1

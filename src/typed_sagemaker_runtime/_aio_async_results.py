@@ -24,14 +24,13 @@ from ._async_inference import (
     failed_error,
     is_missing,
     missing_bucket_error,
-    parse_s3_uri,
     timeout_error,
+    wait_locations,
 )
 from ._async_results import Destination, Progress, check_dest
 from ._errors import map_aio_exception
 from ._exceptions import (
     AccessDeniedError,
-    ClientValidationError,
     ServiceError,
     TransportError,
 )
@@ -213,13 +212,7 @@ async def wait_for_result(
     schedule = PollSchedule(timeout, poll_interval)
     if dest is not None:
         check_dest(dest)
-    if job.get("output_location") is None:
-        raise ClientValidationError(
-            "job: the InvokeEndpointAsync result has no output_location to wait on", field="job"
-        )
-    output = parse_s3_uri(job.get("output_location"), field="job")
-    failure_location = job.get("failure_location")
-    failure = None if failure_location is None else parse_s3_uri(failure_location, field="job")
+    output, failure = wait_locations(job)
     start = time.monotonic()
     buckets_checked = False
     while True:

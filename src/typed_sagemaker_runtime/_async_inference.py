@@ -31,6 +31,7 @@ from ._exceptions import (
 )
 
 __all__ = [
+    "wait_locations",
     "DEFAULT_WAIT_TIMEOUT",
     "DEFAULT_POLL_INTERVAL",
     "FIRST_POLL_DELAY",
@@ -93,6 +94,18 @@ class S3Uri:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+def wait_locations(job: Mapping[str, object]) -> tuple[S3Uri, S3Uri | None]:
+    """The output and failure locations of an InvokeEndpointAsync result, to wait on."""
+    if job.get("output_location") is None:
+        raise ClientValidationError(
+            "job: the InvokeEndpointAsync result has no output_location to wait on", field="job"
+        )
+    output = parse_s3_uri(job.get("output_location"), field="job")
+    failure_location = job.get("failure_location")
+    failure = None if failure_location is None else parse_s3_uri(failure_location, field="job")
+    return output, failure
 
 
 def parse_s3_uri(uri: object, *, field: str) -> S3Uri:

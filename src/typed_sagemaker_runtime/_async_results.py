@@ -27,8 +27,8 @@ from ._async_inference import (
     failed_error,
     is_missing,
     missing_bucket_error,
-    parse_s3_uri,
     timeout_error,
+    wait_locations,
 )
 from ._errors import map_exception
 from ._exceptions import (
@@ -223,13 +223,7 @@ def wait_for_result(
     schedule = PollSchedule(timeout, poll_interval)
     if dest is not None:
         check_dest(dest)
-    if job.get("output_location") is None:
-        raise ClientValidationError(
-            "job: the InvokeEndpointAsync result has no output_location to wait on", field="job"
-        )
-    output = parse_s3_uri(job.get("output_location"), field="job")
-    failure_location = job.get("failure_location")
-    failure = None if failure_location is None else parse_s3_uri(failure_location, field="job")
+    output, failure = wait_locations(job)
     start = time.monotonic()
     buckets_checked = False
     while True:

@@ -22,7 +22,7 @@ from typed_sagemaker_runtime import (
     RetryPolicy,
     StreamConsumedError,
 )
-from typed_sagemaker_runtime._eventstream import encode_frame
+from typed_sagemaker_runtime._eventstream import encode_event, encode_frame
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
     CorruptFrame,
@@ -475,3 +475,26 @@ def test_close_from_another_thread_fails_the_reader(local: LocalRuntime) -> None
     [result] = outcome
     assert isinstance(result, smr_pkg.StreamError), result
     assert "closed while it was being read" in result.message
+
+
+def test_an_error_event_is_yielded_before_the_body_ends(
+    local: LocalRuntime, clients: Clients
+) -> None:
+    """A server that keeps the body open after the error frame does not delay the event."""
+    seen = threading.Event()
+    waited: list[bool] = []
+    error = ModelStreamError(message="stopped", error_code="ModelInvocationTimeExceeded")
+
+    def holds_the_body_open(request: InvocationRequest) -> Iterator[bytes | RawFrames]:
+        yield b"partial"
+        yield RawFrames(encode_event(error))  # sent as is: the server does not end the body
+        waited.append(seen.wait(10))
+
+    local.add_endpoint("ep", holds_the_body_open)
+    with clients.local(retry=RetryPolicy.disabled()) as smr, smr.stream("ep", b"{}") as stream:
+        events = iter(stream)
+        assert next(events) == PayloadPart(b"partial")
+        assert next(events) == error
+        seen.set()
+        assert list(events) == []
+    assert waited == [True], "the event arrived while the server still held the body open"

@@ -286,30 +286,40 @@ def _shutdown(raw: object) -> None:
 class _Events:
     """``async for event in stream``: one pass over the body."""
 
-    __slots__ = ("__weakref__", "_core", "_done", "_pending", "_stream")
+    __slots__ = ("__weakref__", "_core", "_done", "_drain_due", "_pending", "_stream")
 
     def __init__(self, stream: AsyncResponseStream) -> None:
         self._stream = stream
         self._core = EventStreamCore(stream.request_id)
         self._pending: collections.deque[StreamEvent] = collections.deque()
         self._done = False
+        self._drain_due = False  # an error event was returned; the body's end is unread
 
     def __aiter__(self) -> Self:
         return self
 
     def __del__(self) -> None:
         # Dropped before the end (``break``): close the connection now.
-        if not getattr(self, "_done", True):
+        if not getattr(self, "_done", True) or getattr(self, "_drain_due", False):
             self._stream._release_connection(reuse=False)  # pyright: ignore[reportPrivateUsage]
 
     async def __anext__(self) -> StreamEvent:
         pending = self._pending
         if pending:
             return pending.popleft()
-        if self._done:
-            raise StopAsyncIteration
         stream = self._stream
         core = self._core
+        if self._done:
+            if self._drain_due:
+                # The loop went on after the error event: read the end of the body so
+                # the connection can be reused.
+                self._drain_due = False
+                try:
+                    await stream._drain(core)  # pyright: ignore[reportPrivateUsage]
+                except BaseException:  # cancelled while draining: close, do not leak
+                    self._abandon()
+                    raise
+            raise StopAsyncIteration
         try:
             while not pending:
                 chunk = await stream._read()  # pyright: ignore[reportPrivateUsage]
@@ -321,9 +331,9 @@ class _Events:
                     raise StopAsyncIteration
                 for event in core.feed(chunk):
                     pending.append(event)
-                    if type(event) is not PayloadPart:
+                    if type(event) is not PayloadPart:  # the last event: returned at once
                         self._done = True
-                        await stream._drain(core)  # pyright: ignore[reportPrivateUsage]
+                        self._drain_due = True
                         break
         except StopAsyncIteration:
             raise
@@ -339,6 +349,7 @@ class _Events:
     def stop(self) -> None:
         """The stream was closed: yield nothing more."""
         self._done = True
+        self._drain_due = False
         self._pending.clear()
 
     def _abandon(self) -> None:
@@ -375,6 +386,9 @@ class _Decoded(Generic[_T]):
                 self._finished = True
                 self._feed.annotate(exc)
                 raise
+            if type(event) is not PayloadPart:  # the last event: finish the body first
+                with contextlib.suppress(StopAsyncIteration):
+                    await self._events.__anext__()
             try:
                 pending.extend(self._feed.event(event))
             except StreamError:

@@ -132,10 +132,12 @@ class ResponseStream:
     def payloads(self) -> Iterator[bytes]:
         """Yield the bytes of each ``PayloadPart``; raise a ``StreamError`` on an error event."""
         request_id = self.request_id
-        for event in self:
+        events = iter(self)
+        for event in events:
             if type(event) is PayloadPart:
                 yield event.data
             else:
+                _finish(events)
                 raise_for_event(event, request_id)
 
     def read(self) -> bytes:
@@ -176,7 +178,10 @@ class ResponseStream:
     def decode(self, decoder: PayloadDecoder[_T]) -> Iterator[_T]:
         """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
         feed = PayloadFeed(decoder, self.request_id)
-        for event in self:
+        events = iter(self)
+        for event in events:
+            if type(event) is not PayloadPart:
+                _finish(events)
             yield from feed.event(event)
         yield from feed.end()
 
@@ -191,8 +196,10 @@ class ResponseStream:
                     if type(event) is PayloadPart:
                         yield event
                         continue
+                    yield event  # the last event, at once
+                    # Resumed (the loop went on): read the end of the body so the
+                    # connection can be reused. A loop that stops here closes it.
                     self._drain(chunks, core)
-                    yield event
                     return
             core.finish()
             self._release_connection(reuse=True)
@@ -247,3 +254,9 @@ class ResponseStream:
         finally:
             # A closed connection goes back too: the pool reconnects it on next use.
             raw.release_conn()
+
+
+def _finish(events: Iterator[StreamEvent]) -> None:
+    """Run the events past an error event (the last one) so the connection is reused."""
+    for _ in events:
+        pass

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any, Generic, Protocol, TypeVar
 
-from typing_extensions import Self, override
+from typing_extensions import Self
 
 from ._decoders import (
     LineDecoder,
@@ -39,6 +39,7 @@ from ._stream_core import (
     PayloadDecoder,
     PayloadFeed,
     RawPayloads,
+    StreamState,
     consumed_error,
 )
 from ._types import StreamMetadata
@@ -73,7 +74,7 @@ class _AioResponse(Protocol):
         ...
 
 
-class AsyncResponseStream:
+class AsyncResponseStream(StreamState):
     """The events of an InvokeEndpointWithResponseStream response, for asyncio.
 
     Use it with ``async with``; ``async for`` yields :data:`StreamEvent` values, a
@@ -95,44 +96,16 @@ class AsyncResponseStream:
         *,
         read_timeout: float | None = None,
     ) -> None:
+        super().__init__(metadata, read_timeout)
         self._raw = raw
-        self._metadata = metadata
-        self._read_timeout = read_timeout
-        self._started = False
-        self._closed = False
-        self._connection_done = False
         self._iterator: weakref.ReferenceType[_Events] | None = None
         self._failure: Exception | None = None
-
-    @property
-    def metadata(self) -> StreamMetadata:
-        """Content type, production variant, custom attributes and response metadata."""
-        return self._metadata
-
-    @property
-    def request_id(self) -> str | None:
-        """The ``x-amzn-RequestId`` of the call."""
-        return self._metadata["response_metadata"]["request_id"]
-
-    @property
-    def closed(self) -> bool:
-        """Whether the stream was closed or read to its end."""
-        return self._closed or self._connection_done
-
-    @override
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<AsyncResponseStream request_id={self.request_id!r} {state}>"
 
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_connection_done", True):
-            self._release_connection(reuse=False)
 
     async def aclose(self) -> None:
         """Stop reading and close the connection (unless it was read to its end). Idempotent."""

@@ -19,6 +19,7 @@ from ._exceptions import (
     StreamConsumedError,
     StreamError,
 )
+from ._types import StreamMetadata
 
 __all__ = [
     "OPERATION",
@@ -28,6 +29,7 @@ __all__ = [
     "EventStreamCore",
     "PayloadFeed",
     "RawPayloads",
+    "StreamState",
     "consumed_error",
     "raise_for_event",
 ]
@@ -78,6 +80,48 @@ def raise_for_event(event: StreamEvent, request_id: str | None) -> None:
             request_id=request_id,
             operation=OPERATION,
         )
+
+
+class StreamState:
+    """What both streams keep and show about one response: its metadata and whether it is done.
+
+    The subclasses read the body and release the connection; garbage collection of a
+    stream whose connection is still held closes it.
+    """
+
+    def __init__(self, metadata: StreamMetadata, read_timeout: float | None) -> None:
+        self._metadata = metadata
+        self._read_timeout = read_timeout
+        self._started = False
+        self._closed = False
+        self._connection_done = False
+
+    @property
+    def metadata(self) -> StreamMetadata:
+        """Content type, production variant, custom attributes and response metadata."""
+        return self._metadata
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``x-amzn-RequestId`` of the call."""
+        return self._metadata["response_metadata"]["request_id"]
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stream was closed or read to its end."""
+        return self._closed or self._connection_done
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<{type(self).__name__} request_id={self.request_id!r} {state}>"
+
+    def __del__(self) -> None:
+        if not getattr(self, "_connection_done", True):
+            self._release_connection(reuse=False)
+
+    def _release_connection(self, *, reuse: bool) -> None:
+        """Close the connection, or hand it back to the pool when ``reuse``. Idempotent."""
+        raise NotImplementedError
 
 
 class EventStreamCore:

@@ -24,6 +24,7 @@ from ._stream_core import (
     EventStreamCore,
     PayloadDecoder,
     PayloadFeed,
+    StreamState,
     consumed_error,
     raise_for_event,
 )
@@ -50,7 +51,7 @@ class _RawResponse(Protocol):
         ...
 
 
-class ResponseStream:
+class ResponseStream(StreamState):
     """The events of an InvokeEndpointWithResponseStream response.
 
     Use it as a context manager. Iterating yields :data:`StreamEvent` values; a
@@ -71,42 +72,15 @@ class ResponseStream:
         *,
         read_timeout: float | None = None,
     ) -> None:
+        super().__init__(metadata, read_timeout)
         self._raw = raw
-        self._metadata = metadata
-        self._read_timeout = read_timeout
-        self._started = False
-        self._closed = False
-        self._connection_done = False
         self._iterator: weakref.ReferenceType[Generator[StreamEvent, None, None]] | None = None
-
-    @property
-    def metadata(self) -> StreamMetadata:
-        """Content type, production variant, custom attributes and response metadata."""
-        return self._metadata
-
-    @property
-    def request_id(self) -> str | None:
-        """The ``x-amzn-RequestId`` of the call."""
-        return self._metadata["response_metadata"]["request_id"]
-
-    @property
-    def closed(self) -> bool:
-        """Whether the stream was closed or read to its end."""
-        return self._closed or self._connection_done
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<ResponseStream request_id={self.request_id!r} {state}>"
 
     def __enter__(self) -> ResponseStream:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_connection_done", True):
-            self._release_connection(reuse=False)
 
     def close(self) -> None:
         """Stop reading and release the connection. Idempotent."""

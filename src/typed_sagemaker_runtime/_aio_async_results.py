@@ -243,14 +243,8 @@ async def upload(
 ) -> None:
     """PutObject ``body`` at ``location`` (one request, up to S3's 5 GB limit)."""
     data = encode_body("body", body, "InvokeEndpointAsync")
-    if content_type is None:
-        await _call(
-            "PutObject", lambda: s3.put_object(Bucket=location.bucket, Key=location.key, Body=data)
-        )
-    else:
-        await _call(
-            "PutObject",
-            lambda: s3.put_object(
-                Bucket=location.bucket, Key=location.key, Body=data, ContentType=content_type
-            ),
-        )
+    extra = {} if content_type is None else {"ContentType": content_type}
+    await _call(
+        "PutObject",
+        lambda: s3.put_object(Bucket=location.bucket, Key=location.key, Body=data, **extra),
+    )

@@ -252,14 +252,8 @@ def wait_for_result(
 def upload(s3: S3ClientLike, location: S3Uri, body: Body, *, content_type: str | None) -> None:
     """PutObject ``body`` at ``location`` (one request, up to S3's 5 GB limit)."""
     data = encode_body("body", body, "InvokeEndpointAsync")
-    if content_type is None:
-        _call(
-            "PutObject", lambda: s3.put_object(Bucket=location.bucket, Key=location.key, Body=data)
-        )
-    else:
-        _call(
-            "PutObject",
-            lambda: s3.put_object(
-                Bucket=location.bucket, Key=location.key, Body=data, ContentType=content_type
-            ),
-        )
+    extra = {} if content_type is None else {"ContentType": content_type}
+    _call(
+        "PutObject",
+        lambda: s3.put_object(Bucket=location.bucket, Key=location.key, Body=data, **extra),
+    )

@@ -1,0 +1,108 @@
+"""The local endpoints the README's tour and the docs' examples run against.
+
+Every example in the README and in ``docs/`` is run by the test suite (Sybil, from the
+root ``conftest.py``) against this ``LocalRuntime``, and its output compared with what the
+page shows. The environment points boto3 at it, so a plain ``SageMakerRuntime()`` in an
+example talks to these endpoints, with dummy credentials and no AWS account:
+
+- ``shout``: upper-cases the JSON request body.
+- ``story``: streams three parts; ``flaky`` streams two, then a ``ModelStreamError``.
+- ``tgi``: streams tokens in Hugging Face TGI's server-sent events format.
+- ``summariser`` (async inference): counts the words of ``inputs``.
+- ``broken`` (async inference): fails the way a model container answering 500 does.
+- ``upper``: upper-cases any body (for the CLI examples).
+- ``demo``: the built-in demo LLM.
+
+Run ``python docs/tour_endpoints.py`` to serve them yourself and try the examples by hand
+(it prints the ``export`` lines to paste into another shell).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator, Mapping
+
+from typed_sagemaker_runtime.testing import (
+    DemoLLM,
+    EndpointResponse,
+    InvocationRequest,
+    LocalRuntime,
+    ModelFailure,
+    StreamErrorEvent,
+)
+
+__all__ = ["ENVIRONMENT", "environment", "tour_runtime"]
+
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+"""Dummy credentials and a region: all the local endpoint needs."""
+
+
+def _shout(request: InvocationRequest) -> bytes:
+    return request.body.upper()
+
+
+def _tgi(request: InvocationRequest) -> EndpointResponse:
+    def records() -> Iterator[bytes]:
+        for index, (text, special) in enumerate([("Hello", False), (" wérld", False)]):
+            token = {"id": index, "text": text, "logprob": -0.5, "special": special}
+            yield b"data:" + json.dumps({"token": token}).encode() + b"\n\n"
+        final = {
+            "token": {"id": 2, "text": "</s>", "logprob": -0.1, "special": True},
+            "generated_text": "Hello wérld",
+            "details": {"finish_reason": "eos_token", "generated_tokens": 3, "seed": None},
+        }
+        yield b"data:" + json.dumps(final).encode() + b"\n\n"
+
+    return EndpointResponse(records(), content_type="text/event-stream")
+
+
+def _summariser(request: InvocationRequest) -> EndpointResponse:
+    words = len(str(request.json()["inputs"]).split())
+    summary = json.dumps({"summary": f"{words} words"}).encode()
+    return EndpointResponse(summary, content_type="application/json")
+
+
+def _broken(request: InvocationRequest) -> bytes:
+    raise ModelFailure(500, "input too long for this model")
+
+
+def tour_runtime() -> LocalRuntime:
+    """A started ``LocalRuntime`` serving the tour's endpoints (stop it when done)."""
+    local = LocalRuntime().start()
+    local.add_endpoint("shout", _shout)
+    local.add_endpoint("story", lambda request: iter([b"Once ", b"upon ", b"a time"]))
+    local.add_endpoint(
+        "flaky",
+        lambda request: iter([b"Once ", b"upon "]),
+        faults=[StreamErrorEvent(1, error_code="ModelInvocationTimeExceeded")],
+    )
+    local.add_endpoint("tgi", _tgi)
+    local.add_endpoint("summariser", _summariser)
+    local.add_endpoint("broken", _broken)
+    local.add_endpoint("upper", _shout)
+    local.add_endpoint("demo", DemoLLM())
+    return local
+
+
+def environment(local: LocalRuntime) -> Mapping[str, str]:
+    """The variables that point boto3 (SageMaker Runtime and S3) at ``local``."""
+    return {
+        **ENVIRONMENT,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": local.endpoint_url,
+        "AWS_ENDPOINT_URL_S3": local.s3_endpoint_url,
+    }
+
+
+if __name__ == "__main__":
+    with tour_runtime() as runtime:
+        print(f"export {' '.join(f'{k}={v}' for k, v in environment(runtime).items())}")
+        print(f"endpoints: {', '.join(runtime.endpoint_names)}  (Ctrl-C stops)")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()

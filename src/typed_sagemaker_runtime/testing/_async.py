@@ -60,6 +60,8 @@ class AsyncJob:
     failure: S3Uri
     received: float
     """``time.monotonic()`` when the request was accepted."""
+    model_failure: str | None = None
+    """The failure text of an ``ErrorResponse("ModelError")`` fault: the model fails with it."""
 
     @property
     def ttl_seconds(self) -> int:
@@ -178,6 +180,9 @@ class AsyncRunner:
             return
         payload = self._input(job)
         if payload is None:
+            return
+        if job.model_failure is not None:
+            self._fail(job, job.model_failure)
             return
         request = dataclasses.replace(job.request, body=payload)
         outcome: list[tuple[bytes, str] | Exception] = []

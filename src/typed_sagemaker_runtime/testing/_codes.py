@@ -19,6 +19,7 @@ __all__ = [
     "OPERATIONS",
     "answered_codes",
     "code_problem",
+    "known_codes",
     "modelled_status",
     "operations_answering",
 ]
@@ -91,7 +92,8 @@ def answered_codes(operation: Operation) -> frozenset[str]:
 
 
 @cache
-def _all_codes() -> frozenset[str]:
+def known_codes() -> frozenset[str]:
+    """Every HTTP error code some operation can answer."""
     codes: set[str] = set()
     for operation in OPERATIONS:
         codes |= answered_codes(operation)
@@ -122,21 +124,26 @@ def _listed(codes: frozenset[str]) -> str:
     return ", ".join(sorted(codes))
 
 
-def code_problem(code: str, operations: frozenset[Operation] | None) -> str | None:
-    """Why ``code`` cannot be answered (by ``operations``, or by any operation), or ``None``."""
+def code_problem(
+    code: str, operations: frozenset[Operation] | None, *, opt_in: str = "custom=True"
+) -> str | None:
+    """Why ``code`` cannot be answered (by ``operations``, or by any operation), or ``None``.
+
+    ``opt_in`` names the way to send it anyway, as the caller spells it.
+    """
     event_fault = _STREAM_EVENT_FAULTS.get(code)
     if event_fault is not None:
         return (
             f"{code} is an event of the InvokeEndpointWithResponseStream body, not an HTTP "
             f"error: use {event_fault}"
         )
-    known = _all_codes()
+    known = known_codes()
     if code not in known:
         close = difflib.get_close_matches(code, sorted(known), n=1)
         hint = f"did you mean {close[0]}?" if close else f"known codes: {_listed(known)}"
         return (
             f"no SageMaker Runtime operation answers error code {code!r} ({hint}); pass "
-            "custom=True to send a code outside botocore's service model"
+            f"{opt_in} to send a code outside botocore's service model"
         )
     for operation in sorted(operations or ()):
         if operation not in operations_answering(code):
@@ -147,6 +154,6 @@ def code_problem(code: str, operations: frozenset[Operation] | None) -> str | No
             )
             return (
                 f"{operation} cannot answer {code}; it answers "
-                f"{_listed(answered_codes(operation))}{also} (custom=True sends it anyway)"
+                f"{_listed(answered_codes(operation))}{also} ({opt_in} sends it anyway)"
             )
     return None

@@ -8,7 +8,9 @@ endpoint's handler in a thread of its own and waits at most the invocation timeo
 (``InvocationTimeoutSeconds``, default 15 minutes). The output goes to ``OutputLocation``
 with the content type of the handler's response; a failure's text goes to
 ``FailureLocation``. A handler that times out keeps its worker until it returns (the
-model is still busy), and its late result is dropped.
+model is still busy), and its late result is dropped. An ``ErrorResponse("ModelError")``
+fault fails the request the same way, with the fault's message, without calling the
+handler: SageMaker reports an async model failure in S3, never as an HTTP error.
 
 Naming (computed by the service when it answers): the output is
 ``s3://<async_bucket>/<endpoint>/output/<inference id>.out`` and the failure

@@ -82,6 +82,8 @@ def _operation_set(given: Collection[Operation]) -> frozenset[Operation]:
         if not matches:
             raise ValueError(f"unknown operation {item!r}: use one of {', '.join(OPERATIONS)}")
         chosen.update(matches)
+    if not chosen:
+        raise ValueError("operations is empty: name at least one, or pass None for all")
     return frozenset(chosen)
 
 

@@ -190,6 +190,19 @@ class Service:
         headers = base_headers(request.request_id) + error_headers("ModelError")
         return 424, headers, json.dumps(members).encode("utf-8")
 
+    def _model_failure_text(self, fault: ErrorResponse, request: InvocationRequest) -> str:
+        """What the failure object of an async ``ModelError`` fault says: its ``Message``."""
+        members = model_error_fault_members(
+            fault.message,
+            fault.fields,
+            endpoint=request.endpoint_name,
+            region=self.region_name,
+            account=self.account_id,
+            container=request.target_container_hostname,
+        )
+        members.update(fault.fields or {})
+        return str(members["Message"])
+
     # --- operations -------------------------------------------------------------------
 
     def _invoke(
@@ -248,15 +261,7 @@ class Service:
         failure = f"s3://{self.async_bucket}/{failure_key}"
         model_failure = None
         if isinstance(fault, ErrorResponse) and _is_async_model_failure(fault, request):
-            members = model_error_fault_members(
-                fault.message,
-                fault.fields,
-                endpoint=request.endpoint_name,
-                region=self.region_name,
-                account=self.account_id,
-                container=request.target_container_hostname,
-            )
-            model_failure = str({**members, **(fault.fields or {})}["Message"])
+            model_failure = self._model_failure_text(fault, request)
         if self._submit_async is not None:
             job = AsyncJob(
                 endpoint=endpoint,

@@ -154,6 +154,6 @@ def code_problem(
             )
             return (
                 f"{operation} cannot answer {code}; it answers "
-                f"{_listed(answered_codes(operation))}{also} ({opt_in} sends it anyway)"
+                f"{_listed(answered_codes(operation))}{also}; {opt_in} sends it anyway"
             )
     return None

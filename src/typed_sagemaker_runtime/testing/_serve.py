@@ -197,14 +197,17 @@ _OPERATION_ALIASES: Mapping[str, Operation] = {
 }
 
 
-def _unknown_kind(kind: str) -> ServeConfigError:
-    """The one-line error for a kind that is neither a named kind nor a known error code."""
+def _unknown_kind(kind: str, *, code_like: bool) -> ServeConfigError:
+    """The one-line error for a kind that is neither a named kind nor a known error code:
+    the closest known kind when there is one, else every valid kind."""
     codes = sorted(known_codes())
+    custom = "; add the option custom=true to send it as a custom error code" if code_like else ""
     close = difflib.get_close_matches(kind, [*_NAMED_KINDS, *codes], n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
+    if close:
+        return ServeConfigError(f"unknown fault kind {kind!r} (did you mean {close[0]}?){custom}")
     return ServeConfigError(
-        f"unknown fault kind {kind!r}{hint}: use {', '.join(_NAMED_KINDS)} or an error code "
-        f"({', '.join(codes)}); add the option custom=true to send another code"
+        f"unknown fault kind {kind!r}: use {', '.join(_NAMED_KINDS)} or an error code "
+        f"({', '.join(codes)}){custom}"
     )
 
 
@@ -229,7 +232,7 @@ def _checked_operations(kind: str, options: Mapping[str, str]) -> frozenset[Oper
     """The ``op=`` operations of an error-code kind, checked against the service model."""
     custom = _boolean(kind, "custom", options.get("custom", "false"))
     if not custom and kind not in known_codes():
-        raise _unknown_kind(kind)
+        raise _unknown_kind(kind, code_like=True)
     operations = _operations(kind, options["op"]) if "op" in options else None
     problem = None if custom else code_problem(kind, operations, opt_in="custom=true")
     if problem is not None:
@@ -246,7 +249,7 @@ def parse_fault(spec: str) -> Fault:
         raise ServeConfigError(f"fault {kind} is an event of the stream: use {_EVENT_KINDS[kind]}")
     is_code = kind not in _FAULT_OPTIONS and kind[0].isupper() and kind.isalnum()
     if not is_code and kind not in _FAULT_OPTIONS:
-        raise _unknown_kind(kind)
+        raise _unknown_kind(kind, code_like=False)
     known = _FAULT_OPTIONS["error" if is_code else kind]
     options: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):

@@ -214,8 +214,11 @@ ERROR_CASES = [
 # Only the codes each operation's service model lists: InvokeEndpointAsync does not list
 # ModelError (a failure object in S3 instead) or InternalDependencyException, nor the
 # stream InternalDependencyException (tests/test_fault_codes.py).
-UNLISTED = {("invoke_async", "ModelError"), ("invoke_async", "InternalDependencyException")}
-UNLISTED.add(("stream", "InternalDependencyException"))
+UNLISTED = {
+    ("invoke_async", "ModelError"),
+    ("invoke_async", "InternalDependencyException"),
+    ("stream", "InternalDependencyException"),
+}
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from botocore import exceptions as bce
 from botocore.config import Config
 from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
+from _twins import Clients
 from typed_sagemaker_runtime import AsyncInferenceFailedError
 from typed_sagemaker_runtime.testing import (
     DEFAULT_ERROR_STATUS,
@@ -235,7 +236,7 @@ def test_custom_also_sends_a_known_code_where_the_model_does_not_list_it(
 
 @pytest.mark.parametrize("operations", [None, ["InvokeEndpointAsync"]])
 def test_model_error_on_async_is_written_to_the_failure_location(
-    local: LocalRuntime, operations: list[Operation] | None
+    local: LocalRuntime, clients: Clients, operations: list[Operation] | None
 ) -> None:
     """Accepted (202); the model's error is the failure object, the handler never runs."""
     calls: list[InvocationRequest] = []
@@ -247,16 +248,16 @@ def test_model_error_on_async_is_written_to_the_failure_location(
         times=1,
     )
     local.add_endpoint("ep", _recording(calls), faults=[fault])
-    with local.client() as smr:
-        job = smr.invoke_async("ep", body=b"{}")
-        with pytest.raises(AsyncInferenceFailedError) as caught:
-            smr.wait_for_async_result(job, timeout=30)
-        assert caught.value.failure_location == job["failure_location"]
-        failure = caught.value.failure or ""
-        assert 'Received client error (413) from primary with message "prompt too long"' in failure
-        assert calls == []
-        job = smr.invoke_async("ep", body=b"again")  # used up: the model answers
-        assert smr.wait_for_async_result(job, timeout=30)["body"] == b"again"
+    smr = clients.local()  # the sync client, then the async one (closed by the fixture)
+    job = smr.invoke_async("ep", body=b"{}")
+    with pytest.raises(AsyncInferenceFailedError) as caught:
+        smr.wait_for_async_result(job, timeout=30)
+    assert caught.value.failure_location == job["failure_location"]
+    failure = caught.value.failure or ""
+    assert 'Received client error (413) from primary with message "prompt too long"' in failure
+    assert calls == []
+    job = smr.invoke_async("ep", body=b"again")  # used up: the model answers
+    assert smr.wait_for_async_result(job, timeout=30)["body"] == b"again"
 
 
 def test_async_without_s3_answers_a_code_its_model_lists(monkeypatch: pytest.MonkeyPatch) -> None:

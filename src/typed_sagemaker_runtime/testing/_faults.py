@@ -51,7 +51,6 @@ __all__ = [
     "SlowTokens",
     "Fault",
     "DEFAULT_ERROR_STATUS",
-    "fault_operations",
 ]
 
 DEFAULT_ERROR_STATUS: Mapping[str, int] = {

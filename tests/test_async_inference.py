@@ -39,6 +39,7 @@ from typed_sagemaker_runtime import (
     AsyncInferenceFailedError,
     AsyncInferenceTimeoutError,
     ClientValidationError,
+    RetryPolicy,
     SageMakerRuntime,
     ServiceError,
     TransportError,
@@ -748,15 +749,18 @@ def test_upload_uri_treats_the_prefix_as_a_folder() -> None:
 def test_without_moto_only_async_fails_and_names_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """moto missing: invoke and stream work; async answers an error naming the extra."""
+    """moto missing: invoke and stream work; async answers an error naming the extra.
+
+    InternalFailure (500): InvokeEndpointAsync's model lists no InternalDependencyException.
+    """
     monkeypatch.setitem(sys.modules, "moto", None)  # ``import moto`` raises ImportError
     monkeypatch.setitem(sys.modules, "typed_sagemaker_runtime.testing._moto", None)
-    with LocalRuntime() as local, local.client() as smr:
+    with LocalRuntime() as local, local.client(retry=RetryPolicy(initial_backoff=0)) as smr:
         local.add_endpoint("echo")
         assert smr.invoke("echo", b"still works")["body"] == b"still works"
         with smr.stream("echo", b"streams too") as stream:
             assert stream.read() == b"streams too"
-        with pytest.raises(smr_pkg.InternalDependencyError, match=r"\[local\]"):
+        with pytest.raises(smr_pkg.InternalFailureError, match=r"\[local\]"):
             smr.invoke_async("echo", body=b"x")
         with pytest.raises(RuntimeError, match=r"typed-sagemaker-runtime\[local\]"):
             _ = local.s3_endpoint_url

@@ -190,8 +190,8 @@ def test_stream_error_event_fails_with_its_code(local: LocalRuntime) -> None:
     local.add_endpoint(
         "story",
         lambda r: iter([b"Once ", b"upon "]),
-        faults=[ErrorResponse("ModelNotReadyException", times=1)],
-    )
+        faults=[ErrorResponse("ThrottlingException", times=1)],  # the stream's model lists no
+    )  # ModelNotReadyException, so the local endpoint no longer answers it there
     result = smr(local, "stream", "story", "{}")
     assert result.returncode == 0, "retried once"
     assert len(local.requests) == 2

@@ -206,6 +206,25 @@ def test_bad_flags_print_one_line_and_exit_2() -> None:
     ]
 
 
+def test_an_unknown_fault_kind_lists_the_valid_ones() -> None:
+    """``smr serve --fault demo:NoSuchKind``: one line naming every kind, exit 2, no traceback."""
+    smr = Path(sys.executable).parent / "smr"
+    result = subprocess.run(
+        [str(smr), "serve", "--fault", "demo:NoSuchKind"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("smr serve: error: unknown fault kind 'NoSuchKind': use ")
+    for kind in ("stream-error", "slow-tokens", "ThrottlingException", "ModelError"):
+        assert kind in line
+    assert "custom=true" in line
+
+
 # --- in process -----------------------------------------------------------------------
 
 
@@ -302,6 +321,32 @@ def test_config_file(tmp_path: Path, env_client: Any) -> None:
     assert served.out.getvalue().endswith("Stopped.\n")
 
 
+def test_fault_operations_and_custom_codes(env_client: Any) -> None:
+    """``op=`` picks the operations; ``custom=true`` sends a code that no model lists."""
+    served = InProcess(
+        "--endpoint",
+        "odd=echo",
+        "--endpoint",
+        "picky=echo",
+        "--fault",
+        "odd:SomethingNew:custom=true,status=409",
+        "--fault",
+        "picky:ThrottlingException:op=stream+async",
+    )
+    try:
+        client: SageMakerRuntimeClient = env_client(served.url)
+        with pytest.raises(bce.ClientError) as caught:
+            client.invoke_endpoint(EndpointName="odd", Body=b"x")
+        assert caught.value.response["Error"]["Code"] == "SomethingNew"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+        assert client.invoke_endpoint(EndpointName="picky", Body=b"x")["Body"].read() == b"x"
+        with pytest.raises(bce.ClientError) as caught:
+            client.invoke_endpoint_with_response_stream(EndpointName="picky", Body=b"x")
+        assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+    finally:
+        assert served.stop() == 0
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is Python 3.11+")
 def test_toml_config_file(tmp_path: Path, env_client: Any) -> None:
     """The same settings in TOML."""
@@ -323,6 +368,16 @@ def test_toml_config_file(tmp_path: Path, env_client: Any) -> None:
         (["--endpoint", "d=demo:fast"], "not a number of tokens per second"),
         (["--endpoint", "c=container:ftp://x"], "looks like http://host:port"),
         (["--fault", "demo:nope"], "unknown fault kind 'nope'"),
+        (["--fault", "demo:NoSuchKind"], "unknown fault kind 'NoSuchKind'"),
+        (["--fault", "demo:ThrotlingException"], "(did you mean ThrottlingException?)"),
+        (["--fault", "demo:stream-eror:after=1"], "(did you mean stream-error?)"),
+        (["--fault", "demo:ModelStreamError"], "is an event of the stream: use stream-error"),
+        (
+            ["--fault", "demo:ModelNotReadyException:op=async"],
+            "InvokeEndpointAsync cannot answer ModelNotReadyException",
+        ),
+        (["--fault", "demo:ThrottlingException:op=batch"], "unknown operation 'batch'"),
+        (["--fault", "demo:ThrottlingException:custom=maybe"], "is not true or false"),
         (["--fault", "demo:stall"], "needs seconds=N"),
         (["--fault", "demo:slow-tokens"], "needs delay=SECONDS"),
         (["--fault", "demo:stream-error:every=2"], "bad option 'every=2'"),
@@ -357,6 +412,7 @@ def test_configuration_errors(
         ('{"endpoints": {"a": {"backend": "echo", "url": "x"}}}', "unknown setting(s) url"),
         ('{"endpoints": {"a": {"backend": "echo", "faults": "reset"}}}', "list of strings"),
         ('{"endpoints": {"a": {"backend": 1}}}', "'backend' must be"),
+        ('{"endpoints": {"a": {"backend": "echo", "faults": ["Nope"]}}}', "fault kind 'Nope'"),
     ],
 )
 def test_config_file_errors(

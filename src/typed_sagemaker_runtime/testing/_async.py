@@ -8,7 +8,9 @@ endpoint's handler in a thread of its own and waits at most the invocation timeo
 (``InvocationTimeoutSeconds``, default 15 minutes). The output goes to ``OutputLocation``
 with the content type of the handler's response; a failure's text goes to
 ``FailureLocation``. A handler that times out keeps its worker until it returns (the
-model is still busy), and its late result is dropped.
+model is still busy), and its late result is dropped. An ``ErrorResponse("ModelError")``
+fault fails the request the same way, with the fault's message, without calling the
+handler: SageMaker reports an async model failure in S3, never as an HTTP error.
 
 Naming (computed by the service when it answers): the output is
 ``s3://<async_bucket>/<endpoint>/output/<inference id>.out`` and the failure
@@ -60,6 +62,8 @@ class AsyncJob:
     failure: S3Uri
     received: float
     """``time.monotonic()`` when the request was accepted."""
+    model_failure: str | None = None
+    """The failure text of an ``ErrorResponse("ModelError")`` fault: the model fails with it."""
 
     @property
     def ttl_seconds(self) -> int:
@@ -178,6 +182,9 @@ class AsyncRunner:
             return
         payload = self._input(job)
         if payload is None:
+            return
+        if job.model_failure is not None:
+            self._fail(job, job.model_failure)
             return
         request = dataclasses.replace(job.request, body=payload)
         outcome: list[tuple[bytes, str] | Exception] = []

@@ -6,10 +6,8 @@ import random
 import threading
 from collections.abc import Iterable
 
-from ._faults import STREAM_ONLY_FAULTS, ErrorResponse, Fault
+from ._faults import ErrorResponse, Fault, fault_operations
 from ._model import Handler, InvocationRequest, Operation
-
-_STREAM: Operation = "InvokeEndpointWithResponseStream"
 
 
 def echo(request: InvocationRequest) -> bytes:
@@ -22,6 +20,7 @@ class Endpoint:
 
     __slots__ = (
         "_lock",
+        "_operations",
         "_remaining",
         "content_type",
         "faults",
@@ -48,6 +47,7 @@ class Endpoint:
         self.content_type = content_type
         self.faults = tuple(faults)
         self._remaining = [fault.times for fault in self.faults]
+        self._operations = [fault_operations(fault) for fault in self.faults]
         self._lock = threading.Lock()
         self.rng = rng if rng is not None else random.Random()
 
@@ -55,7 +55,7 @@ class Endpoint:
         """The first fault that applies to ``operation`` and is not used up; uses it once."""
         with self._lock:
             for index, fault in enumerate(self.faults):
-                if operation != _STREAM and isinstance(fault, STREAM_ONLY_FAULTS):
+                if operation not in self._operations[index]:
                     continue
                 left = self._remaining[index]
                 if left is not None and left <= 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from ._codes import modelled_status
 from ._faults import DEFAULT_ERROR_STATUS
 from ._http import reason
 
@@ -43,8 +44,10 @@ _DEFAULT_MESSAGES: Mapping[str, str] = {
 
 
 def error_status(code: str, status: int | None) -> int:
-    """The HTTP status for an error code, unless one is given."""
-    return status if status is not None else DEFAULT_ERROR_STATUS.get(code, 400)
+    """The HTTP status for an error code, unless one is given: the table's, the model's, 400."""
+    if status is not None:
+        return status
+    return DEFAULT_ERROR_STATUS.get(code) or modelled_status(code) or 400
 
 
 def error_headers(code: str) -> list[tuple[str, str]]:
@@ -68,17 +71,8 @@ def error_body(
     """The JSON body of an error response; ``fields`` override the members built here."""
     body: dict[str, object]
     if code == "ModelError":
-        extra = dict(fields or {})
-        status = extra.get("OriginalStatusCode", 500)
-        original_status = status if isinstance(status, int) else 500
-        original_message = extra.get("OriginalMessage", message)
-        body = model_error_members(
-            original_status,
-            original_message if isinstance(original_message, str) else reason(original_status),
-            endpoint=endpoint,
-            region=region,
-            account=account,
-            container=container,
+        body = model_error_fault_members(
+            message, fields, endpoint=endpoint, region=region, account=account, container=container
         )
     else:
         if message is None:
@@ -117,3 +111,31 @@ def model_error_members(
             "information."
         ),
     }
+
+
+def model_error_fault_members(
+    message: str | None,
+    fields: Mapping[str, object] | None,
+    *,
+    endpoint: str,
+    region: str,
+    account: str,
+    container: str | None = None,
+) -> dict[str, object]:
+    """The ``ModelError`` members for an ``ErrorResponse("ModelError", ...)`` fault.
+
+    ``message`` is the model's own (``OriginalMessage``); ``fields`` may set
+    ``OriginalStatusCode`` (default 500) and ``OriginalMessage``.
+    """
+    extra = dict(fields or {})
+    status = extra.get("OriginalStatusCode", 500)
+    original_status = status if isinstance(status, int) else 500
+    original_message = extra.get("OriginalMessage", message)
+    return model_error_members(
+        original_status,
+        original_message if isinstance(original_message, str) else reason(original_status),
+        endpoint=endpoint,
+        region=region,
+        account=account,
+        container=container,
+    )

@@ -12,7 +12,15 @@ handler produces fewer parts, the fault strikes after the last one.
 
 Which operations a fault applies to (a fault that does not apply is skipped and not used up):
 
-* :class:`ErrorResponse`, :class:`RawResponse`: all three operations.
+* :class:`ErrorResponse`: the operations whose botocore service model lists its code, plus
+  the generic codes every AWS operation may answer (throttling, the 403s, 500 and 503), or
+  only those of its ``operations``. So ``ErrorResponse("ModelNotReadyException")`` strikes
+  InvokeEndpoint only, and ``ErrorResponse("ModelError")`` InvokeEndpoint and the stream,
+  and InvokeEndpointAsync as SageMaker reports a model failure there: the request is
+  accepted and the error is written to its failure location in S3. A code that no
+  operation lists, or that one of its ``operations`` cannot answer, is refused when the
+  fault is made, unless ``custom=True``.
+* :class:`RawResponse`: all three operations.
 * :class:`ConnectionReset`, :class:`Stall`: all three. With ``after_parts`` set, on
   InvokeEndpoint and InvokeEndpointAsync they strike in the middle of the response body
   (after the headers and half the body; the value of ``after_parts`` does not matter there).
@@ -24,9 +32,12 @@ A slow first byte is :class:`Stall` without ``after_parts``; slow tokens are :cl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import KW_ONLY, dataclass
 from typing import TypeAlias
+
+from ._codes import OPERATIONS, code_problem, operations_answering
+from ._model import Operation
 
 __all__ = [
     "ErrorResponse",
@@ -55,7 +66,24 @@ DEFAULT_ERROR_STATUS: Mapping[str, int] = {
     "InvalidSignatureException": 403,
     "ExpiredTokenException": 403,
 }
-"""The HTTP status :class:`ErrorResponse` uses for an error code (other codes: 400)."""
+"""The HTTP status :class:`ErrorResponse` uses for an error code.
+
+Other codes: the status botocore's service model gives them, else 400.
+"""
+
+
+def _operation_set(given: Collection[Operation]) -> frozenset[Operation]:
+    """``given`` as a frozenset (one name alone is accepted too); unknown names are refused."""
+    items: Collection[object] = (given,) if isinstance(given, str) else given
+    chosen: set[Operation] = set()
+    for item in items:
+        matches: list[Operation] = [known for known in OPERATIONS if known == item]
+        if not matches:
+            raise ValueError(f"unknown operation {item!r}: use one of {', '.join(OPERATIONS)}")
+        chosen.update(matches)
+    if not chosen:
+        raise ValueError("operations is empty: name at least one, or pass None for all")
+    return frozenset(chosen)
 
 
 def _check_times(times: int | None) -> None:
@@ -77,6 +105,12 @@ class ErrorResponse:
     For ``ModelError``, ``message`` is the model's own message (``OriginalMessage``) and the
     body gets SageMaker's other members (``Message``, ``ErrorCode``, ``OriginalStatusCode``
     500 unless given in ``fields``, ``LogStreamArn``).
+
+    The code must be one that botocore's ``sagemaker-runtime`` model lists (or a generic
+    one: see the module docstring), and ``operations`` must all be able to answer it;
+    otherwise ``ValueError`` says which codes they answer, or the closest known code.
+    ``custom=True`` lifts that check: the code is sent as given on ``operations`` (default:
+    all three), for a client's handling of a code the model does not know.
     """
 
     code: str
@@ -92,11 +126,22 @@ class ErrorResponse:
     """How many requests this fault applies to (``None``: all)."""
     rate: float | None = None
     """The probability (0 to 1) that it strikes a request it applies to (``None``: always)."""
+    operations: Collection[Operation] | None = None
+    """The operations it strikes (kept as a frozenset; ``None``: all that can answer it)."""
+    custom: bool = False
+    """Send ``code`` even where botocore's service model does not list it."""
 
     def __post_init__(self) -> None:
         _check_times(self.times)
         if self.rate is not None and not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"rate must be None or between 0 and 1, not {self.rate}")
+        operations = None
+        if self.operations is not None:
+            operations = _operation_set(self.operations)
+            object.__setattr__(self, "operations", operations)
+        problem = None if self.custom else code_problem(self.code, operations)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,3 +327,13 @@ STREAM_ONLY_FAULTS = (
     CorruptFrame,
     SlowTokens,
 )
+
+
+def fault_operations(fault: Fault) -> frozenset[Operation]:
+    """The operations ``fault`` applies to (see the module docstring)."""
+    if isinstance(fault, STREAM_ONLY_FAULTS):
+        return frozenset({"InvokeEndpointWithResponseStream"})
+    if isinstance(fault, ErrorResponse):
+        chosen = frozenset(OPERATIONS if fault.operations is None else fault.operations)
+        return chosen if fault.custom else chosen & operations_answering(fault.code)
+    return frozenset(OPERATIONS)

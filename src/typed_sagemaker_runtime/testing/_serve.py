@@ -9,12 +9,17 @@ serves the demo LLM as ``demo``. Backends:
 
 Faults: ``--fault ENDPOINT:KIND[:OPTION=VALUE,...]`` (``ENDPOINT`` ``*`` means every
 endpoint). ``KIND`` is an error code (``ThrottlingException``, ``ModelError``,
-``ModelNotReadyException``, ...; options ``rate``, ``times``, ``status``, ``message``) or
-one of ``stream-error`` (``after``, ``code``, ``message``, ``times``), ``stream-failure``
-(``after``, ``message``, ``times``), ``truncate`` (``after``, ``clean``, ``times``),
-``corrupt`` (``after``, ``times``), ``reset`` (``after``, ``times``), ``stall``
-(``seconds``, ``after``, ``times``), ``slow-tokens`` (``delay``, ``times``). Option values
-cannot contain commas.
+``ModelNotReadyException``, ...; options ``rate``, ``times``, ``status``, ``message``,
+``op`` and ``custom``) or one of ``stream-error`` (``after``, ``code``, ``message``,
+``times``), ``stream-failure`` (``after``, ``message``, ``times``), ``truncate``
+(``after``, ``clean``, ``times``), ``corrupt`` (``after``, ``times``), ``reset``
+(``after``, ``times``), ``stall`` (``seconds``, ``after``, ``times``), ``slow-tokens``
+(``delay``, ``times``). Option values cannot contain commas.
+
+An error code strikes the operations whose botocore service model lists it (see
+:class:`ErrorResponse`), or those of ``op`` (``invoke``, ``async``, ``stream``, joined with
+``+``; full operation names work too). A code that no operation lists, or that an ``op``
+cannot answer, is refused with the closest known kind, unless ``custom=true``.
 
 A config file (``--config FILE``, JSON, or TOML on Python 3.11+) looks like::
 
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import importlib.util
 import json
@@ -49,6 +55,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from ._codes import OPERATIONS, code_problem, known_codes
 from ._faults import (
     ConnectionReset,
     CorruptFrame,
@@ -62,7 +69,7 @@ from ._faults import (
 )
 
 if TYPE_CHECKING:
-    from ._model import Handler
+    from ._model import Handler, Operation
     from ._runtime import LocalRuntime
 
 __all__ = ["add_serve_arguments", "run_serve", "main"]
@@ -76,7 +83,8 @@ _DEFAULT_TOKENS_PER_SECOND = 50.0
 
 _EPILOG = (
     "Fault kinds and their options: an error code such as ThrottlingException, ModelError "
-    "or ModelNotReadyException (rate, times, status, message); stream-error (after, code, "
+    "or ModelNotReadyException (rate, times, status, message, op=invoke+async+stream, "
+    "custom=true for a code outside the service model); stream-error (after, code, "
     "message, times); stream-failure (after, message, times); truncate (after, clean, "
     "times); corrupt (after, times); reset (after, times); stall (seconds, after, times); "
     "slow-tokens (delay, times). A config file holds host, port, seed, tokens_per_second "
@@ -166,7 +174,7 @@ def _boolean(kind: str, key: str, value: str) -> bool:
 
 
 _FAULT_OPTIONS: Mapping[str, tuple[str, ...]] = {
-    "error": ("rate", "times", "status", "message"),
+    "error": ("rate", "times", "status", "message", "op", "custom"),
     "stream-error": ("after", "code", "message", "times"),
     "stream-failure": ("after", "message", "times"),
     "truncate": ("after", "clean", "times"),
@@ -177,20 +185,72 @@ _FAULT_OPTIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+_NAMED_KINDS = tuple(kind for kind in _FAULT_OPTIONS if kind != "error")
+_EVENT_KINDS: Mapping[str, str] = {
+    "ModelStreamError": "stream-error",
+    "InternalStreamFailure": "stream-failure",
+}
+_OPERATION_ALIASES: Mapping[str, Operation] = {
+    "invoke": "InvokeEndpoint",
+    "async": "InvokeEndpointAsync",
+    "stream": "InvokeEndpointWithResponseStream",
+}
+
+
+def _unknown_kind(kind: str, *, code_like: bool) -> ServeConfigError:
+    """The one-line error for a kind that is neither a named kind nor a known error code:
+    the closest known kind when there is one, else every valid kind."""
+    codes = sorted(known_codes())
+    custom = "; add the option custom=true to send it as a custom error code" if code_like else ""
+    close = difflib.get_close_matches(kind, [*_NAMED_KINDS, *codes], n=1)
+    if close:
+        return ServeConfigError(f"unknown fault kind {kind!r} (did you mean {close[0]}?){custom}")
+    return ServeConfigError(
+        f"unknown fault kind {kind!r}: use {', '.join(_NAMED_KINDS)} or an error code "
+        f"({', '.join(codes)}){custom}"
+    )
+
+
+def _operations(kind: str, value: str) -> frozenset[Operation]:
+    """The operations of an ``op=`` option: aliases or full names, joined with ``+``."""
+    chosen: set[Operation] = set()
+    for name in filter(None, (part.strip() for part in value.split("+"))):
+        operation = _OPERATION_ALIASES.get(name)
+        full: list[Operation] = [known for known in OPERATIONS if known == name]
+        if operation is None and not full:
+            raise ServeConfigError(
+                f"fault {kind}: unknown operation {name!r} (use {', '.join(_OPERATION_ALIASES)}"
+                f" or {', '.join(OPERATIONS)}, joined with +)"
+            )
+        chosen.update([operation] if operation is not None else full)
+    if not chosen:
+        raise ServeConfigError(f"fault {kind}: op= names no operation")
+    return frozenset(chosen)
+
+
+def _checked_operations(kind: str, options: Mapping[str, str]) -> frozenset[Operation] | None:
+    """The ``op=`` operations of an error-code kind, checked against the service model."""
+    custom = _boolean(kind, "custom", options.get("custom", "false"))
+    if not custom and kind not in known_codes():
+        raise _unknown_kind(kind, code_like=True)
+    operations = _operations(kind, options["op"]) if "op" in options else None
+    problem = None if custom else code_problem(kind, operations, opt_in="custom=true")
+    if problem is not None:
+        raise ServeConfigError(f"fault {kind}: {problem}")
+    return operations
+
+
 def parse_fault(spec: str) -> Fault:
     """A fault from ``KIND[:OPTION=VALUE,...]`` (the ``--fault`` syntax without the endpoint)."""
     kind, _, rest = spec.strip().partition(":")
     if not kind:
         raise ServeConfigError(f"fault {spec!r} has no kind")
+    if kind in _EVENT_KINDS:
+        raise ServeConfigError(f"fault {kind} is an event of the stream: use {_EVENT_KINDS[kind]}")
     is_code = kind not in _FAULT_OPTIONS and kind[0].isupper() and kind.isalnum()
-    known = (
-        _FAULT_OPTIONS["error" if is_code else kind] if is_code or kind in _FAULT_OPTIONS else None
-    )
-    if known is None:
-        raise ServeConfigError(
-            f"unknown fault kind {kind!r}: use an error code such as ThrottlingException, "
-            f"or one of {', '.join(k for k in _FAULT_OPTIONS if k != 'error')}"
-        )
+    if not is_code and kind not in _FAULT_OPTIONS:
+        raise _unknown_kind(kind, code_like=False)
+    known = _FAULT_OPTIONS["error" if is_code else kind]
     options: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, sep, value = item.partition("=")
@@ -215,6 +275,8 @@ def parse_fault(spec: str) -> Fault:
                 status=integer("status"),
                 times=times,
                 rate=real("rate"),
+                operations=_checked_operations(kind, options),
+                custom=_boolean(kind, "custom", options.get("custom", "false")),
             )
         after = integer("after")
         if kind == "stream-error":

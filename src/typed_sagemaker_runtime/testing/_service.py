@@ -12,8 +12,15 @@ from datetime import datetime, timedelta, timezone
 
 from .._async_inference import S3Uri
 from ._async import AsyncJob
+from ._codes import ASYNC_MODEL_FAILURE
 from ._endpoint import Endpoint
-from ._errors import error_body, error_headers, error_status, model_error_members
+from ._errors import (
+    error_body,
+    error_headers,
+    error_status,
+    model_error_fault_members,
+    model_error_members,
+)
 from ._failure import ModelFailure
 from ._faults import ConnectionReset, ErrorResponse, Fault, RawResponse, Stall
 from ._http import CloseConnection, HttpRequest, ResetConnection, ResponseWriter, http_date
@@ -109,7 +116,7 @@ class Service:
         self, fault: Fault, request: InvocationRequest, writer: ResponseWriter
     ) -> bool:
         """Apply a fault that strikes before the response; ``True`` when it answered."""
-        if isinstance(fault, ErrorResponse):
+        if isinstance(fault, ErrorResponse) and not _is_async_model_failure(fault, request):
             body = error_body(
                 fault.code,
                 fault.message,
@@ -183,6 +190,19 @@ class Service:
         headers = base_headers(request.request_id) + error_headers("ModelError")
         return 424, headers, json.dumps(members).encode("utf-8")
 
+    def _model_failure_text(self, fault: ErrorResponse, request: InvocationRequest) -> str:
+        """What the failure object of an async ``ModelError`` fault says: its ``Message``."""
+        members = model_error_fault_members(
+            fault.message,
+            fault.fields,
+            endpoint=request.endpoint_name,
+            region=self.region_name,
+            account=self.account_id,
+            container=request.target_container_hostname,
+        )
+        members.update(fault.fields or {})
+        return str(members["Message"])
+
     # --- operations -------------------------------------------------------------------
 
     def _invoke(
@@ -239,6 +259,9 @@ class Service:
         failure_key = f"{prefix}/failure/{folder}{inference_id}-error.out"
         output = f"s3://{self.async_bucket}/{output_key}"
         failure = f"s3://{self.async_bucket}/{failure_key}"
+        model_failure = None
+        if isinstance(fault, ErrorResponse) and _is_async_model_failure(fault, request):
+            model_failure = self._model_failure_text(fault, request)
         if self._submit_async is not None:
             job = AsyncJob(
                 endpoint=endpoint,
@@ -247,12 +270,13 @@ class Service:
                 output=S3Uri(self.async_bucket, output_key),
                 failure=S3Uri(self.async_bucket, failure_key),
                 received=time.monotonic(),
+                model_failure=model_failure,
             )
             try:
                 self._submit_async(job)  # queued before the answer: it was accepted
             except Exception as exc:  # no moto (S3Unavailable), S3 unreachable, stopping
                 logger.error("cannot run async request %s: %s", inference_id, exc)
-                code = "InternalDependencyException"
+                code = "InternalFailure"  # what InvokeEndpointAsync's model lists for it
                 body = error_body(
                     code,
                     str(exc),
@@ -270,3 +294,12 @@ class Service:
         headers.append(("X-Amzn-SageMaker-FailureLocation", failure))
         body = json.dumps({"InferenceId": inference_id}).encode("utf-8")
         self.send_complete(writer, 202, headers, body, fault)
+
+
+def _is_async_model_failure(fault: ErrorResponse, request: InvocationRequest) -> bool:
+    """Whether ``fault`` is a model failure that InvokeEndpointAsync writes to S3."""
+    return (
+        request.operation == "InvokeEndpointAsync"
+        and fault.code == ASYNC_MODEL_FAILURE
+        and not fault.custom
+    )

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import tty
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,3 +224,68 @@ def test_demo_walks_through_everything_and_exits_0() -> None:
     assert "output_location: s3://" in out
     assert "the local endpoint is stopped" in out
     assert result.stderr == ""
+
+
+# --- a terminal, a pipe, a pipe closed early ---------------------------------------------
+
+
+def on_a_terminal(local: LocalRuntime, *args: str) -> tuple[int, bytes, bytes]:
+    """Run smr with standard output on a pseudo-terminal in raw mode (no newline translation)."""
+    controller, terminal = os.openpty()
+    tty.setraw(terminal)
+    try:
+        process = subprocess.Popen(
+            [str(SMR), *args, "--endpoint-url", local.endpoint_url],
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(terminal)
+    shown = bytearray()
+    with process:
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the last descriptor of the terminal side closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(controller)
+        _, errors = process.communicate(timeout=60)
+    return process.returncode, bytes(shown), errors
+
+
+def async_args(local: LocalRuntime) -> list[str]:
+    return ["--s3-endpoint-url", local.s3_endpoint_url, "--poll-interval", "0.1"]
+
+
+def test_invoke_ends_the_line_on_a_terminal(local: LocalRuntime) -> None:
+    status, shown, errors = on_a_terminal(local, "invoke", "echo", '{"inputs": "hi"}')
+    assert status == 0, errors
+    assert shown == b'{"inputs": "hi"}\n'
+
+
+def test_invoke_adds_no_second_newline_on_a_terminal(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", lambda r: EndpointResponse(b"line\n", content_type="text/plain"))
+    status, shown, errors = on_a_terminal(local, "invoke", "ep", "{}")
+    assert status == 0, errors
+    assert shown == b"line\n"
+
+
+def test_invoke_async_wait_ends_the_line_on_a_terminal(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", lambda r: EndpointResponse(b"done", content_type="text/plain"))
+    status, shown, errors = on_a_terminal(
+        local, "invoke-async", "ep", "{}", "--wait", *async_args(local)
+    )
+    assert status == 0, errors
+    assert shown == b"done\n"
+
+
+def test_invoke_and_invoke_async_write_the_body_unchanged_to_a_pipe(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", lambda r: EndpointResponse(b"done", content_type="text/plain"))
+    assert smr(local, "invoke", "ep", "{}").stdout == b"done"
+    waited = smr(local, "invoke-async", "ep", "{}", "--wait", *async_args(local))
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout == b"done"

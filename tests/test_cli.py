@@ -95,7 +95,10 @@ def test_invoke_body_from_a_file_and_from_stdin(local: LocalRuntime, tmp_path: P
     path = tmp_path / "body.json"
     path.write_bytes(b'{"from": "file"}')
     assert smr(local, "invoke", "echo", "--file", str(path)).stdout == b'{"from": "file"}'
-    assert smr(local, "invoke", "echo", "--file", "-", stdin=b"piped").stdout == b"piped"
+    piped = smr(
+        local, "invoke", "echo", "--file", "-", "--content-type", "text/plain", stdin=b"piped"
+    )
+    assert piped.stdout == b"piped"
 
 
 def test_invoke_json_result(local: LocalRuntime) -> None:
@@ -289,3 +292,64 @@ def test_invoke_and_invoke_async_write_the_body_unchanged_to_a_pipe(local: Local
     waited = smr(local, "invoke-async", "ep", "{}", "--wait", *async_args(local))
     assert waited.returncode == 0, waited.stderr
     assert waited.stdout == b"done"
+
+
+# --- a body that is not JSON, with a JSON content type -----------------------------------
+
+
+@pytest.mark.parametrize("command", ["invoke", "stream"])
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("hello there", "the body is not JSON (Expecting value at line 1 column 1)"),
+        ('{"inputs": "hello there",}', "the body is not JSON (Expecting property name"),
+        ("", "the body is empty"),
+    ],
+)
+def test_a_body_that_is_not_json_is_refused_before_sending(
+    local: LocalRuntime, command: str, body: str, problem: str
+) -> None:
+    result = smr(local, command, "echo", body)
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"smr: error: ClientValidationError: {problem}")
+    assert "--content-type is application/json" in lines[0]
+    assert "--no-json-check" in lines[0]
+    assert "hello" not in lines[0], "the body is never echoed"
+    assert local.requests == []
+
+
+def test_an_explicit_json_content_type_is_checked_too(local: LocalRuntime) -> None:
+    result = smr(local, "invoke", "echo", "x", "--content-type", "application/vnd.api+json")
+    assert result.returncode == 2
+    assert b"--content-type is application/vnd.api+json" in result.stderr
+    assert local.requests == []
+
+
+def test_a_body_that_is_not_json_is_sent_with_no_json_check(local: LocalRuntime) -> None:
+    for command in ("invoke", "stream"):
+        result = smr(local, command, "echo", "hello there", "--no-json-check")
+        assert result.returncode == 0, result.stderr
+    assert [(r.body, r.content_type) for r in local.requests] == [
+        (b"hello there", "application/json"),
+        (b"hello there", "application/json"),
+    ]
+
+
+def test_a_body_that_is_not_json_is_sent_with_its_own_content_type(local: LocalRuntime) -> None:
+    result = smr(local, "invoke", "echo", "hello there", "--content-type", "text/plain")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"hello there"
+    assert local.requests[-1].content_type == "text/plain"
+
+
+@pytest.mark.parametrize("command", ["invoke", "stream"])
+def test_help_says_how_to_send_a_body_that_is_not_json(command: str) -> None:
+    result = subprocess.run(
+        [str(SMR), command, "--help"], capture_output=True, timeout=60, check=False
+    )
+    shown = b" ".join(result.stdout.split())
+    assert b"--no-json-check" in shown
+    assert b"must parse as JSON" in shown

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from botocore.exceptions import BotoCoreError
 
 from ._cli_async import add_invoke_async_arguments, run_invoke_async
-from ._cli_common import add_connection_options, build_client, read_body
+from ._cli_common import add_connection_options, build_client, read_body, refuse_non_json
 from ._cli_demo import add_demo_arguments, run_demo
 from ._exceptions import ClientValidationError, SageMakerRuntimeError, ServiceError
 from .testing._serve import add_serve_arguments, run_serve
@@ -35,7 +35,15 @@ def _body_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("body", nargs="?", help="the request body as text")
     parser.add_argument("--file", help="read the body from FILE ('-' for standard input)")
     parser.add_argument(
-        "--content-type", default="application/json", help="default: application/json"
+        "--content-type",
+        default="application/json",
+        help="default: application/json. With a JSON type (application/json or any +json) "
+        "the body must parse as JSON, or nothing is sent",
+    )
+    parser.add_argument(
+        "--no-json-check",
+        action="store_true",
+        help="send the body even if it does not parse as JSON under a JSON --content-type",
     )
     parser.add_argument("--accept", help="the response type to ask for")
     parser.add_argument("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes")
@@ -110,8 +118,15 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
+def _body(args: argparse.Namespace) -> bytes:
     body = read_body(args) or b""
+    if not args.no_json_check:
+        refuse_non_json(body, args.content_type)
+    return body
+
+
+def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
+    body = _body(args)
     with build_client(args) as smr:
         result = smr.invoke(args.endpoint, body, target_model=args.target_model, **_common(args))
     if args.json:
@@ -127,7 +142,7 @@ def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
-    body = read_body(args) or b""
+    body = _body(args)
     with build_client(args) as smr, smr.stream(args.endpoint, body, **_common(args)) as stream:
         if args.events:
             for event in stream:

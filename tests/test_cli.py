@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -353,3 +354,81 @@ def test_help_says_how_to_send_a_body_that_is_not_json(command: str) -> None:
     shown = b" ".join(result.stdout.split())
     assert b"--no-json-check" in shown
     assert b"must parse as JSON" in shown
+
+
+# --- a pipe whose reader stops early (smr ... | head -c 12) ------------------------------
+
+SIGPIPE_STATUS = 141  # 128 + SIGPIPE, what a shell reports for a tool that SIGPIPE ended
+
+
+def read_12_bytes_then_close(args: list[str], closed: threading.Event) -> tuple[int, bytes]:
+    """Run smr like ``smr ... | head -c 12``: read 12 bytes, close the pipe, set ``closed``."""
+    with subprocess.Popen(
+        [str(SMR), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert len(process.stdout.read(12)) == 12
+        process.stdout.close()
+        closed.set()
+        errors = process.stderr.read()
+        process.wait(60)
+    return process.returncode, errors
+
+
+@pytest.mark.parametrize("shown", [[], ["--raw"], ["--events"]])
+def test_stream_into_a_closed_pipe_ends_quietly(local: LocalRuntime, shown: list[str]) -> None:
+    closed = threading.Event()
+    waited: list[bool] = []
+
+    def story(request: InvocationRequest) -> Iterator[bytes]:
+        yield b"Once upon a time, "
+        waited.append(closed.wait(20))
+        yield from [b"there ", b"was ", b"a ", b"pipe."]
+
+    local.add_endpoint("story", story)
+    status, errors = read_12_bytes_then_close(
+        ["stream", "story", "{}", *shown, "--endpoint-url", local.endpoint_url], closed
+    )
+    assert waited == [True]
+    assert (status, errors) == (SIGPIPE_STATUS, b"")
+
+
+@pytest.mark.parametrize("shown", [[], ["--json"]])
+def test_invoke_into_a_closed_pipe_ends_quietly(local: LocalRuntime, shown: list[str]) -> None:
+    """4 MB cannot fit in the pipe: the write is still blocked when the reader closes."""
+    local.add_endpoint(
+        "big", lambda r: EndpointResponse(b"x" * 4_000_000, content_type="text/plain")
+    )
+    status, errors = read_12_bytes_then_close(
+        ["invoke", "big", "{}", *shown, "--endpoint-url", local.endpoint_url], threading.Event()
+    )
+    assert (status, errors) == (SIGPIPE_STATUS, b"")
+
+
+def test_invoke_async_wait_into_a_closed_pipe_ends_quietly(local: LocalRuntime) -> None:
+    local.add_endpoint(
+        "big", lambda r: EndpointResponse(b"x" * 4_000_000, content_type="text/plain")
+    )
+    args = ["invoke-async", "big", "{}", "--wait", *async_args(local)]
+    status, errors = read_12_bytes_then_close(
+        [*args, "--endpoint-url", local.endpoint_url], threading.Event()
+    )
+    assert status == SIGPIPE_STATUS
+    assert errors.decode().splitlines()[-1].startswith("done after "), "only the progress lines"
+
+
+def test_serve_into_a_closed_pipe_stops_quietly() -> None:
+    """``smr serve | head -c 12``: the banner fits the pipe; "Stopped." finds it closed."""
+    with subprocess.Popen(
+        [str(SMR), "serve", "--tokens-per-second", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(b"Local SageMaker Runtime at ")
+        process.stdout.close()
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=60)
+    assert (process.returncode, errors) == (SIGPIPE_STATUS, b"")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -15,7 +16,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from botocore.exceptions import BotoCoreError
 
 from ._cli_async import add_invoke_async_arguments, run_invoke_async
-from ._cli_common import add_connection_options, build_client, read_body, refuse_non_json
+from ._cli_common import (
+    add_connection_options,
+    build_client,
+    read_body,
+    refuse_non_json,
+    write_bytes,
+)
 from ._cli_demo import add_demo_arguments, run_demo
 from ._exceptions import ClientValidationError, SageMakerRuntimeError, ServiceError
 from .testing._serve import add_serve_arguments, run_serve
@@ -28,6 +35,7 @@ __all__ = ["main"]
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a tool that SIGPIPE ended
 
 
 def _body_options(parser: argparse.ArgumentParser) -> None:
@@ -132,12 +140,12 @@ def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         shaped = dict(result)
         shaped["body"] = result["body"].decode("utf-8", "replace")
-        out.write(json.dumps(shaped, indent=2) + "\n")
+        write_bytes(out, (json.dumps(shaped, indent=2) + "\n").encode())
     else:
-        out.buffer.write(result["body"])
+        write_bytes(out, result["body"])
         if not result["body"].endswith(b"\n") and out.isatty():
             out.write("\n")
-    out.flush()
+            out.flush()
     return 0
 
 
@@ -150,8 +158,7 @@ def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
                 out.flush()
         elif args.raw:
             for data in stream.payloads():
-                out.buffer.write(data)
-                out.flush()
+                write_bytes(out, data)
         else:
             try:
                 for token in stream.tokens(args.format):
@@ -177,6 +184,23 @@ def _describe(exc: SageMakerRuntimeError) -> str:
     return f"smr: error: {' '.join(parts)}: {exc.message}"
 
 
+def _discard_output(out: TextIO) -> None:
+    """Point ``out``'s file descriptor at the null device, so the last flush cannot fail too.
+
+    What Python's documentation recommends for a closed pipe (the ``signal`` module's
+    "Note on SIGPIPE"); without it the interpreter prints an error while exiting.
+    """
+    try:
+        descriptor = out.fileno()
+    except (OSError, ValueError):  # not a file: nothing is flushed at exit
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the ``smr`` command line; return the exit status."""
     parser = _build_parser()
@@ -197,8 +221,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except KeyboardInterrupt:
         print("smr: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_FAILURE
+    except BrokenPipeError:  # the reader went away (smr ... | head): end quietly, like cat
+        _discard_output(stdout)
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ._exceptions import ClientValidationError
 
@@ -42,6 +42,24 @@ def read_body(args: argparse.Namespace) -> bytes | None:
         except OSError as exc:
             raise ClientValidationError(f"cannot read --file: {exc.strerror}", field="file")
     return None if args.body is None else str(args.body).encode("utf-8")
+
+
+def write_bytes(out: TextIO, data: bytes) -> None:
+    """Write all of ``data`` to ``out``'s binary buffer (as text if it has none), then flush.
+
+    A buffered write can return a short count without an error, when the reader of a pipe
+    closes it in the middle of a large write; writing the rest raises the
+    ``BrokenPipeError`` that ``smr``'s main turns into a quiet exit.
+    """
+    out.flush()  # what was written as text goes first
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode("utf-8", "replace"))
+    else:
+        rest = memoryview(data)
+        while rest:
+            rest = rest[buffer.write(rest) :]
+    out.flush()
 
 
 def is_json_type(content_type: str) -> bool:

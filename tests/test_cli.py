@@ -322,6 +322,13 @@ def test_a_body_that_is_not_json_is_refused_before_sending(
     assert local.requests == []
 
 
+def test_a_body_that_is_not_utf8_is_refused(local: LocalRuntime) -> None:
+    result = smr(local, "invoke", "echo", "--file", "-", stdin=b'{"inputs": "\xff"}')
+    assert result.returncode == 2
+    assert b"ClientValidationError: the body is not JSON (not UTF-8 text)" in result.stderr
+    assert local.requests == []
+
+
 def test_an_explicit_json_content_type_is_checked_too(local: LocalRuntime) -> None:
     result = smr(local, "invoke", "echo", "x", "--content-type", "application/vnd.api+json")
     assert result.returncode == 2

@@ -24,13 +24,12 @@ import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
-from types_boto3_s3.client import S3Client
 
 import typed_sagemaker_runtime as smr_pkg
 from _twins import Client, Clients
@@ -47,6 +46,9 @@ from typed_sagemaker_runtime import (
 from typed_sagemaker_runtime._async_inference import PollSchedule, parse_s3_uri, upload_uri
 from typed_sagemaker_runtime._cli_async import add_invoke_async_arguments, run_invoke_async
 from typed_sagemaker_runtime.testing import EndpointResponse, InvocationRequest, LocalRuntime
+
+if TYPE_CHECKING:  # the stubs are in the test extra; these tests run with only [local]
+    from types_boto3_s3.client import S3Client
 
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import tty
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,7 +96,10 @@ def test_invoke_body_from_a_file_and_from_stdin(local: LocalRuntime, tmp_path: P
     path = tmp_path / "body.json"
     path.write_bytes(b'{"from": "file"}')
     assert smr(local, "invoke", "echo", "--file", str(path)).stdout == b'{"from": "file"}'
-    assert smr(local, "invoke", "echo", "--file", "-", stdin=b"piped").stdout == b"piped"
+    piped = smr(
+        local, "invoke", "echo", "--file", "-", "--content-type", "text/plain", stdin=b"piped"
+    )
+    assert piped.stdout == b"piped"
 
 
 def test_invoke_json_result(local: LocalRuntime) -> None:
@@ -223,3 +228,214 @@ def test_demo_walks_through_everything_and_exits_0() -> None:
     assert "output_location: s3://" in out
     assert "the local endpoint is stopped" in out
     assert result.stderr == ""
+
+
+# --- a terminal, a pipe, a pipe closed early ---------------------------------------------
+
+
+def on_a_terminal(local: LocalRuntime, *args: str) -> tuple[int, bytes, bytes]:
+    """Run smr with standard output on a pseudo-terminal in raw mode (no newline translation)."""
+    controller, terminal = os.openpty()
+    tty.setraw(terminal)
+    try:
+        process = subprocess.Popen(
+            [str(SMR), *args, "--endpoint-url", local.endpoint_url],
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(terminal)
+    shown = bytearray()
+    with process:
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the last descriptor of the terminal side closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(controller)
+        _, errors = process.communicate(timeout=60)
+    return process.returncode, bytes(shown), errors
+
+
+def async_args(local: LocalRuntime) -> list[str]:
+    return ["--s3-endpoint-url", local.s3_endpoint_url, "--poll-interval", "0.1"]
+
+
+def test_invoke_ends_the_line_on_a_terminal(local: LocalRuntime) -> None:
+    status, shown, errors = on_a_terminal(local, "invoke", "echo", '{"inputs": "hi"}')
+    assert status == 0, errors
+    assert shown == b'{"inputs": "hi"}\n'
+
+
+def test_invoke_adds_no_second_newline_on_a_terminal(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", lambda r: EndpointResponse(b"line\n", content_type="text/plain"))
+    status, shown, errors = on_a_terminal(local, "invoke", "ep", "{}")
+    assert status == 0, errors
+    assert shown == b"line\n"
+
+
+def test_invoke_async_wait_ends_the_line_on_a_terminal(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", lambda r: EndpointResponse(b"done", content_type="text/plain"))
+    status, shown, errors = on_a_terminal(
+        local, "invoke-async", "ep", "{}", "--wait", *async_args(local)
+    )
+    assert status == 0, errors
+    assert shown == b"done\n"
+
+
+def test_invoke_and_invoke_async_write_the_body_unchanged_to_a_pipe(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", lambda r: EndpointResponse(b"done", content_type="text/plain"))
+    assert smr(local, "invoke", "ep", "{}").stdout == b"done"
+    waited = smr(local, "invoke-async", "ep", "{}", "--wait", *async_args(local))
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout == b"done"
+
+
+# --- a body that is not JSON, with a JSON content type -----------------------------------
+
+
+@pytest.mark.parametrize("command", ["invoke", "stream"])
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("hello there", "the body is not JSON (Expecting value at line 1 column 1)"),
+        ('{"inputs": "hello there",}', "the body is not JSON (Expecting property name"),
+        ("", "the body is empty"),
+    ],
+)
+def test_a_body_that_is_not_json_is_refused_before_sending(
+    local: LocalRuntime, command: str, body: str, problem: str
+) -> None:
+    result = smr(local, command, "echo", body)
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"smr: error: ClientValidationError: {problem}")
+    assert "--content-type is application/json" in lines[0]
+    assert "--no-json-check" in lines[0]
+    assert "hello" not in lines[0], "the body is never echoed"
+    assert local.requests == []
+
+
+def test_a_body_that_is_not_utf8_is_refused(local: LocalRuntime) -> None:
+    result = smr(local, "invoke", "echo", "--file", "-", stdin=b'{"inputs": "\xff"}')
+    assert result.returncode == 2
+    assert b"ClientValidationError: the body is not JSON (not UTF-8 text)" in result.stderr
+    assert local.requests == []
+
+
+def test_an_explicit_json_content_type_is_checked_too(local: LocalRuntime) -> None:
+    result = smr(local, "invoke", "echo", "x", "--content-type", "application/vnd.api+json")
+    assert result.returncode == 2
+    assert b"--content-type is application/vnd.api+json" in result.stderr
+    assert local.requests == []
+
+
+def test_a_body_that_is_not_json_is_sent_with_no_json_check(local: LocalRuntime) -> None:
+    for command in ("invoke", "stream"):
+        result = smr(local, command, "echo", "hello there", "--no-json-check")
+        assert result.returncode == 0, result.stderr
+    assert [(r.body, r.content_type) for r in local.requests] == [
+        (b"hello there", "application/json"),
+        (b"hello there", "application/json"),
+    ]
+
+
+def test_a_body_that_is_not_json_is_sent_with_its_own_content_type(local: LocalRuntime) -> None:
+    result = smr(local, "invoke", "echo", "hello there", "--content-type", "text/plain")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"hello there"
+    assert local.requests[-1].content_type == "text/plain"
+
+
+@pytest.mark.parametrize("command", ["invoke", "stream"])
+def test_help_says_how_to_send_a_body_that_is_not_json(command: str) -> None:
+    result = subprocess.run(
+        [str(SMR), command, "--help"], capture_output=True, timeout=60, check=False
+    )
+    shown = b" ".join(result.stdout.split())
+    assert b"--no-json-check" in shown
+    assert b"must parse as JSON" in shown
+
+
+# --- a pipe whose reader stops early (smr ... | head -c 12) ------------------------------
+
+SIGPIPE_STATUS = 141  # 128 + SIGPIPE, what a shell reports for a tool that SIGPIPE ended
+
+
+def read_12_bytes_then_close(args: list[str], closed: threading.Event) -> tuple[int, bytes]:
+    """Run smr like ``smr ... | head -c 12``: read 12 bytes, close the pipe, set ``closed``."""
+    with subprocess.Popen(
+        [str(SMR), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert len(process.stdout.read(12)) == 12
+        process.stdout.close()
+        closed.set()
+        errors = process.stderr.read()
+        process.wait(60)
+    return process.returncode, errors
+
+
+@pytest.mark.parametrize("shown", [[], ["--raw"], ["--events"]])
+def test_stream_into_a_closed_pipe_ends_quietly(local: LocalRuntime, shown: list[str]) -> None:
+    closed = threading.Event()
+    waited: list[bool] = []
+
+    def story(request: InvocationRequest) -> Iterator[bytes]:
+        yield b"Once upon a time, "
+        waited.append(closed.wait(20))
+        yield from [b"there ", b"was ", b"a ", b"pipe."]
+
+    local.add_endpoint("story", story)
+    status, errors = read_12_bytes_then_close(
+        ["stream", "story", "{}", *shown, "--endpoint-url", local.endpoint_url], closed
+    )
+    assert waited == [True]
+    assert (status, errors) == (SIGPIPE_STATUS, b"")
+
+
+@pytest.mark.parametrize("shown", [[], ["--json"]])
+def test_invoke_into_a_closed_pipe_ends_quietly(local: LocalRuntime, shown: list[str]) -> None:
+    """4 MB cannot fit in the pipe: the write is still blocked when the reader closes."""
+    local.add_endpoint(
+        "big", lambda r: EndpointResponse(b"x" * 4_000_000, content_type="text/plain")
+    )
+    status, errors = read_12_bytes_then_close(
+        ["invoke", "big", "{}", *shown, "--endpoint-url", local.endpoint_url], threading.Event()
+    )
+    assert (status, errors) == (SIGPIPE_STATUS, b"")
+
+
+def test_invoke_async_wait_into_a_closed_pipe_ends_quietly(local: LocalRuntime) -> None:
+    local.add_endpoint(
+        "big", lambda r: EndpointResponse(b"x" * 4_000_000, content_type="text/plain")
+    )
+    args = ["invoke-async", "big", "{}", "--wait", *async_args(local)]
+    status, errors = read_12_bytes_then_close(
+        [*args, "--endpoint-url", local.endpoint_url], threading.Event()
+    )
+    assert status == SIGPIPE_STATUS
+    assert errors.decode().splitlines()[-1].startswith("done after "), "only the progress lines"
+
+
+def test_serve_into_a_closed_pipe_stops_quietly() -> None:
+    """``smr serve | head -c 12``: the banner fits the pipe; "Stopped." finds it closed."""
+    with subprocess.Popen(
+        [str(SMR), "serve", "--tokens-per-second", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(b"Local SageMaker Runtime at ")
+        process.stdout.close()
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=60)
+    assert (process.returncode, errors) == (SIGPIPE_STATUS, b"")

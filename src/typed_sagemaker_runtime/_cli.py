@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -15,7 +16,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from botocore.exceptions import BotoCoreError
 
 from ._cli_async import add_invoke_async_arguments, run_invoke_async
-from ._cli_common import add_connection_options, build_client, read_body
+from ._cli_common import (
+    add_connection_options,
+    build_client,
+    read_body,
+    refuse_non_json,
+    write_bytes,
+)
 from ._cli_demo import add_demo_arguments, run_demo
 from ._exceptions import ClientValidationError, SageMakerRuntimeError, ServiceError
 from .testing._serve import add_serve_arguments, run_serve
@@ -28,6 +35,7 @@ __all__ = ["main"]
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a tool that SIGPIPE ended
 
 
 def _body_options(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +43,15 @@ def _body_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("body", nargs="?", help="the request body as text")
     parser.add_argument("--file", help="read the body from FILE ('-' for standard input)")
     parser.add_argument(
-        "--content-type", default="application/json", help="default: application/json"
+        "--content-type",
+        default="application/json",
+        help="default: application/json. With a JSON type (application/json or any +json) "
+        "the body must parse as JSON, or nothing is sent",
+    )
+    parser.add_argument(
+        "--no-json-check",
+        action="store_true",
+        help="send the body even if it does not parse as JSON under a JSON --content-type",
     )
     parser.add_argument("--accept", help="the response type to ask for")
     parser.add_argument("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes")
@@ -110,24 +126,31 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
+def _body(args: argparse.Namespace) -> bytes:
     body = read_body(args) or b""
+    if not args.no_json_check:
+        refuse_non_json(body, args.content_type)
+    return body
+
+
+def _run_invoke(args: argparse.Namespace, out: TextIO) -> int:
+    body = _body(args)
     with build_client(args) as smr:
         result = smr.invoke(args.endpoint, body, target_model=args.target_model, **_common(args))
     if args.json:
         shaped = dict(result)
         shaped["body"] = result["body"].decode("utf-8", "replace")
-        out.write(json.dumps(shaped, indent=2) + "\n")
+        write_bytes(out, (json.dumps(shaped, indent=2) + "\n").encode())
     else:
-        out.buffer.write(result["body"])
+        write_bytes(out, result["body"])
         if not result["body"].endswith(b"\n") and out.isatty():
             out.write("\n")
-    out.flush()
+            out.flush()
     return 0
 
 
 def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
-    body = read_body(args) or b""
+    body = _body(args)
     with build_client(args) as smr, smr.stream(args.endpoint, body, **_common(args)) as stream:
         if args.events:
             for event in stream:
@@ -135,8 +158,7 @@ def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
                 out.flush()
         elif args.raw:
             for data in stream.payloads():
-                out.buffer.write(data)
-                out.flush()
+                write_bytes(out, data)
         else:
             try:
                 for token in stream.tokens(args.format):
@@ -162,6 +184,23 @@ def _describe(exc: SageMakerRuntimeError) -> str:
     return f"smr: error: {' '.join(parts)}: {exc.message}"
 
 
+def _discard_output(out: TextIO) -> None:
+    """Point ``out``'s file descriptor at the null device, so the last flush cannot fail too.
+
+    What Python's documentation recommends for a closed pipe (the ``signal`` module's
+    "Note on SIGPIPE"); without it the interpreter prints an error while exiting.
+    """
+    try:
+        descriptor = out.fileno()
+    except (OSError, ValueError):  # not a file: nothing is flushed at exit
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the ``smr`` command line; return the exit status."""
     parser = _build_parser()
@@ -182,8 +221,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except KeyboardInterrupt:
         print("smr: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_FAILURE
+    except BrokenPipeError:  # the reader went away (smr ... | head): end quietly, like cat
+        _discard_output(stdout)
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

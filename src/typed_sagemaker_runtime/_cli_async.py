@@ -21,7 +21,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._cli_common import add_connection_options, build_client, read_body
+from ._cli_common import add_connection_options, build_client, read_body, write_bytes
 from ._exceptions import ClientValidationError
 
 if TYPE_CHECKING:
@@ -128,14 +128,10 @@ class _Progress:
 
 
 def _write_body(out: TextIO, body: bytes) -> None:
-    buffer = getattr(out, "buffer", None)
-    if buffer is not None:
-        buffer.write(body)
-    else:
-        out.write(body.decode("utf-8", "replace"))
+    write_bytes(out, body)
     if body and not body.endswith(b"\n") and out.isatty():
         out.write("\n")
-    out.flush()
+        out.flush()
 
 
 def run_invoke_async(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ._exceptions import ClientValidationError
 
@@ -41,6 +42,55 @@ def read_body(args: argparse.Namespace) -> bytes | None:
         except OSError as exc:
             raise ClientValidationError(f"cannot read --file: {exc.strerror}", field="file")
     return None if args.body is None else str(args.body).encode("utf-8")
+
+
+def write_bytes(out: TextIO, data: bytes) -> None:
+    """Write all of ``data`` to ``out``'s binary buffer (as text if it has none), then flush.
+
+    A buffered write can return a short count without an error, when the reader of a pipe
+    closes it in the middle of a large write; writing the rest raises the
+    ``BrokenPipeError`` that ``smr``'s main turns into a quiet exit.
+    """
+    out.flush()  # what was written as text goes first
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode("utf-8", "replace"))
+    else:
+        rest = memoryview(data)
+        while rest:
+            rest = rest[buffer.write(rest) :]
+    out.flush()
+
+
+def is_json_type(content_type: str) -> bool:
+    """Whether ``content_type`` is JSON: ``application/json`` or a ``+json`` type."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def refuse_non_json(body: bytes, content_type: str) -> None:
+    """Raise :class:`ClientValidationError` for a JSON ``content_type`` and a body that is not JSON.
+
+    The message says where parsing stopped, never what the body holds.
+    """
+    if not is_json_type(content_type):
+        return
+    if not body.strip():
+        problem = "the body is empty"
+    else:
+        try:
+            json.loads(body)
+        except UnicodeDecodeError:
+            problem = "the body is not JSON (not UTF-8 text)"
+        except json.JSONDecodeError as exc:
+            problem = f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        else:
+            return
+    raise ClientValidationError(
+        f"{problem}, but --content-type is {content_type}: pass the body's own --content-type "
+        "(e.g. text/plain), or --no-json-check to send it as it is",
+        field="content_type",
+    )
 
 
 def build_client(args: argparse.Namespace) -> SageMakerRuntime:

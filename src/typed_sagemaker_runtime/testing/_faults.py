@@ -16,6 +16,8 @@ Which operations a fault applies to (a fault that does not apply is skipped and 
 * :class:`ConnectionReset`, :class:`Stall`: all three. With ``after_parts`` set, on
   InvokeEndpoint and InvokeEndpointAsync they strike in the middle of the response body
   (after the headers and half the body; the value of ``after_parts`` does not matter there).
+* :class:`ShortContentLength`: all three; on InvokeEndpoint and InvokeEndpointAsync it
+  sends half the body (``after_parts`` does not matter there).
 * :class:`StreamErrorEvent`, :class:`StreamFailureEvent`, :class:`TruncatedFrame`,
   :class:`CorruptFrame`, :class:`SlowTokens`: InvokeEndpointWithResponseStream only.
 
@@ -38,6 +40,7 @@ __all__ = [
     "ConnectionReset",
     "Stall",
     "SlowTokens",
+    "ShortContentLength",
     "Fault",
     "DEFAULT_ERROR_STATUS",
 ]
@@ -61,6 +64,11 @@ DEFAULT_ERROR_STATUS: Mapping[str, int] = {
 def _check_times(times: int | None) -> None:
     if times is not None and times < 0:
         raise ValueError(f"times must be None or >= 0, not {times}")
+
+
+def _check_seconds(name: str, seconds: float) -> None:
+    if seconds < 0:
+        raise ValueError(f"{name} must be >= 0, not {seconds}")
 
 
 def _check_after_parts(after_parts: int | None) -> None:
@@ -123,7 +131,11 @@ class RawResponse:
 
 @dataclass(frozen=True, slots=True)
 class StreamErrorEvent:
-    """End the stream with a ``ModelStreamError`` event after ``after_parts`` parts."""
+    """End the stream with a ``ModelStreamError`` event after ``after_parts`` parts.
+
+    ``hold_seconds`` keeps the body open that long after the event before ending it (a
+    server that does not end its body); ``LocalRuntime.stop()`` ends the wait at once.
+    """
 
     after_parts: int
     """Payload parts sent before the event."""
@@ -134,15 +146,22 @@ class StreamErrorEvent:
     """The event's ``Message``."""
     times: int | None = None
     """How many requests this fault applies to (``None``: all)."""
+    hold_seconds: float = 0.0
+    """How long the body stays open after the event before it ends."""
 
     def __post_init__(self) -> None:
         _check_times(self.times)
         _check_after_parts(self.after_parts)
+        _check_seconds("hold_seconds", self.hold_seconds)
 
 
 @dataclass(frozen=True, slots=True)
 class StreamFailureEvent:
-    """End the stream with an ``InternalStreamFailure`` event after ``after_parts`` parts."""
+    """End the stream with an ``InternalStreamFailure`` event after ``after_parts`` parts.
+
+    ``hold_seconds`` keeps the body open that long after the event, as in
+    :class:`StreamErrorEvent`.
+    """
 
     after_parts: int
     """Payload parts sent before the event."""
@@ -151,10 +170,13 @@ class StreamFailureEvent:
     """The event's ``Message``."""
     times: int | None = None
     """How many requests this fault applies to (``None``: all)."""
+    hold_seconds: float = 0.0
+    """How long the body stays open after the event before it ends."""
 
     def __post_init__(self) -> None:
         _check_times(self.times)
         _check_after_parts(self.after_parts)
+        _check_seconds("hold_seconds", self.hold_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +264,28 @@ class Stall:
 
 
 @dataclass(frozen=True, slots=True)
+class ShortContentLength:
+    """Declare a ``Content-Length`` and close the connection before sending all of it.
+
+    A stream is then sent whole-body (no chunked encoding) and cut at a frame boundary:
+    the frames of the first ``after_parts`` parts go out, the declared length also counts
+    the next frame (the handler's next part, or a small made-up one), and the connection
+    closes (FIN). ``after_parts=None`` cuts before the first frame. On InvokeEndpoint
+    and InvokeEndpointAsync, half the body goes out.
+    """
+
+    after_parts: int | None = None
+    """Payload parts sent whole before the cut (streams only)."""
+    _: KW_ONLY
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+
+
+@dataclass(frozen=True, slots=True)
 class SlowTokens:
     """Wait ``delay_seconds`` before each stream part after the first (slow token generation).
 
@@ -272,6 +316,7 @@ Fault: TypeAlias = (
     | ConnectionReset
     | Stall
     | SlowTokens
+    | ShortContentLength
 )
 """Any fault accepted by ``LocalRuntime.add_endpoint(..., faults=...)``."""
 

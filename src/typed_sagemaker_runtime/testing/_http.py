@@ -164,6 +164,13 @@ class ResponseWriter:
         headers = [*headers, ("Content-Length", str(len(body)))]
         _send_all(self._sock, [self._head_bytes(status, headers), body[: len(body) // 2]])
 
+    def send_short(
+        self, status: int, headers: list[tuple[str, str]], sent: bytes, declared: int
+    ) -> None:
+        """Send the head announcing ``declared`` body bytes, then only ``sent``."""
+        headers = [*headers, ("Content-Length", str(declared))]
+        _send_all(self._sock, [self._head_bytes(status, headers), sent])
+
     def send_rest(self, body: bytes) -> None:
         """Send the second half of a body started with ``send_partial``."""
         _send_all(self._sock, [body[len(body) // 2 :]])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from .._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from .._eventstream import encode_event
@@ -15,6 +15,7 @@ from ._faults import (
     ErrorResponse,
     Fault,
     RawResponse,
+    ShortContentLength,
     SlowTokens,
     Stall,
     StreamErrorEvent,
@@ -60,6 +61,11 @@ def stream_response(
     headers.append(("x-Amzn-Invoked-Production-Variant", production_variant(response, request)))
     if response.custom_attributes is not None:
         headers.append(("X-Amzn-SageMaker-Custom-Attributes", response.custom_attributes))
+    if isinstance(fault, ShortContentLength):
+        try:
+            _send_short(writer, headers, first, items, fault.after_parts or 0)
+        finally:
+            items.close()
     writer.start_chunked(200, headers)
     try:
         _pump(service, request, _Framer(writer, endpoint.max_chunk_bytes), first, items, fault)
@@ -135,7 +141,11 @@ def _pump(
                 raise ResetConnection
             elif isinstance(fault, (StreamErrorEvent, StreamFailureEvent)):
                 items.close()
-                out.end(_error_event(fault))
+                if fault.hold_seconds:
+                    out.send(encode_event(_error_event(fault)))
+                    out.flush(head=True)
+                    service.stall(fault.hold_seconds)
+                out.end(None if fault.hold_seconds else _error_event(fault))
                 return
             elif isinstance(fault, TruncatedFrame):
                 items.close()
@@ -179,6 +189,23 @@ def _pump(
             code = exc.stream_error_code if isinstance(exc, ModelFailure) else "StreamBroken"
             out.end(ModelStreamError(message=str(exc), error_code=code))
             return
+
+
+def _send_short(
+    writer: ResponseWriter,
+    headers: list[tuple[str, str]],
+    item: StreamEvent | RawFrames | None,
+    items: Generator[StreamEvent | RawFrames, None, None],
+    parts: int,
+) -> NoReturn:
+    """Send ``parts`` frames under a ``Content-Length`` that also counts the next one; close."""
+    frames: list[bytes] = []
+    while item is not None and len(frames) < parts:
+        frames.append(_encode(item))
+        item = next(items, None)
+    sent = b"".join(frames)
+    writer.send_short(200, headers, sent, len(sent) + len(_encode(item or _FILLER)))
+    raise CloseConnection
 
 
 def _encode(item: StreamEvent | RawFrames) -> bytes:

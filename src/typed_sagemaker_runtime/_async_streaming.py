@@ -117,9 +117,10 @@ class AsyncResponseStream(StreamState):
         self._release_connection(reuse=False)
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        return self._events()
+        return self._start()
 
-    def _events(self) -> _Events:
+    def _start(self) -> _Events:
+        """The one pass over the events."""
         if self._started or self._closed:
             raise consumed_error()
         self._started = True
@@ -163,7 +164,7 @@ class AsyncResponseStream(StreamState):
 
     def decode(self, decoder: PayloadDecoder[_T]) -> AsyncIterator[_T]:
         """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
-        return _Decoded(self._events(), PayloadFeed(decoder, self.request_id))
+        return _Decoded(self._start(), PayloadFeed(decoder, self.request_id))
 
     # --- internals ------------------------------------------------------------------
 
@@ -370,7 +371,7 @@ class _Decoded(Generic[_T]):
                 event = await self._events.__anext__()
             except StopAsyncIteration:
                 self._finished = True
-                pending.extend(self._end())
+                pending.extend(self._feed.end())  # the connection was released at the end
                 continue
             except StreamError as exc:
                 self._finished = True
@@ -386,10 +387,3 @@ class _Decoded(Generic[_T]):
                 self._events.abandon()
                 raise
         return pending.popleft()
-
-    def _end(self) -> list[_T]:
-        try:
-            return self._feed.end()
-        except StreamError:
-            self._events.abandon()
-            raise

@@ -21,7 +21,10 @@ Which operations a fault applies to (a fault that does not apply is skipped and 
 * :class:`StreamErrorEvent`, :class:`StreamFailureEvent`, :class:`TruncatedFrame`,
   :class:`CorruptFrame`, :class:`SlowTokens`: InvokeEndpointWithResponseStream only.
 
-A slow first byte is :class:`Stall` without ``after_parts``; slow tokens are :class:`SlowTokens`.
+A slow first byte is :class:`Stall` without ``after_parts``; slow tokens are :class:`SlowTokens`;
+an error event after which the server keeps the body open is :class:`StreamErrorEvent` (or
+:class:`StreamFailureEvent`) with ``hold_seconds``; a body shorter than its ``Content-Length``
+is :class:`ShortContentLength`.
 """
 
 from __future__ import annotations

@@ -166,11 +166,10 @@ def one_call(smr: Any, rng: random.Random, endpoints: list[str], tally: Tally) -
             request = {"id": ident, "parts": parts}
             abandon = rng.random() < 0.15
             with smr.stream(endpoint, json=request, inference_id=ident) as stream:
-                if kind == "watchdog":  # close() from another thread, mid-read
-                    watchdog = threading.Timer(rng.random() * 0.05, stream.close)
-                    watchdog.start()
                 pieces = stream.tokens() if kind == "tokens" else stream.payloads()
                 for count, piece in enumerate(pieces):
+                    if kind == "watchdog" and count == 0:  # close() from another thread
+                        threading.Timer(rng.random() * 0.05, stream.close).start()
                     text = piece if isinstance(piece, str) else piece.decode()
                     if ident not in text:
                         tally.mixups.append(f"{kind} {ident} got {text[:60]!r}")

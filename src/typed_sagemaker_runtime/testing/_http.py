@@ -192,10 +192,11 @@ class ResponseWriter:
             head, self._head = self._head, b""
             _send_all(self._sock, [head, b"%x\r\n" % len(data), data, b"\r\n"])
 
-    def end_chunked(self) -> None:
-        """Send the terminating zero-length chunk."""
+    def end_chunked(self, data: bytes = b"") -> None:
+        """Send ``data`` as a last chunk, if any, and the terminating zero-length chunk at once."""
         head, self._head = self._head, b""
-        self._sock.sendall(head + b"0\r\n\r\n")
+        last = b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+        _send_all(self._sock, [head, last, b"0\r\n\r\n"])
 
 
 def _send_all(sock: socket.socket, parts: list[bytes]) -> None:

@@ -103,12 +103,14 @@ class _Framer:
         if head:
             self.writer.flush_head()
 
-    def end(self, event: StreamEvent | None = None) -> None:
-        """Send ``event`` if given, then end the chunked body."""
-        if event is not None:
-            self.send(encode_event(event))
-        self.flush()
-        self.writer.end_chunked()
+    def end(self, last: StreamEvent | bytes | None = None) -> None:
+        """Send what is packed and the ``last`` event (or frame), and end the body, in one write."""
+        if last is not None:
+            self._pending.append(last if isinstance(last, bytes) else encode_event(last))
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        self.writer.end_chunked(data)
 
 
 def _pump(
@@ -168,8 +170,7 @@ def _pump(
             frame, corrupt = _flip_last_byte(frame), False
         if not isinstance(item, (PayloadPart, RawFrames)):  # an error event ends the stream
             items.close()
-            out.send(frame)
-            out.end()
+            out.end(frame)
             return
         if parts and isinstance(fault, SlowTokens):
             out.flush(head=True)

@@ -40,6 +40,7 @@ from typed_sagemaker_runtime import (
     StreamError,
 )
 from typed_sagemaker_runtime._eventstream import encode_event
+from typed_sagemaker_runtime._stream_core import declared_length
 from typed_sagemaker_runtime._streaming import connection_socket
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
@@ -372,6 +373,26 @@ def test_truncated_stream_raises_not_for_a_whole_content_length_body(
     local.add_endpoint("whole", faults=[RawResponse(200, body, headers)])
     with smr_twin.stream("whole", b"{}") as stream:
         assert stream.read() == b"p1p2"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"content-length": "120"}, 120),
+        ({"content-length": " 7 "}, 7),
+        ({"content-length": "120", "transfer-encoding": "chunked"}, None),
+        ({"content-length": "120", "content-encoding": "gzip"}, None),
+        ({"content-length": "120", "content-encoding": "identity"}, 120),
+        ({"content-length": "\u00b2"}, None),  # a digit to str.isdigit, not to int()
+        ({"content-length": "-1"}, None),
+        ({"content-length": "12, 12"}, None),
+        ({}, None),
+    ],
+)
+def test_truncated_stream_raises_only_against_a_binding_content_length(
+    headers: dict[str, str], expected: int | None
+) -> None:
+    assert declared_length(headers) == expected
 
 
 def test_truncated_invoke_body_raises(local: LocalRuntime, smr_twin: Client) -> None:

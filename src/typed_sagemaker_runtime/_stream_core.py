@@ -102,7 +102,7 @@ def declared_length(headers: Mapping[str, str]) -> int | None:
     if headers.get("content-encoding", "identity").lower() != "identity":
         return None
     value = headers.get("content-length", "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 class StreamState:

@@ -105,6 +105,10 @@ class ResponseStream(StreamState):
             self._closed = True
             self._closed_by = threading.get_ident()
             if self._reading:
+                # Wake the reader; it closes the connection itself. A read that ended the
+                # body has handed the connection back already (no socket any more), but
+                # urllib3 forgets it just after putting it in the pool: in that instant a
+                # pooled socket may be shut down, which the pool sees as dropped.
                 sock = connection_socket(self._raw)
                 if sock is not None:
                     with contextlib.suppress(OSError):

@@ -50,6 +50,7 @@ from typed_sagemaker_runtime.testing import (
     Fault,
     InvocationRequest,
     LocalRuntime,
+    RawFrames,
     RawResponse,
     ShortContentLength,
     SlowTokens,
@@ -81,7 +82,7 @@ def _pool_of_one(clients: Clients) -> Client:
 class KeepsStreaming:
     """A handler that sends ``parts``, then filler until the client goes away."""
 
-    def __init__(self, *parts: bytes, content_type: str = "text/event-stream") -> None:
+    def __init__(self, *parts: bytes | RawFrames, content_type: str = "text/event-stream") -> None:
         self.parts = parts
         self.content_type = content_type
         self.client_left = threading.Event()
@@ -89,7 +90,7 @@ class KeepsStreaming:
     def __call__(self, request: InvocationRequest) -> EndpointResponse:
         return EndpointResponse(self._body(), content_type=self.content_type)
 
-    def _body(self) -> Iterator[bytes]:
+    def _body(self) -> Iterator[bytes | RawFrames]:
         try:
             yield from self.parts
             while True:
@@ -105,6 +106,9 @@ TGI_ERROR = (
     b'data: {"error":"CUDA out of memory","error_type":"generation"}\n\n',
 )
 INVALID_UTF8 = (b"ok\n", b"\xff\n\n")
+_FRAME = encode_event(PayloadPart(b"xx"))
+CORRUPT_FRAME = (b"ok\n", RawFrames(_FRAME[:-5] + b"\x00" + _FRAME[-4:]))
+ERROR_EVENT = (b"ok\n", RawFrames(encode_event(ModelStreamError("stopped", "StreamBroken"))))
 
 
 @pytest.mark.parametrize(
@@ -114,6 +118,10 @@ INVALID_UTF8 = (b"ok\n", b"\xff\n\n")
         ("text", INVALID_UTF8, StreamDecodeError),
         ("lines", INVALID_UTF8, StreamDecodeError),
         ("sse", INVALID_UTF8, StreamDecodeError),
+        ("payloads", CORRUPT_FRAME, StreamDecodeError),
+        ("read", CORRUPT_FRAME, StreamDecodeError),
+        ("tokens", ERROR_EVENT, smr_pkg.ModelStreamInterruptedError),
+        ("read", ERROR_EVENT, smr_pkg.ModelStreamInterruptedError),
     ],
 )
 def test_always_released_when_a_helper_raises_and_the_exception_is_kept(
@@ -128,8 +136,9 @@ def test_always_released_when_a_helper_raises_and_the_exception_is_kept(
     local.add_endpoint("ep", server)
     kept: list[BaseException] = []
     try:
-        for _ in getattr(pool_of_one.stream("ep", b"{}"), helper)():
-            pass
+        result = getattr(pool_of_one.stream("ep", b"{}"), helper)()
+        if helper != "read":
+            list(result)
     except error as exc:
         kept.append(exc)  # the exception (and its traceback) outlives the call
     assert len(kept) == 1, f"{helper}() did not raise {error.__name__}"

@@ -143,11 +143,13 @@ def _pump(
                 raise ResetConnection
             elif isinstance(fault, (StreamErrorEvent, StreamFailureEvent)):
                 items.close()
-                if fault.hold_seconds:
+                if fault.hold_seconds:  # the event now, the end of the body later
                     out.send(encode_event(_error_event(fault)))
                     out.flush(head=True)
                     service.stall(fault.hold_seconds)
-                out.end(None if fault.hold_seconds else _error_event(fault))
+                    out.end()
+                else:
+                    out.end(_error_event(fault))
                 return
             elif isinstance(fault, TruncatedFrame):
                 items.close()
@@ -203,7 +205,10 @@ def _send_short(
     frames: list[bytes] = []
     while item is not None and len(frames) < parts:
         frames.append(_encode(item))
-        item = next(items, None)
+        try:
+            item = next(items, None)
+        except Exception:  # the handler failed: the cut comes here
+            item = None
     sent = b"".join(frames)
     writer.send_short(200, headers, sent, len(sent) + len(_encode(item or _FILLER)))
     raise CloseConnection

@@ -6,11 +6,13 @@
 
 The endpoint is a LocalRuntime on 127.0.0.1 in a child process (so this process holds
 only client sockets). Each endpoint injects one kind of fault: error responses (with a
-rate, some retried by the client), ModelStreamError events, truncated and corrupt frames,
-connection resets before and during the body, stalls longer than the client's read
-timeout, slow tokens. Each thread loops until the deadline over random endpoints and
-calls (``invoke``, ``stream`` read as events, and ``stream().tokens()``), and sometimes
-abandons a stream half-way.
+rate, some retried by the client), ModelStreamError events (also one after which the
+server holds the body open), truncated and corrupt frames, bodies shorter than their
+``Content-Length``, connection resets before and during the body, stalls longer than the
+client's read timeout, slow tokens. Each thread loops until the deadline over random
+endpoints and calls (``invoke``, ``stream`` read as events, ``stream().tokens()``, and a
+stream that a watchdog thread closes while it is being read), and sometimes abandons a
+stream half-way.
 
 Every request carries a unique id that the endpoint echoes (in the invoke body, in every
 stream part). Exits 1 unless, at the end:
@@ -63,6 +65,7 @@ def serve() -> None:
         ErrorResponse,
         InvocationRequest,
         LocalRuntime,
+        ShortContentLength,
         SlowTokens,
         Stall,
         StreamErrorEvent,
@@ -89,6 +92,8 @@ def serve() -> None:
         ],
         "throttled": [ErrorResponse("ThrottlingException", rate=0.5)],
         "stream-error": [StreamErrorEvent(after_parts=3)],
+        "stream-error-held": [StreamErrorEvent(after_parts=2, hold_seconds=READ_TIMEOUT * 3)],
+        "short-length": [ShortContentLength(after_parts=2)],
         "truncated": [TruncatedFrame(after_parts=2)],
         "truncated-unclean": [TruncatedFrame(after_parts=2, clean_end=False)],
         "corrupt": [CorruptFrame(after_parts=2)],
@@ -148,7 +153,7 @@ def one_call(smr: Any, rng: random.Random, endpoints: list[str], tally: Tally) -
     from typed_sagemaker_runtime import SageMakerRuntimeError
 
     endpoint = rng.choice(endpoints)
-    kind = rng.choice(("invoke", "events", "tokens"))
+    kind = rng.choice(("invoke", "events", "tokens", "watchdog"))
     ident = f"{threading.get_ident():x}-{rng.getrandbits(64):016x}"
     parts = rng.randint(1, 8)
     try:
@@ -163,6 +168,8 @@ def one_call(smr: Any, rng: random.Random, endpoints: list[str], tally: Tally) -
             with smr.stream(endpoint, json=request, inference_id=ident) as stream:
                 pieces = stream.tokens() if kind == "tokens" else stream.payloads()
                 for count, piece in enumerate(pieces):
+                    if kind == "watchdog" and count == 0:  # close() from another thread
+                        threading.Timer(rng.random() * 0.05, stream.close).start()
                     text = piece if isinstance(piece, str) else piece.decode()
                     if ident not in text:
                         tally.mixups.append(f"{kind} {ident} got {text[:60]!r}")

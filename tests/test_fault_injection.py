@@ -12,6 +12,7 @@ from botocore import exceptions as bce
 from botocore.config import Config
 
 from typed_sagemaker_runtime import ModelError, RetryPolicy, SageMakerRuntime
+from typed_sagemaker_runtime._eventstream import encode_event
 from typed_sagemaker_runtime.testing import (
     ErrorResponse,
     InvocationRequest,
@@ -19,8 +20,11 @@ from typed_sagemaker_runtime.testing import (
     ModelFailure,
     ModelStreamError,
     PayloadPart,
+    ShortContentLength,
     SlowTokens,
     Stall,
+    StreamErrorEvent,
+    StreamFailureEvent,
 )
 
 NO_RETRIES = Config(read_timeout=10, retries={"total_max_attempts": 1})
@@ -184,6 +188,71 @@ def test_slow_first_byte_is_a_stall_without_after_parts(local: LocalRuntime) -> 
 
 @pytest.mark.parametrize("make", [lambda: SlowTokens(-1), lambda: SlowTokens(1, times=-1)])
 def test_slow_tokens_arguments_are_checked(make: Callable[[], object]) -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        make()
+
+
+# --- short Content-Length, held error events -----------------------------------------
+
+
+def test_short_content_length_ends_raw_botocores_event_stream_quietly(local: LocalRuntime) -> None:
+    """What the fault is for: botocore turns urllib3's length check off, so a stream cut at
+    a frame boundary looks complete to raw boto3 (the facade raises: test_promises.py)."""
+    local.add_endpoint("ep", _three_parts, faults=[ShortContentLength(2)])
+    client = local.boto3_client(NO_RETRIES)
+    try:
+        response = client.invoke_endpoint_with_response_stream(EndpointName="ep", Body=b"x")
+        declared = int(response["ResponseMetadata"]["HTTPHeaders"]["content-length"])
+        assert "transfer-encoding" not in response["ResponseMetadata"]["HTTPHeaders"]
+        events = list(response["Body"])
+        assert events == [{"PayloadPart": {"Bytes": b"p1"}}, {"PayloadPart": {"Bytes": b"p2"}}]
+        assert declared > sum(len(encode_event(PayloadPart(p))) for p in (b"p1", b"p2"))
+    finally:
+        client.close()
+
+
+def test_short_content_length_cuts_an_invoke_body_in_half(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", faults=[ShortContentLength(times=1)])
+    client = local.boto3_client(NO_RETRIES)
+    try:
+        with pytest.raises((bce.ResponseStreamingError, bce.IncompleteReadError)):
+            client.invoke_endpoint(EndpointName="ep", Body=b"x" * 100)["Body"].read()
+        assert client.invoke_endpoint(EndpointName="ep", Body=b"ok")["Body"].read() == b"ok"
+    finally:
+        client.close()
+
+
+def test_an_error_event_can_hold_the_body_open(local: LocalRuntime) -> None:
+    """``hold_seconds``: the event arrives, the end of the body does not (until it is over)."""
+    local.add_endpoint("ep", _three_parts, faults=[StreamErrorEvent(1, hold_seconds=60)])
+    client = local.boto3_client(Config(read_timeout=0.3, retries={"total_max_attempts": 1}))
+    try:
+        response = client.invoke_endpoint_with_response_stream(EndpointName="ep", Body=b"x")
+        raw = response["Body"]._raw_stream
+        chunks = raw.stream(65536, decode_content=False)
+        frames = next(chunks) + next(chunks)
+        error = ModelStreamError(
+            message="Model invocation time exceeded while streaming the response.",
+            error_code="ModelInvocationTimeExceeded",
+        )
+        assert frames == encode_event(PayloadPart(b"p1")) + encode_event(error)
+        with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+            next(chunks)
+        response["Body"].close()
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ShortContentLength(-1),
+        lambda: ShortContentLength(times=-1),
+        lambda: StreamErrorEvent(1, hold_seconds=-1),
+        lambda: StreamFailureEvent(1, hold_seconds=-1),
+    ],
+)
+def test_short_content_length_and_hold_arguments_are_checked(make: Callable[[], object]) -> None:
     with pytest.raises(ValueError, match=">= 0"):
         make()
 

@@ -34,6 +34,7 @@ from ._errors import map_aio_stream_exception
 from ._events import PayloadPart, StreamEvent
 from ._exceptions import SageMakerRuntimeError, StreamError
 from ._stream_core import (
+    ERROR_GRACE,
     OPERATION,
     EventStreamCore,
     PayloadDecoder,
@@ -116,6 +117,10 @@ class AsyncResponseStream(StreamState):
         self._release_connection(reuse=False)
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self._start()
+
+    def _start(self) -> _Events:
+        """The one pass over the events."""
         if self._started or self._closed:
             raise consumed_error()
         self._started = True
@@ -159,7 +164,7 @@ class AsyncResponseStream(StreamState):
 
     def decode(self, decoder: PayloadDecoder[_T]) -> AsyncIterator[_T]:
         """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
-        return _Decoded(self.__aiter__(), PayloadFeed(decoder, self.request_id))
+        return _Decoded(self._start(), PayloadFeed(decoder, self.request_id))
 
     # --- internals ------------------------------------------------------------------
 
@@ -204,16 +209,23 @@ class AsyncResponseStream(StreamState):
             raise mapped from exc
 
     async def _drain(self, core: EventStreamCore) -> None:
-        """Read the rest of the body after an error event, so the connection is reusable."""
+        """Read the rest of the body after an error event, for at most ``ERROR_GRACE``.
+
+        The connection is reused only when the body ends within the grace (and is as
+        long as it said); otherwise it is closed.
+        """
         try:
-            while chunk := await self._read():
-                if not core.drained(len(chunk)):
-                    self._release_connection(reuse=False)
-                    return
-        except SageMakerRuntimeError:
-            self._release_connection(reuse=False)
-            return
-        self._release_connection(reuse=True)
+            reuse = await asyncio.wait_for(self._read_to_end(core), ERROR_GRACE)
+        except (SageMakerRuntimeError, asyncio.TimeoutError):
+            reuse = False
+        self._release_connection(reuse=reuse)
+
+    async def _read_to_end(self, core: EventStreamCore) -> bool:
+        """Read and drop the body to its end; whether it ended well within the limits."""
+        while chunk := await self._read():
+            if not core.drained(len(chunk)):
+                return False
+        return not self._closed and core.complete()
 
     def _release_connection(self, *, reuse: bool) -> None:
         if self._connection_done:
@@ -263,7 +275,7 @@ class _Events:
 
     def __init__(self, stream: AsyncResponseStream) -> None:
         self._stream = stream
-        self._core = EventStreamCore(stream.request_id)
+        self._core = stream._new_core()  # pyright: ignore[reportPrivateUsage]
         self._pending: collections.deque[StreamEvent] = collections.deque()
         self._done = False
         self._drain_due = False  # an error event was returned; the body's end is unread
@@ -290,7 +302,7 @@ class _Events:
                 try:
                     await stream._drain(core)  # pyright: ignore[reportPrivateUsage]
                 except BaseException:  # cancelled while draining: close, do not leak
-                    self._abandon()
+                    self.abandon()
                     raise
             raise StopAsyncIteration
         try:
@@ -311,11 +323,11 @@ class _Events:
         except StopAsyncIteration:
             raise
         except StreamError as exc:
-            self._abandon()
+            self.abandon()
             core.annotate(exc)
             raise
         except BaseException:
-            self._abandon()
+            self.abandon()
             raise
         return pending.popleft()
 
@@ -325,17 +337,23 @@ class _Events:
         self._drain_due = False
         self._pending.clear()
 
-    def _abandon(self) -> None:
+    def abandon(self) -> None:
+        """Stop and close the connection unless it was released already."""
         self.stop()
         self._stream._release_connection(reuse=False)  # pyright: ignore[reportPrivateUsage]
 
 
 class _Decoded(Generic[_T]):
-    """A payload decoder driven by the events of a stream, as an async iterator."""
+    """A payload decoder driven by the events of a stream, as an async iterator.
+
+    A ``StreamError`` (an error event, a bad record, a truncated body) has released the
+    connection before it leaves: the caller may keep the exception, and with it this
+    iterator, as long as it likes.
+    """
 
     __slots__ = ("_events", "_feed", "_finished", "_pending")
 
-    def __init__(self, events: AsyncIterator[StreamEvent], feed: PayloadFeed[_T]) -> None:
+    def __init__(self, events: _Events, feed: PayloadFeed[_T]) -> None:
         self._events = events
         self._feed = feed
         self._pending: collections.deque[_T] = collections.deque()
@@ -353,7 +371,7 @@ class _Decoded(Generic[_T]):
                 event = await self._events.__anext__()
             except StopAsyncIteration:
                 self._finished = True
-                pending.extend(self._feed.end())
+                pending.extend(self._feed.end())  # the connection was released at the end
                 continue
             except StreamError as exc:
                 self._finished = True
@@ -366,5 +384,6 @@ class _Decoded(Generic[_T]):
                 pending.extend(self._feed.event(event))
             except StreamError:
                 self._finished = True
+                self._events.abandon()
                 raise
         return pending.popleft()

@@ -1,14 +1,16 @@
 """The sans-I/O core of a response stream, shared by the sync and the asyncio stream.
 
 :class:`EventStreamCore` turns body bytes into typed events and holds the rules around
-them: how much is drained after an error event so the connection can be reused, and
-what a ``StreamError`` raised while reading carries. :class:`PayloadFeed` drives a payload
+them: how much, and for how long, the body is drained after an error event so the
+connection can be reused; whether the body was as long as its ``Content-Length`` said;
+and what a ``StreamError`` raised while reading carries. :class:`PayloadFeed` drives a payload
 decoder (text, lines, SSE, tokens) from events, raising error events. The streams only
 read bytes and release connections.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Generic, Protocol, TypeVar
 
 from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
@@ -17,6 +19,7 @@ from ._exceptions import (
     InternalStreamFailureError,
     ModelStreamInterruptedError,
     StreamConsumedError,
+    StreamDecodeError,
     StreamError,
 )
 from ._types import StreamMetadata
@@ -25,12 +28,14 @@ __all__ = [
     "OPERATION",
     "READ_SIZE",
     "MAX_DRAIN",
+    "ERROR_GRACE",
     "PayloadDecoder",
     "EventStreamCore",
     "PayloadFeed",
     "RawPayloads",
     "StreamState",
     "consumed_error",
+    "declared_length",
     "raise_for_event",
 ]
 
@@ -40,6 +45,10 @@ READ_SIZE = 64 * 1024
 MAX_DRAIN = 64 * 1024
 """After an error event the body is read on to its end so the connection can be reused,
 but never more than this: anything longer is not a well-formed ending."""
+ERROR_GRACE = 0.2
+"""Seconds the end of the body may take to arrive after an error event. The error is
+raised (and the event loop ends) once the end arrives or this grace is over; only a body
+that ended within it leaves a reusable connection, any other is closed."""
 
 _T = TypeVar("_T")
 
@@ -82,6 +91,20 @@ def raise_for_event(event: StreamEvent, request_id: str | None) -> None:
         )
 
 
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """The body length a response declared (``Content-Length``), when it is binding.
+
+    ``None`` for a chunked or content-encoded body (its length on the wire is not the
+    length read) or a missing or invalid header. ``headers`` are lower-cased.
+    """
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return None
+    if headers.get("content-encoding", "identity").lower() != "identity":
+        return None
+    value = headers.get("content-length", "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 class StreamState:
     """What both streams keep and show about one response: its metadata and whether it is done.
 
@@ -119,6 +142,11 @@ class StreamState:
         if not getattr(self, "_connection_done", True):
             self._release_connection(reuse=False)
 
+    def _new_core(self) -> EventStreamCore:
+        """The decoding state of one pass over this response's body."""
+        headers = self._metadata["response_metadata"]["http_headers"]
+        return EventStreamCore(self.request_id, declared_length(headers))
+
     def _release_connection(self, *, reuse: bool) -> None:
         """Close the connection, or hand it back to the pool when ``reuse``. Idempotent."""
         raise NotImplementedError
@@ -128,28 +156,44 @@ class EventStreamCore:
     """Body bytes in, typed events out; the state of one pass over a stream.
 
     ``feed`` returns events in order; the first event that is not a ``PayloadPart``
-    ends the stream: the reader drains the rest (:meth:`drained` says how long it may),
-    yields the error event last, and stops. ``finish`` at the end of the body raises
-    ``StreamDecodeError`` when a frame was cut.
+    ends the stream: the reader yields it at once, then drains the rest for at most
+    :data:`ERROR_GRACE` seconds (:meth:`drained` says how much it may read), and stops.
+    ``finish`` at the end of the body raises ``StreamDecodeError`` when a frame was cut
+    or the body is shorter than its ``Content-Length``.
     """
 
-    __slots__ = ("_decoder", "_drained", "request_id")
+    __slots__ = ("_decoder", "_drained", "_expected", "_received", "request_id")
 
-    def __init__(self, request_id: str | None) -> None:
+    def __init__(self, request_id: str | None, expected_length: int | None = None) -> None:
         self.request_id = request_id
         self._decoder = EventDecoder()
         self._drained = 0
+        self._expected = expected_length
+        self._received = 0
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         """Decode body bytes; return the events now complete."""
+        self._received += len(chunk)
         return self._decoder.feed(chunk)
 
     def finish(self) -> None:
-        """The body ended; raise ``StreamDecodeError`` if it ended inside a frame."""
+        """The body ended; raise ``StreamDecodeError`` if it ended early or inside a frame."""
+        if not self.complete():
+            raise StreamDecodeError(
+                f"the stream ended after {self._received} of the {self._expected} bytes its "
+                "Content-Length declared (truncated response)",
+                request_id=self.request_id,
+                operation=OPERATION,
+            )
         self._decoder.finish()
+
+    def complete(self) -> bool:
+        """Whether the body read so far is as long as its ``Content-Length`` (if any)."""
+        return self._expected is None or self._received >= self._expected
 
     def drained(self, size: int) -> bool:
         """Count ``size`` bytes read after an error event; ``False`` once over the limit."""
+        self._received += size
         self._drained += size
         return self._drained <= MAX_DRAIN
 

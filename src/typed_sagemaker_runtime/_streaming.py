@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import weakref
+import socket
+import threading
+import time
 from collections.abc import Generator, Iterator
 from typing import Any, Protocol, TypeVar
 
@@ -19,6 +21,7 @@ from ._errors import map_stream_exception
 from ._events import PayloadPart, StreamEvent
 from ._exceptions import SageMakerRuntimeError, StreamError
 from ._stream_core import (
+    ERROR_GRACE,
     OPERATION as _OPERATION,
     READ_SIZE as _READ_SIZE,
     EventStreamCore,
@@ -38,7 +41,9 @@ _T = TypeVar("_T")
 class _RawResponse(Protocol):
     """The part of urllib3's ``HTTPResponse`` a stream uses."""
 
-    def stream(self, amt: int | None = ..., decode_content: bool | None = ...) -> Iterator[bytes]:
+    def stream(
+        self, amt: int | None = ..., decode_content: bool | None = ...
+    ) -> Generator[bytes, None, None]:
         """Yield the body as it arrives, one HTTP chunk at a time."""
         ...
 
@@ -62,7 +67,8 @@ class ResponseStream(StreamState):
     The HTTP connection is handed back to the pool when the stream is read to its end
     (also when it ended with an error event) and closed at once when the stream is
     abandoned: ``close()``, leaving the ``with`` block, breaking out of the loop, an
-    exception, or garbage collection.
+    exception, or garbage collection. ``close()`` may come from another thread: a read
+    blocked there is woken and raises ``StreamError``.
     """
 
     def __init__(
@@ -72,9 +78,14 @@ class ResponseStream(StreamState):
         *,
         read_timeout: float | None = None,
     ) -> None:
+        # Every use of ``raw`` but the blocking read itself holds this lock, so a close()
+        # from another thread never touches the connection while this one (or urllib3 for
+        # it) hands it back. During a read, close() only shuts the socket down.
+        self._lock = threading.Lock()
         super().__init__(metadata, read_timeout)
         self._raw = raw
-        self._iterator: weakref.ReferenceType[Generator[StreamEvent, None, None]] | None = None
+        self._reading = False
+        self._closed_by: int | None = None
 
     def __enter__(self) -> ResponseStream:
         return self
@@ -83,36 +94,44 @@ class ResponseStream(StreamState):
         self.close()
 
     def close(self) -> None:
-        """Stop reading and release the connection. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        iterator = self._iterator() if self._iterator is not None else None
-        if iterator is not None:
-            with contextlib.suppress(ValueError):  # it is running in another thread
-                iterator.close()
+        """Stop reading and release the connection. Idempotent; safe from any thread.
+
+        A read blocked in another thread (a stalled server) is woken at once and raises
+        ``StreamError``; that thread then closes the connection.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._closed_by = threading.get_ident()
+            if self._reading:
+                # Wake the reader; it closes the connection itself. A read that ended the
+                # body has handed the connection back already (no socket any more), but
+                # urllib3 forgets it just after putting it in the pool: in that instant a
+                # pooled socket may be shut down, which the pool sees as dropped.
+                sock = connection_socket(self._raw)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
         self._release_connection(reuse=False)
 
     def __iter__(self) -> Iterator[StreamEvent]:
-        if self._started or self._closed:
-            raise consumed_error()
-        self._started = True
-        events = self._events()
-        # Not kept alive by the stream: a loop that breaks drops the last reference
-        # and the generator's ``finally`` closes the connection at once.
-        self._iterator = weakref.ref(events)
-        return events
+        return self._start()
 
     def payloads(self) -> Iterator[bytes]:
         """Yield the bytes of each ``PayloadPart``; raise a ``StreamError`` on an error event."""
         request_id = self.request_id
-        events = iter(self)
-        for event in events:
-            if type(event) is PayloadPart:
-                yield event.data
-            else:
-                _finish(events)
-                raise_for_event(event, request_id)
+        events = self._start()
+        try:
+            for event in events:
+                if type(event) is PayloadPart:
+                    yield event.data
+                else:
+                    _finish(events)
+                    raise_for_event(event, request_id)
+        finally:
+            events.close()  # released before any exception leaves, even if it is kept
 
     def read(self) -> bytes:
         """Read the whole payload; raise a ``StreamError`` on an error event."""
@@ -152,82 +171,153 @@ class ResponseStream(StreamState):
     def decode(self, decoder: PayloadDecoder[_T]) -> Iterator[_T]:
         """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
         feed = PayloadFeed(decoder, self.request_id)
-        events = iter(self)
-        for event in events:
-            if type(event) is not PayloadPart:
-                _finish(events)
-            yield from feed.event(event)
-        yield from feed.end()
+        events = self._start()
+        try:
+            for event in events:
+                if type(event) is not PayloadPart:
+                    _finish(events)
+                yield from feed.event(event)
+            yield from feed.end()
+        finally:
+            events.close()  # released before any exception leaves, even if it is kept
 
     # --- internals ------------------------------------------------------------------
 
+    def _start(self) -> Generator[StreamEvent, None, None]:
+        """The one pass over the events."""
+        if self._started or self._closed:
+            raise consumed_error()
+        self._started = True
+        # Not kept by the stream: a loop that breaks drops the last reference and the
+        # generator's ``finally`` closes the connection at once.
+        return self._events()
+
     def _events(self) -> Generator[StreamEvent, None, None]:
-        core = EventStreamCore(self.request_id)
-        chunks = self._chunks()
+        core = self._new_core()
+        chunks = self._raw.stream(_READ_SIZE, decode_content=False)
         try:
-            for chunk in chunks:
+            while chunk := self._read(chunks):
                 for event in core.feed(chunk):
-                    if type(event) is PayloadPart:
-                        yield event
-                        continue
-                    yield event  # the last event, at once
-                    # Resumed (the loop went on): read the end of the body so the
-                    # connection can be reused. A loop that stops here closes it.
-                    self._drain(chunks, core)
-                    return
+                    yield event
+                    if type(event) is not PayloadPart:
+                        # The last event, yielded at once. Resumed (the loop went on): read
+                        # the end of the body, briefly, so the connection can be reused.
+                        if not self._closed:
+                            self._drain(chunks, core)
+                        return
+                    if self._closed:
+                        self._raise_if_closed_elsewhere()
+                        return
+            if self._closed:
+                return
             core.finish()
             self._release_connection(reuse=True)
         except StreamError as exc:
             core.annotate(exc)
             raise
         finally:
-            chunks.close()
-            if not self._connection_done:
-                self._release_connection(reuse=False)
+            with self._lock:
+                chunks.close()
+            self._release_connection(reuse=False)  # nothing to do once released
 
-    def _chunks(self) -> Generator[bytes, None, None]:
+    def _read(self, chunks: Generator[bytes, None, None]) -> bytes:
+        """The next body bytes; ``b""`` at the end of the body or once closed here.
+
+        Raises ``StreamError`` when :meth:`close` came from another thread, before or
+        during the read, and the mapped ``SageMakerRuntimeError`` when the read fails.
+        """
+        with self._lock:
+            closed = self._closed
+            self._reading = not closed
+        if closed:
+            self._raise_if_closed_elsewhere()
+            return b""
+        failure: Exception | None = None
+        chunk = b""
         try:
-            yield from self._raw.stream(_READ_SIZE, decode_content=False)
-        except SageMakerRuntimeError:
-            raise
+            chunk = next(chunks, b"")
         except Exception as exc:
-            if self._closed:  # close() from another thread while this one was reading
-                raise StreamError(
-                    "the stream was closed while it was being read",
-                    request_id=self.request_id,
-                    operation=_OPERATION,
-                ) from exc
+            failure = exc
+        finally:
+            with self._lock:
+                self._reading = False
+                closed = self._closed
+        if closed:
+            self._raise_if_closed_elsewhere(failure)
+            return b""
+        if failure is not None:
             mapped = map_stream_exception(
-                exc, operation=_OPERATION, read_timeout=self._read_timeout
+                failure, operation=_OPERATION, read_timeout=self._read_timeout
             )
             if mapped is None:
-                raise
+                raise failure
             mapped.request_id = self.request_id
-            raise mapped from exc
+            raise mapped from failure
+        return chunk
 
-    def _drain(self, chunks: Iterator[bytes], core: EventStreamCore) -> None:
-        """Read the rest of the body after an error event, so the connection is reusable."""
+    def _raise_if_closed_elsewhere(self, cause: BaseException | None = None) -> None:
+        """After :meth:`close`: raise ``StreamError`` if another thread called it."""
+        if self._closed_by != threading.get_ident():
+            raise StreamError(
+                "the stream was closed while it was being read",
+                request_id=self.request_id,
+                operation=_OPERATION,
+            ) from cause
+
+    def _drain(self, chunks: Generator[bytes, None, None], core: EventStreamCore) -> None:
+        """Read the rest of the body after an error event, for at most ``ERROR_GRACE``.
+
+        The connection is reused only when the body ends within the grace (and is as
+        long as it said); otherwise it is closed. Each read is bounded through the
+        socket's timeout, put back afterwards: urllib3 2 sets it again for each request,
+        but urllib3 1.26 sends the next request with whatever timeout the socket has.
+        """
+        deadline = time.monotonic() + ERROR_GRACE
+        sock = connection_socket(self._raw)
+        previous = sock.gettimeout() if sock is not None else None
+        reuse = False
         try:
-            for chunk in chunks:
+            while (remaining := deadline - time.monotonic()) > 0:
+                if sock is not None and connection_socket(self._raw) is sock:
+                    sock.settimeout(remaining)  # still this response's: not in the pool
+                chunk = self._read(chunks)
+                if not chunk:
+                    reuse = not self._closed and core.complete()
+                    break
                 if not core.drained(len(chunk)):
-                    self._release_connection(reuse=False)
-                    return
-        except SageMakerRuntimeError:
-            self._release_connection(reuse=False)
-            return
-        self._release_connection(reuse=True)
+                    break
+        except (SageMakerRuntimeError, OSError):  # timed out, reset, or closed elsewhere
+            pass
+        finally:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.settimeout(previous)
+        self._release_connection(reuse=reuse)
 
     def _release_connection(self, *, reuse: bool) -> None:
-        if self._connection_done:
-            return
-        self._connection_done = True
-        raw: Any = self._raw
-        try:
-            if not reuse:
-                raw.close()
-        finally:
-            # A closed connection goes back too: the pool reconnects it on next use.
-            raw.release_conn()
+        with self._lock:  # one test-and-set: the connection goes back (or closes) once
+            if self._connection_done:
+                return
+            self._connection_done = True
+            raw: Any = self._raw
+            try:
+                if not reuse:
+                    raw.close()
+            finally:
+                # A closed connection goes back too: the pool reconnects it on next use.
+                raw.release_conn()
+
+
+def connection_socket(raw: object) -> socket.socket | None:
+    """The socket under a urllib3 response, while the response still holds its connection.
+
+    urllib3 has no public way to reach it (``HTTPResponse.shutdown()`` only exists from
+    urllib3 2.3 and only shuts the read side), so this follows ``.connection.sock``:
+    ``None`` once the connection went back to the pool or was closed.
+    """
+    connection = getattr(raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _finish(events: Iterator[StreamEvent]) -> None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         ErrorResponse,
         Fault,
         RawResponse,
+        ShortContentLength,
         SlowTokens,
         Stall,
         StreamErrorEvent,
@@ -89,6 +90,7 @@ __all__ = [
     "ConnectionReset",
     "Stall",
     "SlowTokens",
+    "ShortContentLength",
     "DEFAULT_ERROR_STATUS",
 ]
 
@@ -122,6 +124,7 @@ _MODULES = {
     "ConnectionReset": "._faults",
     "Stall": "._faults",
     "SlowTokens": "._faults",
+    "ShortContentLength": "._faults",
     "DEFAULT_ERROR_STATUS": "._faults",
 }
 

@@ -24,10 +24,15 @@ Which operations a fault applies to (a fault that does not apply is skipped and 
 * :class:`ConnectionReset`, :class:`Stall`: all three. With ``after_parts`` set, on
   InvokeEndpoint and InvokeEndpointAsync they strike in the middle of the response body
   (after the headers and half the body; the value of ``after_parts`` does not matter there).
+* :class:`ShortContentLength`: all three; on InvokeEndpoint and InvokeEndpointAsync it
+  sends half the body (``after_parts`` does not matter there).
 * :class:`StreamErrorEvent`, :class:`StreamFailureEvent`, :class:`TruncatedFrame`,
   :class:`CorruptFrame`, :class:`SlowTokens`: InvokeEndpointWithResponseStream only.
 
-A slow first byte is :class:`Stall` without ``after_parts``; slow tokens are :class:`SlowTokens`.
+A slow first byte is :class:`Stall` without ``after_parts``; slow tokens are :class:`SlowTokens`;
+an error event after which the server keeps the body open is :class:`StreamErrorEvent` (or
+:class:`StreamFailureEvent`) with ``hold_seconds``; a body shorter than its ``Content-Length``
+is :class:`ShortContentLength`.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ __all__ = [
     "ConnectionReset",
     "Stall",
     "SlowTokens",
+    "ShortContentLength",
     "Fault",
     "DEFAULT_ERROR_STATUS",
 ]
@@ -89,6 +95,11 @@ def _operation_set(given: Collection[Operation]) -> frozenset[Operation]:
 def _check_times(times: int | None) -> None:
     if times is not None and times < 0:
         raise ValueError(f"times must be None or >= 0, not {times}")
+
+
+def _check_seconds(name: str, seconds: float) -> None:
+    if seconds < 0:
+        raise ValueError(f"{name} must be >= 0, not {seconds}")
 
 
 def _check_after_parts(after_parts: int | None) -> None:
@@ -168,7 +179,11 @@ class RawResponse:
 
 @dataclass(frozen=True, slots=True)
 class StreamErrorEvent:
-    """End the stream with a ``ModelStreamError`` event after ``after_parts`` parts."""
+    """End the stream with a ``ModelStreamError`` event after ``after_parts`` parts.
+
+    ``hold_seconds`` keeps the body open that long after the event before ending it (a
+    server that does not end its body); ``LocalRuntime.stop()`` ends the wait at once.
+    """
 
     after_parts: int
     """Payload parts sent before the event."""
@@ -179,15 +194,22 @@ class StreamErrorEvent:
     """The event's ``Message``."""
     times: int | None = None
     """How many requests this fault applies to (``None``: all)."""
+    hold_seconds: float = 0.0
+    """How long the body stays open after the event before it ends."""
 
     def __post_init__(self) -> None:
         _check_times(self.times)
         _check_after_parts(self.after_parts)
+        _check_seconds("hold_seconds", self.hold_seconds)
 
 
 @dataclass(frozen=True, slots=True)
 class StreamFailureEvent:
-    """End the stream with an ``InternalStreamFailure`` event after ``after_parts`` parts."""
+    """End the stream with an ``InternalStreamFailure`` event after ``after_parts`` parts.
+
+    ``hold_seconds`` keeps the body open that long after the event, as in
+    :class:`StreamErrorEvent`.
+    """
 
     after_parts: int
     """Payload parts sent before the event."""
@@ -196,10 +218,13 @@ class StreamFailureEvent:
     """The event's ``Message``."""
     times: int | None = None
     """How many requests this fault applies to (``None``: all)."""
+    hold_seconds: float = 0.0
+    """How long the body stays open after the event before it ends."""
 
     def __post_init__(self) -> None:
         _check_times(self.times)
         _check_after_parts(self.after_parts)
+        _check_seconds("hold_seconds", self.hold_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +312,28 @@ class Stall:
 
 
 @dataclass(frozen=True, slots=True)
+class ShortContentLength:
+    """Declare a ``Content-Length`` and close the connection before sending all of it.
+
+    A stream is then sent whole-body (no chunked encoding) and cut at a frame boundary:
+    the frames of the first ``after_parts`` parts go out, the declared length also counts
+    the next frame (the handler's next part, or a small made-up one), and the connection
+    closes (FIN). ``after_parts=None`` cuts before the first frame. On InvokeEndpoint
+    and InvokeEndpointAsync, half the body goes out.
+    """
+
+    after_parts: int | None = None
+    """Payload parts sent whole before the cut (streams only)."""
+    _: KW_ONLY
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+
+
+@dataclass(frozen=True, slots=True)
 class SlowTokens:
     """Wait ``delay_seconds`` before each stream part after the first (slow token generation).
 
@@ -317,6 +364,7 @@ Fault: TypeAlias = (
     | ConnectionReset
     | Stall
     | SlowTokens
+    | ShortContentLength
 )
 """Any fault accepted by ``LocalRuntime.add_endpoint(..., faults=...)``."""
 

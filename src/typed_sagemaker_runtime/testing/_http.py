@@ -164,6 +164,13 @@ class ResponseWriter:
         headers = [*headers, ("Content-Length", str(len(body)))]
         _send_all(self._sock, [self._head_bytes(status, headers), body[: len(body) // 2]])
 
+    def send_short(
+        self, status: int, headers: list[tuple[str, str]], sent: bytes, declared: int
+    ) -> None:
+        """Send the head announcing ``declared`` body bytes, then only ``sent``."""
+        headers = [*headers, ("Content-Length", str(declared))]
+        _send_all(self._sock, [self._head_bytes(status, headers), sent])
+
     def send_rest(self, body: bytes) -> None:
         """Send the second half of a body started with ``send_partial``."""
         _send_all(self._sock, [body[len(body) // 2 :]])
@@ -185,10 +192,11 @@ class ResponseWriter:
             head, self._head = self._head, b""
             _send_all(self._sock, [head, b"%x\r\n" % len(data), data, b"\r\n"])
 
-    def end_chunked(self) -> None:
-        """Send the terminating zero-length chunk."""
+    def end_chunked(self, data: bytes = b"") -> None:
+        """Send ``data`` as a last chunk, if any, and the terminating zero-length chunk at once."""
         head, self._head = self._head, b""
-        self._sock.sendall(head + b"0\r\n\r\n")
+        last = b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+        _send_all(self._sock, [head, last, b"0\r\n\r\n"])
 
 
 def _send_all(sock: socket.socket, parts: list[bytes]) -> None:

@@ -22,7 +22,7 @@ from ._errors import (
     model_error_members,
 )
 from ._failure import ModelFailure
-from ._faults import ConnectionReset, ErrorResponse, Fault, RawResponse, Stall
+from ._faults import ConnectionReset, ErrorResponse, Fault, RawResponse, ShortContentLength, Stall
 from ._http import CloseConnection, HttpRequest, ResetConnection, ResponseWriter, http_date
 from ._model import InvocationRequest, Operation
 from ._shaping import base_headers, content_type_for, join_body, production_variant, response_of
@@ -153,6 +153,9 @@ class Service:
         if isinstance(fault, ConnectionReset) and fault.after_parts is not None:
             writer.send_partial(status, headers, body)
             raise ResetConnection
+        if isinstance(fault, ShortContentLength):
+            writer.send_partial(status, headers, body)
+            raise CloseConnection
         if isinstance(fault, Stall) and fault.after_parts is not None:
             writer.send_partial(status, headers, body)
             self.stall(fault.seconds)

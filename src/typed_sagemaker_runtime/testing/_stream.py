@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from .._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from .._eventstream import encode_event
@@ -15,6 +15,7 @@ from ._faults import (
     ErrorResponse,
     Fault,
     RawResponse,
+    ShortContentLength,
     SlowTokens,
     Stall,
     StreamErrorEvent,
@@ -60,6 +61,11 @@ def stream_response(
     headers.append(("x-Amzn-Invoked-Production-Variant", production_variant(response, request)))
     if response.custom_attributes is not None:
         headers.append(("X-Amzn-SageMaker-Custom-Attributes", response.custom_attributes))
+    if isinstance(fault, ShortContentLength):
+        try:
+            _send_short(writer, headers, first, items, fault.after_parts or 0)
+        finally:
+            items.close()
     writer.start_chunked(200, headers)
     try:
         _pump(service, request, _Framer(writer, endpoint.max_chunk_bytes), first, items, fault)
@@ -97,12 +103,14 @@ class _Framer:
         if head:
             self.writer.flush_head()
 
-    def end(self, event: StreamEvent | None = None) -> None:
-        """Send ``event`` if given, then end the chunked body."""
-        if event is not None:
-            self.send(encode_event(event))
-        self.flush()
-        self.writer.end_chunked()
+    def end(self, last: StreamEvent | bytes | None = None) -> None:
+        """Send what is packed and the ``last`` event (or frame), and end the body, in one write."""
+        if last is not None:
+            self._pending.append(last if isinstance(last, bytes) else encode_event(last))
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        self.writer.end_chunked(data)
 
 
 def _pump(
@@ -135,7 +143,13 @@ def _pump(
                 raise ResetConnection
             elif isinstance(fault, (StreamErrorEvent, StreamFailureEvent)):
                 items.close()
-                out.end(_error_event(fault))
+                if fault.hold_seconds:  # the event now, the end of the body later
+                    out.send(encode_event(_error_event(fault)))
+                    out.flush(head=True)
+                    service.stall(fault.hold_seconds)
+                    out.end()
+                else:
+                    out.end(_error_event(fault))
                 return
             elif isinstance(fault, TruncatedFrame):
                 items.close()
@@ -158,8 +172,7 @@ def _pump(
             frame, corrupt = _flip_last_byte(frame), False
         if not isinstance(item, (PayloadPart, RawFrames)):  # an error event ends the stream
             items.close()
-            out.send(frame)
-            out.end()
+            out.end(frame)
             return
         if parts and isinstance(fault, SlowTokens):
             out.flush(head=True)
@@ -179,6 +192,26 @@ def _pump(
             code = exc.stream_error_code if isinstance(exc, ModelFailure) else "StreamBroken"
             out.end(ModelStreamError(message=str(exc), error_code=code))
             return
+
+
+def _send_short(
+    writer: ResponseWriter,
+    headers: list[tuple[str, str]],
+    item: StreamEvent | RawFrames | None,
+    items: Generator[StreamEvent | RawFrames, None, None],
+    parts: int,
+) -> NoReturn:
+    """Send ``parts`` frames under a ``Content-Length`` that also counts the next one; close."""
+    frames: list[bytes] = []
+    while item is not None and len(frames) < parts:
+        frames.append(_encode(item))
+        try:
+            item = next(items, None)
+        except Exception:  # the handler failed: the cut comes here
+            item = None
+    sent = b"".join(frames)
+    writer.send_short(200, headers, sent, len(sent) + len(_encode(item or _FILLER)))
+    raise CloseConnection
 
 
 def _encode(item: StreamEvent | RawFrames) -> bytes:

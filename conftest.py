@@ -105,7 +105,7 @@ pytest_collect_file = Sybil(
         CodeBlockParser(language="console", evaluator=_run_console),
         SkipParser(),
     ],
-    patterns=["README.md", "docs/*.md"],
+    patterns=["README.md", "docs/*.md", "docs/**/*.md"],
     setup=_setup,
     teardown=_teardown,
 ).pytest()

@@ -10,6 +10,9 @@ The pages are Markdown (MyST); the API reference is generated from the docstring
 
 from __future__ import annotations
 
+import importlib
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from docutils.nodes import Element, TextElement
@@ -29,6 +32,7 @@ source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build", "README.md"]
 myst_heading_anchors = 3
 nitpicky = True
+smartquotes = False  # the pages quote code and JSON
 
 html_theme = "furo"
 html_title = f"typed-sagemaker-runtime {release}"
@@ -37,7 +41,8 @@ pygments_dark_style = "monokai"
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
-autodoc_default_options: dict[str, Any] = {"members": True}
+# Type aliases show "Alias of ..." with public names instead of their value's repr.
+autodoc_default_options: dict[str, Any] = {"members": True, "no-value": True}
 python_use_unqualified_type_names = True
 add_module_names = False
 
@@ -62,6 +67,33 @@ _PUBLIC = {
     **{name: f"{_ROOT}.testing.{name}" for name in typed_sagemaker_runtime.testing.__all__},
     **{name: f"{_ROOT}.{name}" for name in typed_sagemaker_runtime.__all__},
 }
+
+
+def _defined_in_private_modules() -> None:
+    """Point each public class's ``__module__`` back at the private module defining it.
+
+    The package sets ``__module__`` to its public name, for tracebacks and reprs; but
+    autodoc reads the docstrings written under attributes (TypedDict keys, dataclass
+    fields, exception attributes) from the source of ``__module__``, which would then be
+    the package's ``__init__``, which has none. References to the private names resolve
+    to the public ones (``_resolve_public``).
+    """
+    import pkgutil
+
+    exported = {
+        name: getattr(typed_sagemaker_runtime, name) for name in typed_sagemaker_runtime.__all__
+    }
+    for module_info in pkgutil.iter_modules(typed_sagemaker_runtime.__path__, f"{_ROOT}."):
+        if not module_info.name.rsplit(".", 1)[1].startswith("_"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for name, value in exported.items():
+            defines = module.__dict__.get(name) is value and name in getattr(module, "__all__", ())
+            if defines and isinstance(value, type) and value.__module__ == _ROOT:
+                value.__module__ = module.__name__
+
+
+_defined_in_private_modules()
 
 
 def _public_name(target: str) -> str | None:
@@ -126,11 +158,26 @@ def _attribute_docstrings() -> dict[str, list[str]]:
 _ATTRIBUTE_DOCSTRINGS = _attribute_docstrings()
 
 
+def _alias_of(value: object) -> str:
+    """``value`` (a type alias) in reST: the package's names linked under their public names."""
+    from sphinx.util.typing import stringify_annotation
+
+    text = stringify_annotation(value, "fully-qualified-except-typing")
+
+    def name(match: re.Match[str]) -> str:
+        public = _public_name(match[0])
+        return f":py:obj:`~{public}`" if public else match[0].rsplit(".", 1)[-1]
+
+    return re.sub(r"[A-Za-z_][\w.]*", name, text)
+
+
 def _reexported_docstring(
     app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]
 ) -> None:
     if what == "data" and name in _ATTRIBUTE_DOCSTRINGS:
         lines[:] = _ATTRIBUTE_DOCSTRINGS[name]
+        if not isinstance(obj, (str, int, dict, Mapping)):  # a type alias, not a constant
+            lines[:0] = [f"Alias of {_alias_of(obj)}", ""]
 
 
 def setup(app: Sphinx) -> None:

@@ -99,6 +99,8 @@ def _run_console(example: Example) -> str | None:
     return None
 
 
+collect_ignore = ["docs/_build"]  # the built site
+
 pytest_collect_file = Sybil(
     parsers=[
         PythonCodeBlockParser(doctest_optionflags=_OPTIONS),

@@ -35,6 +35,7 @@ nitpicky = True
 smartquotes = False  # the pages quote code and JSON
 
 html_theme = "furo"
+html_copy_source = False  # no page sources in the output (pytest would collect them)
 html_title = f"typed-sagemaker-runtime {release}"
 pygments_style = "sphinx"
 pygments_dark_style = "monokai"

@@ -99,13 +99,15 @@ def _run_console(example: Example) -> str | None:
     return None
 
 
+collect_ignore = ["docs/_build"]  # the built site
+
 pytest_collect_file = Sybil(
     parsers=[
         PythonCodeBlockParser(doctest_optionflags=_OPTIONS),
         CodeBlockParser(language="console", evaluator=_run_console),
         SkipParser(),
     ],
-    patterns=["README.md", "docs/*.md"],
+    patterns=["README.md", "docs/*.md", "docs/**/*.md"],
     setup=_setup,
     teardown=_teardown,
 ).pytest()

@@ -13,6 +13,15 @@ example talks to these endpoints, with dummy credentials and no AWS account:
 - ``upper``: upper-cases any body (for the CLI examples).
 - ``demo``: the built-in demo LLM.
 
+For the guides in ``docs/guides/``, the same words in the other formats ``tokens()``
+reads, and endpoints that fail:
+
+- ``chat``: an OpenAI-compatible chat stream (vLLM, TGI's Messages API), usage and ``[DONE]``.
+- ``lmi``: DJL/LMI JSON lines; ``document``: one JSON document; ``plain``: plain text.
+- ``oops``: a TGI stream whose server writes an error record after the first token.
+- ``busy``: throttled twice, then answers; ``slow``: answers after 2 seconds.
+- ``slow-llm``: the demo LLM at 4 tokens a second.
+
 Run ``python docs/tour_endpoints.py`` to serve them yourself and try the examples by hand
 (it prints the ``export`` lines to paste into another shell).
 """
@@ -27,9 +36,11 @@ from collections.abc import Iterator, Mapping
 from typed_sagemaker_runtime.testing import (
     DemoLLM,
     EndpointResponse,
+    ErrorResponse,
     InvocationRequest,
     LocalRuntime,
     ModelFailure,
+    Stall,
     StreamErrorEvent,
 )
 
@@ -63,6 +74,59 @@ def _tgi(request: InvocationRequest) -> EndpointResponse:
     return EndpointResponse(records(), content_type="text/event-stream")
 
 
+def _sse(records: list[object]) -> Iterator[bytes]:
+    for record in records:
+        data = record if isinstance(record, str) else json.dumps(record)
+        yield f"data: {data}\n\n".encode()
+
+
+def _chat(request: InvocationRequest) -> EndpointResponse:
+    def chunk(delta: dict[str, str], finish_reason: str | None = None) -> dict[str, object]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return {"object": "chat.completion.chunk", "model": "tour", "choices": [choice]}
+
+    usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    records: list[object] = [
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"content": "Hello"}),
+        chunk({"content": " wérld"}),
+        chunk({}, "stop"),
+        {"object": "chat.completion.chunk", "model": "tour", "choices": [], "usage": usage},
+        "[DONE]",
+    ]
+    return EndpointResponse(_sse(records), content_type="text/event-stream")
+
+
+def _lmi(request: InvocationRequest) -> EndpointResponse:
+    lines = [
+        {"token": {"id": 1, "text": "Hello", "log_prob": -0.5}},
+        {"token": {"id": 2, "text": " wérld", "log_prob": -0.5}, "generated_text": "Hello wérld"},
+    ]
+    body = (json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines)
+    return EndpointResponse(body, content_type="application/jsonlines")
+
+
+def _document(request: InvocationRequest) -> EndpointResponse:
+    body = json.dumps([{"generated_text": "Hello wérld"}], ensure_ascii=False).encode()
+    # Sent in parts cut mid-word (and mid-character), as a real stream may be.
+    return EndpointResponse(
+        iter([body[:20], body[20:29], body[29:]]), content_type="application/json"
+    )
+
+
+def _plain(request: InvocationRequest) -> EndpointResponse:
+    return EndpointResponse(iter(["Hello", " wérld"]), content_type="text/plain")
+
+
+def _oops(request: InvocationRequest) -> EndpointResponse:
+    token = {"token": {"id": 1, "text": "Hello", "logprob": -0.5, "special": False}}
+    error = {
+        "error": "Request failed during generation: CUDA out of memory",
+        "error_type": "generation",
+    }
+    return EndpointResponse(_sse([token, error]), content_type="text/event-stream")
+
+
 def _summariser(request: InvocationRequest) -> EndpointResponse:
     words = len(str(request.json()["inputs"]).split())
     summary = json.dumps({"summary": f"{words} words"}).encode()
@@ -88,6 +152,14 @@ def tour_runtime() -> LocalRuntime:
     local.add_endpoint("broken", _broken)
     local.add_endpoint("upper", _shout)
     local.add_endpoint("demo", DemoLLM())
+    local.add_endpoint("chat", _chat)
+    local.add_endpoint("lmi", _lmi)
+    local.add_endpoint("document", _document)
+    local.add_endpoint("plain", _plain)
+    local.add_endpoint("oops", _oops)
+    local.add_endpoint("busy", _shout, faults=[ErrorResponse("ThrottlingException", times=2)])
+    local.add_endpoint("slow", _shout, faults=[Stall(2.0)])
+    local.add_endpoint("slow-llm", DemoLLM(tokens_per_second=4))
     return local
 
 

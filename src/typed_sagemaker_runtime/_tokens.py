@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 TokenFormat = Literal["auto", "tgi", "openai", "lmi", "json", "text"]
-"""The payload formats :func:`token_decoder` understands."""
+"""The payload formats :meth:`ResponseStream.tokens` reads (``"auto"`` picks one)."""
 
 Framing = Literal["sse", "jsonl"]
 

@@ -2,7 +2,7 @@
 
 ::
 
-    from typed_sagemaker_runtime.testing import ErrorResponse, LocalRuntime
+    from typed_sagemaker_runtime.testing import Container, DemoLLM, ErrorResponse, LocalRuntime
 
     with LocalRuntime() as local:
         local.add_endpoint("echo")  # default handler: echo the request body

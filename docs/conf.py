@@ -1,0 +1,187 @@
+"""Sphinx configuration of the documentation site.
+
+Build it strictly, as CI does (a broken cross-reference or link fails)::
+
+    sphinx-build -W --keep-going -n -b html docs docs/_build/html
+
+The pages are Markdown (MyST); the API reference is generated from the docstrings
+(autodoc). The examples on the pages run as tests (Sybil, from the root ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from docutils.nodes import Element, TextElement
+from sphinx.addnodes import pending_xref
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util import logging
+
+import typed_sagemaker_runtime
+import typed_sagemaker_runtime.testing
+
+project = "typed-sagemaker-runtime"
+release = version = typed_sagemaker_runtime.__version__
+extensions = ["myst_parser", "sphinx.ext.autodoc"]
+source_suffix = {".md": "markdown"}
+exclude_patterns = ["_build", "README.md"]
+myst_heading_anchors = 3
+nitpicky = True
+smartquotes = False  # the pages quote code and JSON
+
+html_theme = "furo"
+html_copy_source = False  # no page sources in the output (pytest would collect them)
+html_title = f"typed-sagemaker-runtime {release}"
+pygments_style = "sphinx"
+pygments_dark_style = "monokai"
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+# Type aliases show "Alias of ..." with public names instead of their value's repr.
+autodoc_default_options: dict[str, Any] = {"members": True, "no-value": True}
+python_use_unqualified_type_names = True
+add_module_names = False
+
+# Types of other projects, shown as plain names: there is no network at build time to
+# fetch their intersphinx inventories, and botocore/boto3 publish none for these.
+nitpick_ignore_regex = [
+    ("py:class", r"(collections\.abc|typing|typing_extensions|types|asyncio|re)\.\w+"),
+    ("py:class", r"(botocore|boto3|aiobotocore|types_boto3\w*|types_aiobotocore\w*)\..*"),
+    ("py:class", r"(Config|Stubber|BaseClient|SageMakerRuntimeClient|S3Client|Session)"),
+    ("py:class", r"(ServiceModel|EventStream|ResponseStreamTypeDef)"),
+    ("py:class", r"(AioSession|AioBaseClient|ClientSession)"),
+    ("py:class", r"(datetime\.)?timedelta|pathlib\.Path|Path|os\.PathLike|_io\.\w+"),
+    ("py:class", r"ellipsis|NoneType|(.*\.)?_T\w*"),
+    # Private helpers named in signatures; the docstrings say what they accept.
+    ("py:class", r"(.*\.)?(PayloadDecoder|Destination|Progress|AsyncS3ClientLike)"),
+]
+
+logger = logging.getLogger(__name__)
+
+_ROOT = "typed_sagemaker_runtime"
+_PUBLIC = {
+    **{name: f"{_ROOT}.testing.{name}" for name in typed_sagemaker_runtime.testing.__all__},
+    **{name: f"{_ROOT}.{name}" for name in typed_sagemaker_runtime.__all__},
+}
+
+
+def _defined_in_private_modules() -> None:
+    """Point each public class's ``__module__`` back at the private module defining it.
+
+    The package sets ``__module__`` to its public name, for tracebacks and reprs; but
+    autodoc reads the docstrings written under attributes (TypedDict keys, dataclass
+    fields, exception attributes) from the source of ``__module__``, which would then be
+    the package's ``__init__``, which has none. References to the private names resolve
+    to the public ones (``_resolve_public``).
+    """
+    import pkgutil
+
+    exported = {
+        name: getattr(typed_sagemaker_runtime, name) for name in typed_sagemaker_runtime.__all__
+    }
+    for module_info in pkgutil.iter_modules(typed_sagemaker_runtime.__path__, f"{_ROOT}."):
+        if not module_info.name.rsplit(".", 1)[1].startswith("_"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for name, value in exported.items():
+            defines = module.__dict__.get(name) is value and name in getattr(module, "__all__", ())
+            if defines and isinstance(value, type) and value.__module__ == _ROOT:
+                value.__module__ = module.__name__
+
+
+_defined_in_private_modules()
+
+
+def _public_name(target: str) -> str | None:
+    """The documented name of ``target``, or ``None`` when it names nothing public.
+
+    Signatures name the private module a class is defined in
+    (``testing._model.InvocationRequest``), and docstrings name classes without their
+    module; the reference documents each name under the module users import it from.
+    """
+    parts = target.split(".")
+    for index, part in enumerate(parts):
+        if part in _PUBLIC:
+            return ".".join([_PUBLIC[part], *parts[index + 1 :]])
+        if part not in (_ROOT, "testing") and not part.startswith("_"):
+            return None
+    return None
+
+
+def _resolve_public(
+    app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: TextElement
+) -> Element | None:
+    if node.get("refdomain") != "py":
+        return None
+    target = _public_name(str(node["reftarget"]))
+    if target is None or target == node["reftarget"]:
+        return None
+    domain: Any = env.get_domain("py")
+    resolved: Element | None = domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], target, node, contnode
+    )
+    return resolved
+
+
+def _check_reference_complete(app: Sphinx, env: BuildEnvironment) -> None:
+    """Fail the (strict) build when a public name has no entry in the API reference."""
+    domain: Any = env.get_domain("py")
+    documented = {str(name) for name in domain.objects}
+    missing = sorted(set(_PUBLIC.values()) - documented)
+    if missing:
+        logger.warning("not in the API reference: %s", ", ".join(missing))
+
+
+def _attribute_docstrings() -> dict[str, list[str]]:
+    """The docstrings written under module-level names, e.g. under ``Body: TypeAlias = ...``.
+
+    Python keeps no docstring for a type alias or a constant, and autodoc looks for the
+    one written under it only in the module it documents: the package, which merely
+    re-exports the name. So read them from the private modules that define them.
+    """
+    import pkgutil
+
+    found: dict[str, list[str]] = {}
+    for package in (typed_sagemaker_runtime, typed_sagemaker_runtime.testing):
+        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            analyzer = ModuleAnalyzer.for_module(module.name)
+            for (scope, name), lines in analyzer.find_attr_docs().items():
+                if not scope and name in _PUBLIC:
+                    found[_PUBLIC[name]] = list(lines)
+    return found
+
+
+_ATTRIBUTE_DOCSTRINGS = _attribute_docstrings()
+
+
+def _alias_of(value: object) -> str:
+    """``value`` (a type alias) in reST: the package's names linked under their public names."""
+    from sphinx.util.typing import stringify_annotation
+
+    text = stringify_annotation(value, "fully-qualified-except-typing")
+
+    def name(match: re.Match[str]) -> str:
+        public = _public_name(match[0])
+        return f":py:obj:`~{public}`" if public else match[0].rsplit(".", 1)[-1]
+
+    return re.sub(r"[A-Za-z_][\w.]*", name, text)
+
+
+def _reexported_docstring(
+    app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
+    if what == "data" and name in _ATTRIBUTE_DOCSTRINGS:
+        lines[:] = _ATTRIBUTE_DOCSTRINGS[name]
+        if not isinstance(obj, (str, int, dict, Mapping)):  # a type alias, not a constant
+            lines[:0] = [f"Alias of {_alias_of(obj)}", ""]
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("autodoc-process-docstring", _reexported_docstring)
+    app.connect("missing-reference", _resolve_public)
+    app.connect("env-check-consistency", _check_reference_complete)

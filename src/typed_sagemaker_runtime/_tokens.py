@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from json.scanner import make_scanner
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from ._exceptions import GenerationError, StreamDecodeError
 from ._sse import ServerSentEvent, SSEParser
@@ -19,6 +19,7 @@ from ._text import DEFAULT_MAX_LINE_BYTES, BaseDecoder, LineDecoder, Utf8Decoder
 __all__ = [
     "TokenFormat",
     "TokenDecoder",
+    "RecordDecoder",
     "RecordTokenDecoder",
     "DocumentTokenDecoder",
     "TextTokenDecoder",
@@ -28,6 +29,7 @@ TokenFormat = Literal["auto", "tgi", "openai", "lmi", "json", "text"]
 """The payload formats :func:`token_decoder` understands."""
 
 Framing = Literal["sse", "jsonl"]
+_T = TypeVar("_T")
 
 _JSON_SPACE = " \t\r\n"
 # What json.loads runs, without its wrappers (typeshed types the argument oddly).
@@ -225,7 +227,16 @@ def _loads_stripped(text: str) -> object:
     return cast(object, json.loads(text))
 
 
-def _family(record: object, framing: Framing) -> TokenFormat | None:
+def load_record(text: str) -> object:
+    """Parse one record's JSON text (stripped); ``StreamDecodeError`` if it is not JSON."""
+    try:
+        return _loads_stripped(text)
+    except (ValueError, RecursionError) as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise StreamDecodeError(f"a record of the stream is not valid JSON: {message}")
+
+
+def family(record: object, framing: Framing) -> TokenFormat | None:
     fields = _as_object(record)
     if fields is None:
         return None
@@ -250,32 +261,15 @@ def _framing_of(line: str, hint: Framing | None) -> Framing | None:
     return hint or "jsonl"
 
 
-class RecordTokenDecoder(BaseDecoder[str]):
-    """``tgi``, ``openai`` and ``lmi``: one JSON record per SSE event or per line.
+class RecordDecoder(BaseDecoder[_T]):
+    """The framing shared by the record decoders: SSE events or JSON lines, one record each.
 
     Framing is decided on the first non-blank line: a comment or an SSE field
     (``data:``, ``event:``, ``id:``, ``retry:``) means server-sent events; a line
     starting with ``{`` or ``[`` means JSON lines; anything else follows
-    ``framing_hint`` (from the content type), else JSON lines. Blank lines,
-    comments, ``[DONE]`` and records without text are skipped.
-
-    The three formats share one record reader, because the servers overlap: TGI's
-    Messages API writes OpenAI chunks, LMI writes TGI-shaped tokens and passes vLLM
-    chunks through. It yields ``token.text`` unless the token is flagged
-    ``special``/``special_token``; ``choices[].delta.content``,
-    ``choices[].message.content`` (a string, or the ``text`` parts of a list) or
-    ``choices[].text`` of the choice with index 0 only (other choices of ``n > 1``
-    are dropped; ``role``, ``tool_calls`` and ``reasoning_content`` are not answer
-    text and are skipped); each string of ``outputs``;
-    ``generated_text`` only when it is a whole response (see :func:`record_texts`).
-    Error records raise ``GenerationError`` with the server's message (see
-    :func:`raise_for_error`), as do LMI tokens with ``error_msg`` or
-    ``finish_reason: "error"`` and SSE events of type ``error``. A record that is not
-    JSON, or has a known key of the wrong type, raises ``StreamDecodeError``.
-
-    With ``format="auto"``, :attr:`format` becomes ``openai`` at the first record with
-    ``choices`` or ``object``, and ``tgi`` (SSE) or ``lmi`` (JSON lines) at the first
-    with ``token`` or ``outputs``; decoding is the same either way.
+    ``framing_hint`` (from the content type), else JSON lines. SSE events of type
+    ``error`` raise ``GenerationError``. Subclasses turn each record's text into
+    output in ``_take_record``.
     """
 
     __slots__ = ("_first", "_format", "_framing", "_hint", "_lines", "_max", "_parser")
@@ -306,7 +300,7 @@ class RecordTokenDecoder(BaseDecoder[str]):
         """Bytes of an incomplete line plus characters of an undispatched event."""
         return self._lines.buffered + self._parser.buffered
 
-    def _feed(self, data: bytes, out: list[str]) -> None:
+    def _feed(self, data: bytes, out: list[_T]) -> None:
         # Fast path for what SSE servers write in nearly every part: one ``data:`` line
         # and a blank line. It gives exactly what the general path below gives; anything
         # else (another shape, a pending line or event, invalid UTF-8) takes that path.
@@ -332,14 +326,14 @@ class RecordTokenDecoder(BaseDecoder[str]):
                 return
         self._take_lines(self._lines.feed(data), out)
 
-    def _flush(self, out: list[str]) -> None:
+    def _flush(self, out: list[_T]) -> None:
         self._take_lines(self._lines.flush(), out)
         if self._framing == "sse":
             event = self._parser.end()
             if event is not None:
                 self._take_event(event, out)
 
-    def _take_lines(self, lines: list[str], out: list[str]) -> None:
+    def _take_lines(self, lines: list[str], out: list[_T]) -> None:
         for line in lines:
             framing = self._framing
             if framing is None:
@@ -353,7 +347,7 @@ class RecordTokenDecoder(BaseDecoder[str]):
                 if event is not None:
                     self._take_event(event, out)
 
-    def _take_event(self, event: ServerSentEvent, out: list[str]) -> None:
+    def _take_event(self, event: ServerSentEvent, out: list[_T]) -> None:
         if event.event == "error":
             try:
                 record: object = json.loads(event.data)
@@ -365,6 +359,40 @@ class RecordTokenDecoder(BaseDecoder[str]):
             raise _generation_error(event.data.strip() or "the server sent an error event")
         self._take_record(event.data, out)
 
+    def _take_record(self, text: str, out: list[_T]) -> None:
+        raise NotImplementedError
+
+
+class RecordTokenDecoder(RecordDecoder[str]):
+    """``tgi``, ``openai`` and ``lmi``: one JSON record per SSE event or per line.
+
+    Framing is decided on the first non-blank line: a comment or an SSE field
+    (``data:``, ``event:``, ``id:``, ``retry:``) means server-sent events; a line
+    starting with ``{`` or ``[`` means JSON lines; anything else follows
+    ``framing_hint`` (from the content type), else JSON lines. Blank lines,
+    comments, ``[DONE]`` and records without text are skipped.
+
+    The three formats share one record reader, because the servers overlap: TGI's
+    Messages API writes OpenAI chunks, LMI writes TGI-shaped tokens and passes vLLM
+    chunks through. It yields ``token.text`` unless the token is flagged
+    ``special``/``special_token``; ``choices[].delta.content``,
+    ``choices[].message.content`` (a string, or the ``text`` parts of a list) or
+    ``choices[].text`` of the choice with index 0 only (other choices of ``n > 1``
+    are dropped; ``role``, ``tool_calls`` and ``reasoning_content`` are not answer
+    text and are skipped); each string of ``outputs``;
+    ``generated_text`` only when it is a whole response (see :func:`record_texts`).
+    Error records raise ``GenerationError`` with the server's message (see
+    :func:`raise_for_error`), as do LMI tokens with ``error_msg`` or
+    ``finish_reason: "error"`` and SSE events of type ``error``. A record that is not
+    JSON, or has a known key of the wrong type, raises ``StreamDecodeError``.
+
+    With ``format="auto"``, :attr:`format` becomes ``openai`` at the first record with
+    ``choices`` or ``object``, and ``tgi`` (SSE) or ``lmi`` (JSON lines) at the first
+    with ``token`` or ``outputs``; decoding is the same either way.
+    """
+
+    __slots__ = ()
+
     def _take_record(self, text: str, out: list[str]) -> None:
         text = text.strip(_JSON_SPACE)
         if not text or text == "[DONE]":
@@ -375,7 +403,7 @@ class RecordTokenDecoder(BaseDecoder[str]):
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise StreamDecodeError(f"a record of the stream is not valid JSON: {message}")
         if self._format == "auto":
-            self._format = _family(record, self._framing or "jsonl") or "auto"
+            self._format = family(record, self._framing or "jsonl") or "auto"
         texts = record_texts(record, first=self._first)
         if texts:
             self._first = False
@@ -408,6 +436,7 @@ class DocumentTokenDecoder(BaseDecoder[str]):
     """
 
     __slots__ = (
+        "_document",
         "_done",
         "_expect_key",
         "_high",
@@ -442,11 +471,17 @@ class DocumentTokenDecoder(BaseDecoder[str]):
         self._skeleton: list[str] = []  # the document without the generated text
         self._size = 0
         self._done = False
+        self._document: dict[str, object] | None = None
 
     @property
     def format(self) -> TokenFormat:
         """Always ``"json"``."""
         return "json"
+
+    @property
+    def document(self) -> dict[str, object] | None:
+        """The closed document's object (a list's first element) without its text, once parsed."""
+        return self._document
 
     @property
     def buffered(self) -> int:
@@ -641,6 +676,7 @@ class DocumentTokenDecoder(BaseDecoder[str]):
         fields = _as_object(document)
         if fields is not None:
             raise_for_error(fields)
+            self._document = fields
 
 
 def _decode_key(raw: str) -> str | None:

@@ -223,7 +223,7 @@ def test_other_choices_are_left_out_like_tokens() -> None:
 
 def test_unknown_format_is_rejected() -> None:
     with pytest.raises(ClientValidationError):
-        chunk_decoder("xml")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+        chunk_decoder("xml")  # type: ignore[arg-type]
 
 
 # --- Properties --------------------------------------------------------------------------

@@ -105,7 +105,7 @@ class FormatDecoder(Protocol[_T]):
         """How much input is held back for later feeds."""
         ...
 
-    def feed(self, data: bytes, /) -> list[_T]:
+    def feed(self, data: bytes) -> list[_T]:
         """Decode more payload bytes."""
         ...
 

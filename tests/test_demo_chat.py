@@ -1,0 +1,110 @@
+"""The demo LLM answers the LLM layer: chat and chat_stream, usage, finish reasons, tool calls.
+
+Driven through both clients over HTTP (the ``clients`` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from _twins import Clients
+from typed_sagemaker_runtime import ChatMessage, ToolSpec
+from typed_sagemaker_runtime.testing import DemoLLM, LocalRuntime
+
+MESSAGES: list[ChatMessage] = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Tell me about streaming."},
+]
+WEATHER: ToolSpec = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        },
+    },
+}
+
+
+@pytest.fixture(name="demo", autouse=True)
+def _demo(local: LocalRuntime) -> DemoLLM:
+    model = DemoLLM(tokens_per_second=None)
+    local.add_endpoint("demo", model)
+    return model
+
+
+def test_chat_stops_with_stop_and_reports_usage(clients: Clients, demo: DemoLLM) -> None:
+    smr = clients.local()
+    answer = smr.chat("demo", MESSAGES, max_tokens=500)
+    assert answer.text == demo.generate("Be brief.\nTell me about streaming.", 500)
+    assert answer.finish_reason == "stop"
+    assert answer.usage is not None
+    assert answer.usage["completion_tokens"] is not None
+    assert answer.usage["completion_tokens"] > 3
+    with smr.chat_stream("demo", MESSAGES, max_tokens=500) as stream:
+        streamed = stream.generation()
+    assert streamed.text == answer.text
+    assert streamed.finish_reason == "stop"
+    assert streamed.usage == answer.usage
+
+
+def test_chat_stops_with_length_at_max_tokens(clients: Clients) -> None:
+    smr = clients.local()
+    answer = smr.chat("demo", MESSAGES, max_tokens=3)
+    assert answer.finish_reason == "length"
+    assert answer.usage is not None
+    assert answer.usage["completion_tokens"] == 3
+    with smr.chat_stream("demo", MESSAGES, max_tokens=3) as stream:
+        chunks = list(stream.chunks())
+    assert [chunk.finish_reason for chunk in chunks if chunk.finish_reason] == ["length"]
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage["completion_tokens"] == 3
+    assert "".join(chunk.text for chunk in chunks) == answer.text
+
+
+def test_tool_call_arrives_in_fragments(clients: Clients, local: LocalRuntime) -> None:
+    smr = clients.local()
+    with smr.chat_stream("demo", MESSAGES, tools=[WEATHER]) as stream:
+        chunks = list(stream.chunks())
+    deltas = [delta for chunk in chunks for delta in chunk.tool_calls]
+    assert len(deltas) >= 3
+    assert deltas[0].name == "get_weather"
+    assert deltas[0].id is not None
+    assert all(delta.name is None and delta.id is None for delta in deltas[1:])
+    assert [chunk.finish_reason for chunk in chunks if chunk.finish_reason] == ["tool_calls"]
+    assert "".join(chunk.text for chunk in chunks) == ""
+    sent: dict[str, Any] = json.loads(local.requests[-1].body)
+    assert sent["tools"] == [WEATHER]
+
+    with smr.chat_stream("demo", MESSAGES, tools=[WEATHER]) as stream:
+        generation = stream.generation()
+    (call,) = generation.tool_calls
+    arguments = json.loads(call.arguments)
+    assert set(arguments) == {"city", "days"}
+    assert isinstance(arguments["days"], int)
+    assert call.arguments == "".join(delta.arguments for delta in deltas)
+    assert generation.finish_reason == "tool_calls"
+    assert generation.usage is not None
+
+    answer = smr.chat("demo", MESSAGES, tools=[WEATHER])
+    assert answer.tool_calls == generation.tool_calls
+    assert answer.finish_reason == "tool_calls"
+    assert answer.text == ""
+
+
+def test_tool_choice_none_and_forced(clients: Clients) -> None:
+    smr = clients.local()
+    other: ToolSpec = {"type": "function", "function": {"name": "get_time"}}
+    assert smr.chat("demo", MESSAGES, tools=[WEATHER, other], tool_choice="none").tool_calls == ()
+    forced = smr.chat(
+        "demo",
+        MESSAGES,
+        tools=[WEATHER, other],
+        tool_choice={"type": "function", "function": {"name": "get_time"}},
+    )
+    assert [call.name for call in forced.tool_calls] == ["get_time"]
+    assert forced.tool_calls[0].arguments == "{}"

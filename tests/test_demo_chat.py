@@ -108,3 +108,20 @@ def test_tool_choice_none_and_forced(clients: Clients) -> None:
     )
     assert [call.name for call in forced.tool_calls] == ["get_time"]
     assert forced.tool_calls[0].arguments == "{}"
+
+
+def test_smr_demo_shows_a_chat_stream_with_finish_reason_and_usage() -> None:
+    import argparse
+    import io
+
+    from typed_sagemaker_runtime._cli_demo import run_demo
+
+    out = io.StringIO()
+    assert run_demo(argparse.Namespace(tokens_per_second=0.0), out) == 0
+    text = out.getvalue()
+    section = text[text.index("== chat_stream") :]
+    section = section[: section.index("\n== ", 1)]
+    assert "finish_reason: length" in section
+    assert "usage:         {'prompt_tokens': 5, 'completion_tokens': 24, 'total_tokens': 29}" in (
+        section
+    )

@@ -385,3 +385,45 @@ def test_whole_response_line_says_its_details_once(end: bytes) -> None:
         assert error is None, message
         assert "".join(chunk.text for chunk in chunks) == "ab"
         assert [chunk.finish_reason for chunk in chunks if chunk.finish_reason] == ["length"]
+
+
+LLM_KEYS = [
+    *("choices", "delta", "message", "content", "text", "index", "finish_reason", "usage"),
+    *("tool_calls", "function", "name", "arguments", "id", "type", "prompt_tokens"),
+    *("completion_tokens", "total_tokens", "token", "special", "details", "generated_tokens"),
+    *("input_length", "logprob", "log_prob", "generated_text", "error"),
+]
+llm_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 2)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(LLM_KEYS), inner, max_size=5)
+    ),
+    max_leaves=16,
+)
+
+
+@fast
+@given(records=st.lists(llm_values, max_size=6), sse=st.booleans(), data=st.data())
+def test_fuzz_odd_llm_records(records: list[object], sse: bool, data: st.DataObject) -> None:
+    """Records of any shape with the LLM keys: chunks() fails exactly when tokens() does."""
+    lines = [json.dumps(record) for record in records]
+    stream = "".join(f"data: {line}\n\n" if sse else f"{line}\n" for line in lines).encode()
+    whole = summary(run(chunk_decoder("auto"), [stream]))
+    assert (whole[0], whole[2], whole[3]) == token_text([stream], "auto", None)
+    assert summary(run(chunk_decoder("auto"), data.draw(cuttings(stream)))) == whole
+    if whole[2] is None:
+        generation = generation_of(run(chunk_decoder("auto"), [stream])[0])
+        assert generation.text == whole[0]
+
+
+def test_huge_numbers_are_no_error() -> None:
+    """A logprob too large for a float, arguments nested deep: ignored, never a crash."""
+    huge = "9" * 400
+    data = f'data: {{"token": {{"id": {huge}, "text": "a", "logprob": {huge}}}}}\n\n'.encode()
+    chunks, error, message = run(chunk_decoder("tgi"), [data])
+    assert error is None, message
+    assert [(chunk.text, chunk.logprob) for chunk in chunks] == [("a", None)]

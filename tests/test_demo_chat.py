@@ -125,3 +125,14 @@ def test_smr_demo_shows_a_chat_stream_with_finish_reason_and_usage() -> None:
     assert "usage:         {'prompt_tokens': 5, 'completion_tokens': 24, 'total_tokens': 29}" in (
         section
     )
+
+
+def test_model_errors_are_the_typed_exception(clients: Clients) -> None:
+    """A request the model server rejects (TGI's 422) is a ModelError for chat and chat_stream."""
+    from typed_sagemaker_runtime import ModelError
+
+    smr = clients.local()
+    for method in (smr.chat, smr.chat_stream):
+        with pytest.raises(ModelError) as caught:
+            method("demo", MESSAGES, max_tokens=5000)
+        assert caught.value.original_status_code == 422

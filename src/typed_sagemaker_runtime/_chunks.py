@@ -57,6 +57,17 @@ def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _logprob(value: object) -> float | None:
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # an integer too large for a float
+            return None
+    return None
+
+
 def _reason(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -83,6 +94,16 @@ def _details_usage(details: dict[str, object]) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
 
 
+def _json_text(value: object) -> str:
+    """A JSON value written back as text; ``""`` for ``None`` (or what cannot be written)."""
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return ""
+
+
 def tool_call_deltas(value: object) -> tuple[ToolCallDelta, ...]:
     """``tool_calls`` fragments (a list, or one object as TGI 2.0-2.4 sent them)."""
     items: list[object]
@@ -101,7 +122,7 @@ def tool_call_deltas(value: object) -> tuple[ToolCallDelta, ...]:
         arguments = function.get("arguments")
         if not isinstance(arguments, str):
             # TGI's non-streamed message carries the arguments as an object.
-            arguments = "" if arguments is None else json.dumps(arguments, ensure_ascii=False)
+            arguments = _json_text(arguments)
         index = _count(call.get("index"))
         name = function.get("name")
         call_id = call.get("id")
@@ -161,7 +182,6 @@ def _token_chunk(fields: dict[str, object], text: str) -> GenerationChunk | None
     if not (text or finish or usage):
         return None
     token = _object(fields.get("token")) or {}
-    logprob = token.get("logprob", token.get("log_prob"))
     return GenerationChunk(
         text,
         finish,
@@ -169,7 +189,7 @@ def _token_chunk(fields: dict[str, object], text: str) -> GenerationChunk | None
         _NO_CALLS,
         0,
         _count(token.get("id")),
-        float(logprob) if isinstance(logprob, (int, float)) else None,
+        _logprob(token.get("logprob", token.get("log_prob"))),
     )
 
 

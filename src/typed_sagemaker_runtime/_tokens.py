@@ -394,6 +394,7 @@ class RecordTokenDecoder(RecordDecoder[str]):
     __slots__ = ()
 
     def _take_record(self, text: str, out: list[str]) -> None:
+        # load_record() inlined: this runs once per record of every tokens() stream.
         text = text.strip(_JSON_SPACE)
         if not text or text == "[DONE]":
             return

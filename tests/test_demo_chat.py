@@ -136,3 +136,26 @@ def test_model_errors_are_the_typed_exception(clients: Clients) -> None:
         with pytest.raises(ModelError) as caught:
             method("demo", MESSAGES, max_tokens=5000)
         assert caught.value.original_status_code == 422
+
+
+def test_chat_example_runs_against_the_demo(local: LocalRuntime) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / "examples" / "chat.py"
+    env = {**os.environ, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": local.endpoint_url}
+    result = subprocess.run(
+        [sys.executable, str(example), "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\n[finish_reason: stop]\n" in result.stdout
+    assert "[usage: {'prompt_tokens':" in result.stdout
+    assert "tool call: get_weather({'city':" in result.stdout
+    assert "finish_reason: tool_calls" in result.stdout

@@ -23,9 +23,12 @@ from ._tokens import (
     Framing,
     RecordDecoder,
     TokenFormat,
+    choice_texts,
     family,
     load_record,
-    record_texts,
+    output_texts,
+    raise_for_error,
+    token_texts,
 )
 
 __all__ = [
@@ -181,38 +184,43 @@ def _token_chunk(fields: dict[str, object], text: str) -> GenerationChunk | None
         finish, usage = _details(details)
     if not (text or finish or usage):
         return None
-    token = _object(fields.get("token")) or {}
-    return GenerationChunk(
-        text,
-        finish,
-        usage,
-        _NO_CALLS,
-        0,
-        _count(token.get("id")),
-        _logprob(token.get("logprob", token.get("log_prob"))),
-    )
+    # The common record: a text token. Checks inlined, as this runs once per record.
+    token = fields.get("token")
+    token_id = logprob = None
+    if type(token) is dict:
+        parts = cast("dict[str, object]", token)
+        value = parts.get("id")
+        token_id = value if type(value) is int else None
+        value = parts.get("logprob", parts.get("log_prob"))
+        logprob = value if type(value) is float else _logprob(value)
+    return GenerationChunk(text, finish, usage, _NO_CALLS, 0, token_id, logprob)
 
 
 def record_chunk(record: object, *, first: bool) -> GenerationChunk | None:
     """The chunk of one decoded JSON record, or ``None`` when it carries nothing.
 
-    The text is :func:`record_texts`'s, with its errors; ``first`` means the same.
+    The text and errors are :func:`~._tokens.record_texts`'s, whose dispatch this
+    repeats so each record is read once; ``first`` means the same.
     """
-    texts = record_texts(record, first=first)
-    text = texts[0] if len(texts) == 1 else "".join(texts)
-    if isinstance(record, list):
-        items = cast("list[object]", record)
-        record = items[0] if items else None
-    fields = _object(record)
-    if fields is None:
-        return None
+    if type(record) is not dict:
+        if isinstance(record, list):
+            items = cast("list[object]", record)
+            record = items[0] if items else None
+        if not isinstance(record, dict):
+            return None
+    fields = cast("dict[str, object]", record)
+    raise_for_error(fields)
     if "choices" in fields:
-        return _choices_chunk(fields, text)
+        texts = choice_texts(fields["choices"])
+        return _choices_chunk(fields, texts[0] if len(texts) == 1 else "".join(texts))
     if "token" in fields:
-        return _token_chunk(fields, text)
+        texts = token_texts(fields)
+        return _token_chunk(fields, texts[0] if texts else "")
     if "outputs" in fields:
+        text = "".join(output_texts(fields["outputs"]))
         return GenerationChunk(text, None, None, _NO_CALLS, 0) if text else None
-    return details_chunk(fields, text)
+    generated = fields.get("generated_text")
+    return details_chunk(fields, generated if first and isinstance(generated, str) else "")
 
 
 # --- Decoders ------------------------------------------------------------------------

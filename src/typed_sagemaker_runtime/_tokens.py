@@ -114,7 +114,8 @@ def raise_for_error(record: dict[str, object]) -> None:
     )
 
 
-def _token_texts(record: dict[str, object]) -> list[str]:
+def token_texts(record: dict[str, object]) -> list[str]:
+    """The text of a ``token`` record (none if special); raise for LMI error tokens."""
     token = record["token"]
     if token is None:
         return []
@@ -136,7 +137,8 @@ def _token_texts(record: dict[str, object]) -> list[str]:
     return [text] if text else []
 
 
-def _choice_texts(choices: object) -> list[str]:
+def choice_texts(choices: object) -> list[str]:
+    """The texts of ``choices`` with index 0 (``delta``/``message`` content or ``text``)."""
     if choices is None:
         return []
     if not isinstance(choices, list):
@@ -176,7 +178,8 @@ def _content_text(content: object) -> str | None:
     return "".join(texts)
 
 
-def _output_texts(outputs: object) -> list[str]:
+def output_texts(outputs: object) -> list[str]:
+    """The non-empty strings of LMI 0.23's ``outputs``."""
     if outputs is None:
         return []
     if isinstance(outputs, str):
@@ -203,11 +206,11 @@ def record_texts(record: object, *, first: bool) -> list[str]:
         return []
     raise_for_error(fields)
     if "choices" in fields:
-        return _choice_texts(fields["choices"])
+        return choice_texts(fields["choices"])
     if "token" in fields:
-        return _token_texts(fields)
+        return token_texts(fields)
     if "outputs" in fields:
-        return _output_texts(fields["outputs"])
+        return output_texts(fields["outputs"])
     text = fields.get("generated_text")
     return [text] if first and isinstance(text, str) and text else []
 

@@ -322,3 +322,53 @@ def test_client_twins_exist() -> None:
     for name in ("chat", "chat_stream", "generate", "generate_stream"):
         assert callable(getattr(SageMakerRuntime, name))
         assert callable(getattr(AsyncSageMakerRuntime, name))
+
+
+def _result(body: str) -> Any:
+    metadata = {
+        "request_id": "r-1",
+        "http_status_code": 200,
+        "http_headers": {},
+        "retry_attempts": 0,
+    }
+    return {"body": body.encode(), "response_metadata": metadata}
+
+
+def test_parse_lmi_and_tgi_non_streamed_shapes() -> None:
+    """LMI's json_chat document, LMI's details, TGI's details, a completions choice."""
+    from typed_sagemaker_runtime._chat import parse_generation
+
+    lmi_chat = (
+        '{"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "choices": [{"index": 0, '
+        '"message": {"role": "assistant", "content": "Sure"}, "logprobs": null, '
+        '"finish_reason": "length"}], "usage": {"prompt_tokens": 3, "completion_tokens": 1, '
+        '"total_tokens": 4}}'
+    )
+    generation = parse_generation(_result(lmi_chat), started=1.0, ended=1.5)
+    assert (generation.text, generation.finish_reason) == ("Sure", "length")
+    assert generation.usage == Usage(prompt_tokens=3, completion_tokens=1, total_tokens=4)
+    assert (generation.time_to_first_token, generation.duration) == (0.5, 0.5)
+    lmi = (
+        '{"generated_text": "Hi", "details": {"finish_reason": "eos_token", '
+        '"generated_tokens": 2, "inputs": "x", "prompt_tokens": 5}}'
+    )
+    generation = parse_generation(_result(lmi), started=0.0, ended=1.0)
+    assert generation.finish_reason == "eos_token"
+    assert generation.usage == Usage(prompt_tokens=5, completion_tokens=2, total_tokens=7)
+    completion = (
+        '{"object": "text_completion", '
+        '"choices": [{"index": 0, "text": "abc", "finish_reason": "stop"}]}'
+    )
+    generation = parse_generation(_result(completion), started=0.0, ended=1.0)
+    assert (generation.text, generation.finish_reason, generation.usage) == ("abc", "stop", None)
+    empty = parse_generation(_result('[{"generated_text": ""}]'), started=0.0, ended=1.0)
+    assert empty.time_to_first_token is None
+    with pytest.raises(StreamDecodeError, match="neither choices nor generated_text"):
+        parse_generation(_result('{"answer": 1}'), started=0.0, ended=1.0)
+    with pytest.raises(StreamDecodeError):
+        parse_generation(_result("[]"), started=0.0, ended=1.0)
+    with pytest.raises(GenerationError) as caught:
+        parse_generation(
+            _result('{"error": "bad", "error_type": "validation"}'), started=0.0, ended=1.0
+        )
+    assert caught.value.request_id == "r-1"

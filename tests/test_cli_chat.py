@@ -188,3 +188,28 @@ def _reaped(pid: int) -> bool:
         return os.waitpid(pid, os.WNOHANG)[0] != 0
     except ChildProcessError:
         return True
+
+
+def test_a_failed_turn_is_one_line_and_the_conversation_goes_on(
+    local: LocalRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from typed_sagemaker_runtime.testing import InvocationRequest, ModelFailure
+
+    demo = DemoLLM(tokens_per_second=None)
+
+    def handler(request: InvocationRequest) -> Any:
+        if json.loads(request.body)["messages"][-1]["content"] == "fail":
+            raise ModelFailure(500, "the model fell over")
+        return demo(request)
+
+    local.add_endpoint("demo", handler)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("fail\nHello\n"))
+    out = io.StringIO()
+    status = main(
+        ["chat", "demo", "--endpoint-url", local.endpoint_url, "--max-tokens", "3"], out=out
+    )
+    assert status == 0
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 1
+    assert errors[0].startswith("smr: error: ModelError:")
+    assert json.loads(local.requests[-1].body)["messages"] == [{"role": "user", "content": "Hello"}]

@@ -31,6 +31,31 @@ def tgi_record(index: int, text: str) -> bytes:
     return b"data: " + json.dumps(record, separators=(",", ":")).encode() + b"\n\n"
 
 
+def openai_record(text: str) -> bytes:
+    """A vLLM chat chunk, as ``serving_chat.py`` writes it."""
+    choice = {"index": 0, "delta": {"content": text}, "logprobs": None, "finish_reason": None}
+    record = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1761043872,
+        "model": "bench",
+        "choices": [choice],
+    }
+    return b"data: " + json.dumps(record, separators=(",", ":")).encode() + b"\n\n"
+
+
+def openai_ending() -> bytes:
+    """The finish chunk, the include_usage chunk and ``[DONE]``."""
+    finish = {"index": 0, "delta": {"content": ""}, "logprobs": None, "finish_reason": "stop"}
+    usage = {"prompt_tokens": 21, "total_tokens": 20_021, "completion_tokens": 20_000}
+    records = [
+        {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "choices": [finish]},
+        {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "choices": [], "usage": usage},
+    ]
+    lines = [b"data: " + json.dumps(r, separators=(",", ":")).encode() + b"\n\n" for r in records]
+    return b"".join(lines) + b"data: [DONE]\n\n"
+
+
 def packed(frame: bytes, count: int, chunk_bytes: int = 65536) -> list[RawFrames]:
     per_chunk = max(1, chunk_bytes // len(frame))
     full, rest = divmod(count, per_chunk)
@@ -72,12 +97,18 @@ def main() -> None:
         RawFrames(encode_event(PayloadPart(tgi_record(i, f" tok{i % 97}"))))
         for i in range(1, 20_001)
     ]
+    openai_frames = [
+        RawFrames(encode_event(PayloadPart(openai_record(f" tok{i % 97}"))))
+        for i in range(1, 20_001)
+    ]
+    openai_frames.append(RawFrames(encode_event(PayloadPart(openai_ending()))))
     one_tgi_frame = RawFrames(encode_event(PayloadPart(tgi_record(1, " token"))))
     streams = {
         "tiny-packed": packed(TINY, 100_000),
         "tiny-chunked": [RawFrames(TINY)] * 20_000,
         "large": [RawFrames(LARGE)] * 1_000,
         "tgi": tgi_frames,
+        "openai-chat": openai_frames,
         # The same 5 MB of payload in 1 KB HTTP chunks: five 1 MB parts, or one 5 MB part.
         "parts-1mb-in-1kb": split(big_1mb) * 5,
         "parts-5mb-in-1kb": split(big_5mb),

@@ -50,6 +50,24 @@ def our_tokens(smr, name: str, body: bytes = b"{}") -> float:
     return timed(work)
 
 
+def our_chunks(smr, name: str) -> float:
+    def work() -> None:
+        with smr.stream(name, b"{}") as stream:
+            count = sum(1 for _ in stream.chunks())
+        assert count > 0
+
+    return timed(work)
+
+
+def our_generation(smr, name: str) -> float:
+    def work() -> None:
+        with smr.stream(name, b"{}") as stream:
+            generation = stream.generation()
+        assert generation.text
+
+    return timed(work)
+
+
 def memory_child(url: str, megabytes: int) -> None:
     """Consume a stream of ``megabytes`` with tokens(); print the peak RSS growth in MB."""
     smr = facade(url)

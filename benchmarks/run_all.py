@@ -28,7 +28,7 @@ import tracemalloc
 from collections.abc import Callable
 
 from _common import CONFIG, best_of, facade, local_server, raw_client, table
-from bench_stream import our_events, our_tokens, raw_events
+from bench_stream import our_chunks, our_events, our_generation, our_tokens, raw_events
 
 MIB = 1024 * 1024
 # Compiled bytecode is cached (outside the tree), as it is for an installed package: with
@@ -313,6 +313,30 @@ def stream_rows(raw, smr, runs: int) -> list[Row]:
             verdict(token_ratio >= 1.0, ">= 1.0x"),
         )
     )
+    rows += llm_rows(raw, smr, runs)
+    return rows
+
+
+def llm_rows(raw, smr, runs: int) -> list[Row]:
+    """chunks() and generation() on a 20k-record TGI stream and an OpenAI chat stream."""
+    rows: list[Row] = []
+    records = 20_000
+    for name, label in (("tgi", "TGI stream"), ("openai-chat", "OpenAI chat stream")):
+        for method, measure in (("chunks()", our_chunks), ("generation()", our_generation)):
+            raw_time, our_time, ratio = paired(
+                runs,
+                lambda name=name: raw_events(raw, name),
+                lambda name=name, measure=measure: measure(smr, name),
+            )
+            rows.append(
+                (
+                    f"{label} (20k records): raw `for event in body` vs our {method}",
+                    f"{records / raw_time:,.0f} ev/s",
+                    f"{records / our_time:,.0f} records/s",
+                    f"{ratio:.2f}x speed",
+                    verdict(ratio >= 1.0, ">= 1.0x") if method == "chunks()" else "",
+                )
+            )
     return rows
 
 

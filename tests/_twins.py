@@ -119,6 +119,12 @@ class StreamBridge:
     def tokens(self, format: Any = "auto") -> SyncIter[str]:
         return SyncIter(self._loop, self.stream.tokens(format))
 
+    def chunks(self, format: Any = "auto") -> SyncIter[Any]:
+        return SyncIter(self._loop, self.stream.chunks(format))
+
+    def generation(self, format: Any = "auto") -> Any:
+        return self._loop.run(self.stream.generation(format))
+
 
 class ClientBridge:
     """An ``AsyncSageMakerRuntime`` with ``SageMakerRuntime``'s sync shape.
@@ -166,6 +172,19 @@ class ClientBridge:
 
     def stream(self, *args: Any, **kwargs: Any) -> StreamBridge:
         return StreamBridge(self._loop, self._loop.run(self.aio.stream(*args, **kwargs)))
+
+    def chat(self, *args: Any, **kwargs: Any) -> Any:
+        return self._loop.run(self.aio.chat(*args, **kwargs))
+
+    def chat_stream(self, *args: Any, **kwargs: Any) -> StreamBridge:
+        return StreamBridge(self._loop, self._loop.run(self.aio.chat_stream(*args, **kwargs)))
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        return self._loop.run(self.aio.generate(*args, **kwargs))
+
+    def generate_stream(self, *args: Any, **kwargs: Any) -> StreamBridge:
+        stream = self._loop.run(self.aio.generate_stream(*args, **kwargs))
+        return StreamBridge(self._loop, stream)
 
 
 Client = Any

@@ -44,6 +44,14 @@ DESIGNED = {
     "AsyncInferenceError",
     "AsyncInferenceFailedError",
     "AsyncInferenceTimeoutError",
+    "ToolCallDelta",
+    "ToolCall",
+    "Usage",
+    "GenerationChunk",
+    "Generation",
+    "ChatMessage",
+    "ToolSpec",
+    "GenerateParameters",
 }
 
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from typing_extensions import Self, override
 
 from ._calls import METHODS, after_failure, body_position, rewind
+from ._chat import ToolChoiceOption, chat_request, generate_request, parse_generation
 from ._config import (
     SERVICE_NAME,
     check_construction,
@@ -28,6 +30,7 @@ from ._config import (
     resolve_retry,
 )
 from ._errors import map_aio_exception
+from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
@@ -357,6 +360,158 @@ class AsyncSageMakerRuntime:
         raw = response["Body"]._raw_stream  # aiobotocore's AioEventStream keeps aiohttp's response
         return AsyncResponseStream(
             raw, stream_metadata(response, retries), read_timeout=self._read_timeout
+        )
+
+    async def chat(
+        self,
+        endpoint_name: str,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoiceOption | None = None,
+        response_format: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        inference_component_name: str | None = None,
+        session_id: str | None = None,
+    ) -> Generation:
+        """Send a chat request and return the whole answer (see ``SageMakerRuntime.chat``)."""
+        body = chat_request(
+            messages,
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            extra_body=extra_body,
+            stream=False,
+        )
+        started = time.monotonic()
+        result = await self.invoke(
+            endpoint_name,
+            json=body,
+            custom_attributes=custom_attributes,
+            target_variant=target_variant,
+            target_container_hostname=target_container_hostname,
+            inference_id=inference_id,
+            inference_component_name=inference_component_name,
+            session_id=session_id,
+        )
+        return parse_generation(result, started=started, ended=time.monotonic())
+
+    async def chat_stream(
+        self,
+        endpoint_name: str,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoiceOption | None = None,
+        response_format: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        inference_component_name: str | None = None,
+        session_id: str | None = None,
+    ) -> AsyncResponseStream:
+        """Send a streaming chat request (see ``SageMakerRuntime.chat_stream``)."""
+        body = chat_request(
+            messages,
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            extra_body=extra_body,
+            stream=True,
+        )
+        return await self.stream(
+            endpoint_name,
+            json=body,
+            custom_attributes=custom_attributes,
+            target_variant=target_variant,
+            target_container_hostname=target_container_hostname,
+            inference_id=inference_id,
+            inference_component_name=inference_component_name,
+            session_id=session_id,
+        )
+
+    async def generate(
+        self,
+        endpoint_name: str,
+        prompt: str,
+        *,
+        parameters: GenerateParameters | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        inference_component_name: str | None = None,
+        session_id: str | None = None,
+    ) -> Generation:
+        """Send a TGI/LMI generate request (see ``SageMakerRuntime.generate``)."""
+        body = generate_request(prompt, parameters, stream=False)
+        started = time.monotonic()
+        result = await self.invoke(
+            endpoint_name,
+            json=body,
+            custom_attributes=custom_attributes,
+            target_variant=target_variant,
+            target_container_hostname=target_container_hostname,
+            inference_id=inference_id,
+            inference_component_name=inference_component_name,
+            session_id=session_id,
+        )
+        return parse_generation(result, started=started, ended=time.monotonic())
+
+    async def generate_stream(
+        self,
+        endpoint_name: str,
+        prompt: str,
+        *,
+        parameters: GenerateParameters | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        inference_component_name: str | None = None,
+        session_id: str | None = None,
+    ) -> AsyncResponseStream:
+        """Send a streaming generate request (see ``SageMakerRuntime.generate_stream``)."""
+        body = generate_request(prompt, parameters, stream=True)
+        return await self.stream(
+            endpoint_name,
+            json=body,
+            custom_attributes=custom_attributes,
+            target_variant=target_variant,
+            target_container_hostname=target_container_hostname,
+            inference_id=inference_id,
+            inference_component_name=inference_component_name,
+            session_id=session_id,
         )
 
     # --- internals ----------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from typing_extensions import Self
 
+from ._chunks import GenerationBuilder, chunk_decoder
 from ._decoders import (
     LineDecoder,
     ServerSentEvent,
@@ -33,6 +34,7 @@ from ._decoders import (
 from ._errors import map_aio_stream_exception
 from ._events import PayloadPart, StreamEvent
 from ._exceptions import SageMakerRuntimeError, StreamError
+from ._llm_types import Generation, GenerationChunk
 from ._stream_core import (
     ERROR_GRACE,
     OPERATION,
@@ -165,6 +167,17 @@ class AsyncResponseStream(StreamState):
     def decode(self, decoder: PayloadDecoder[_T]) -> AsyncIterator[_T]:
         """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
         return _Decoded(self._start(), PayloadFeed(decoder, self.request_id))
+
+    def chunks(self, format: TokenFormat = "auto") -> AsyncIterator[GenerationChunk]:
+        """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``)."""
+        return self.decode(chunk_decoder(format, self._metadata["content_type"]))
+
+    async def generation(self, format: TokenFormat = "auto") -> Generation:
+        """Read the stream to its end and accumulate its chunks into a ``Generation``."""
+        builder = GenerationBuilder()
+        async for chunk in self.chunks(format):
+            builder.add(chunk)
+        return builder.build()
 
     # --- internals ------------------------------------------------------------------
 

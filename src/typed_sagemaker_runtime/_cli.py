@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from botocore.exceptions import BotoCoreError
 
 from ._cli_async import add_invoke_async_arguments, run_invoke_async
+from ._cli_chat import add_chat_arguments, run_chat
 from ._cli_common import (
     add_connection_options,
     build_client,
@@ -92,6 +93,12 @@ def _build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--raw", action="store_true", help="write the payload bytes unchanged")
     add_connection_options(stream)
     stream.set_defaults(run=_run_stream)
+
+    chat = commands.add_parser(
+        "chat", help="chat with an LLM endpoint (Messages API), answers streamed as they arrive"
+    )
+    add_chat_arguments(chat)
+    chat.set_defaults(run=run_chat)
 
     invoke_async = commands.add_parser(
         "invoke-async", help="queue an asynchronous inference; --wait for its result"

@@ -1,7 +1,8 @@
 """``smr demo``: a walkthrough of the library against the built-in local endpoint.
 
 It starts a local SageMaker Runtime with the demo LLM (no AWS, no weights, no
-network), shows an invoke, a token stream printed live, an in-stream error caught as
+network), shows an invoke, a token stream printed live, a chat stream with its finish
+reason and usage, an in-stream error caught as
 a typed exception and an async inference waited to completion, then stops everything.
 """
 
@@ -10,9 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ._exceptions import ModelStreamInterruptedError
+from ._llm_types import ChatMessage, Usage
+
+if TYPE_CHECKING:
+    from ._client import SageMakerRuntime
 
 _PROMPT = "What is Amazon SageMaker?"
 
@@ -32,6 +37,26 @@ def _step(out: TextIO, title: str, code: str) -> None:
     for line in code.splitlines():
         out.write(f">>> {line}\n")
     out.flush()
+
+
+def _chat_step(smr: SageMakerRuntime, out: TextIO) -> None:
+    """One ``chat_stream``: the answer as it arrives, then its finish reason and usage."""
+    _step(
+        out,
+        "chat_stream: an OpenAI Messages API chat, with its finish reason and usage",
+        "with smr.chat_stream('demo', [{'role': 'user', 'content': ...}], max_tokens=24) as s:\n"
+        "    for chunk in s.chunks(): print(chunk.text, end='')",
+    )
+    messages: list[ChatMessage] = [{"role": "user", "content": _PROMPT}]
+    finish: str | None = None
+    usage: Usage | None = None
+    with smr.chat_stream("demo", messages, max_tokens=24) as stream:
+        for chunk in stream.chunks():
+            out.write(chunk.text)
+            out.flush()
+            finish = chunk.finish_reason or finish
+            usage = chunk.usage or usage
+    out.write(f"\nfinish_reason: {finish}\nusage:         {usage}\n")
 
 
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -64,6 +89,8 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
                     out.write(token)
                     out.flush()
             out.write("\n")
+
+            _chat_step(smr, out)
 
             failing = {
                 "inputs": _PROMPT,

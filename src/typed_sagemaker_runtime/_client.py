@@ -6,13 +6,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 from ._calls import METHODS, after_failure, body_position, rewind
+from ._chat import ToolChoiceOption, chat_request, generate_request, parse_generation
 from ._config import (
     SERVICE_NAME,
     check_construction,
@@ -22,6 +23,7 @@ from ._config import (
     resolve_retry,
 )
 from ._errors import map_exception
+from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
@@ -366,6 +368,174 @@ class SageMakerRuntime:
         raw = response["Body"]._raw_stream  # botocore's EventStream keeps the urllib3 response
         return ResponseStream(
             raw, stream_metadata(response, retries), read_timeout=self._read_timeout
+        )
+
+    def chat(
+        self,
+        endpoint_name: str,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoiceOption | None = None,
+        response_format: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        inference_component_name: str | None = None,
+        session_id: str | None = None,
+    ) -> Generation:
+        """Send an OpenAI Messages API request (InvokeEndpoint) and return the whole answer.
+
+        For TGI with ``MESSAGES_API_ENABLED``, LMI and vLLM, which take it on
+        ``/invocations``. Arguments left ``None`` are not sent; ``extra_body`` is merged
+        last (a key set to ``None`` there is removed). The routing arguments are
+        :meth:`invoke`'s. Text, tool calls, finish reason and usage come from the
+        ``chat.completion`` response; an error document raises ``GenerationError``.
+        """
+        body = chat_request(
+            messages,
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            extra_body=extra_body,
+            stream=False,
+        )
+        started = time.monotonic()
+        result = self.invoke(
+            endpoint_name,
+            json=body,
+            custom_attributes=custom_attributes,
+            target_variant=target_variant,
+            target_container_hostname=target_container_hostname,
+            inference_id=inference_id,
+            inference_component_name=inference_component_name,
+            session_id=session_id,
+        )
+        return parse_generation(result, started=started, ended=time.monotonic())
+
+    def chat_stream(
+        self,
+        endpoint_name: str,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        tool_choice: ToolChoiceOption | None = None,
+        response_format: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        inference_component_name: str | None = None,
+        session_id: str | None = None,
+    ) -> ResponseStream:
+        """Send the request of :meth:`chat`, streamed (InvokeEndpointWithResponseStream).
+
+        The body adds ``"stream": true`` and ``"stream_options": {"include_usage": true}``.
+        Read the answer with ``chunks()``, ``tokens()`` or ``generation()``.
+        """
+        body = chat_request(
+            messages,
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            extra_body=extra_body,
+            stream=True,
+        )
+        return self.stream(
+            endpoint_name,
+            json=body,
+            custom_attributes=custom_attributes,
+            target_variant=target_variant,
+            target_container_hostname=target_container_hostname,
+            inference_id=inference_id,
+            inference_component_name=inference_component_name,
+            session_id=session_id,
+        )
+
+    def generate(
+        self,
+        endpoint_name: str,
+        prompt: str,
+        *,
+        parameters: GenerateParameters | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        inference_component_name: str | None = None,
+        session_id: str | None = None,
+    ) -> Generation:
+        """Send a TGI/LMI ``{"inputs", "parameters"}`` request (InvokeEndpoint); return the answer.
+
+        ``"details": true`` is added to the parameters unless given, so the answer has its
+        finish reason and token count. The response may be ``[{"generated_text": ...}]``
+        or ``{"generated_text": ...}``; ``None`` parameters are not sent.
+        """
+        body = generate_request(prompt, parameters, stream=False)
+        started = time.monotonic()
+        result = self.invoke(
+            endpoint_name,
+            json=body,
+            custom_attributes=custom_attributes,
+            target_variant=target_variant,
+            target_container_hostname=target_container_hostname,
+            inference_id=inference_id,
+            inference_component_name=inference_component_name,
+            session_id=session_id,
+        )
+        return parse_generation(result, started=started, ended=time.monotonic())
+
+    def generate_stream(
+        self,
+        endpoint_name: str,
+        prompt: str,
+        *,
+        parameters: GenerateParameters | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        inference_component_name: str | None = None,
+        session_id: str | None = None,
+    ) -> ResponseStream:
+        """Send the request of :meth:`generate` with ``"stream": true``, streamed."""
+        body = generate_request(prompt, parameters, stream=True)
+        return self.stream(
+            endpoint_name,
+            json=body,
+            custom_attributes=custom_attributes,
+            target_variant=target_variant,
+            target_container_hostname=target_container_hostname,
+            inference_id=inference_id,
+            inference_component_name=inference_component_name,
+            session_id=session_id,
         )
 
     # --- internals ----------------------------------------------------------------

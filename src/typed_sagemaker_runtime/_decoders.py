@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Protocol, TypeVar
 
 from ._exceptions import ClientValidationError, GenerationError, StreamDecodeError
 from ._sse import ServerSentEvent, SSEDecoder
@@ -37,8 +38,13 @@ __all__ = [
     "TokenFormat",
     "TokenDecoder",
     "token_decoder",
+    "check_format",
+    "framing_hint",
+    "AutoDecoder",
+    "FormatDecoder",
 ]
 
+_T = TypeVar("_T")
 _TOKEN_FORMATS: frozenset[str] = frozenset(("auto", "tgi", "openai", "lmi", "json", "text"))
 _JSON_LINES_TYPES = frozenset(
     (
@@ -59,7 +65,18 @@ def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def _framing_hint(content_type: str | None) -> Framing | None:
+def check_format(format: str) -> None:
+    """Raise ``ClientValidationError`` unless ``format`` is a :data:`TokenFormat`."""
+    if format not in _TOKEN_FORMATS:
+        raise ClientValidationError(
+            f"unknown token format {format!r}; expected one of "
+            + ", ".join(sorted(_TOKEN_FORMATS)),
+            field="format",
+        )
+
+
+def framing_hint(content_type: str | None) -> Framing | None:
+    """The record framing a content type announces, if any."""
     media = _media_type(content_type)
     if media == "text/event-stream":
         return "sse"
@@ -75,13 +92,41 @@ def _is_json_object(line: bytes | bytearray) -> bool:
         return False
 
 
-class _AutoTokenDecoder(BaseDecoder[str]):
-    """``auto``: pick the format from the content type, else from the first bytes."""
+class FormatDecoder(Protocol[_T]):
+    """A payload decoder that names its format: what :class:`AutoDecoder` drives."""
+
+    @property
+    def format(self) -> TokenFormat:
+        """The format decoded (``"auto"`` while undecided)."""
+        ...
+
+    @property
+    def buffered(self) -> int:
+        """How much input is held back for later feeds."""
+        ...
+
+    def feed(self, data: bytes) -> list[_T]:
+        """Decode more payload bytes."""
+        ...
+
+    def flush(self) -> list[_T]:
+        """Signal the end of the stream."""
+        ...
+
+
+class AutoDecoder(BaseDecoder[_T]):
+    """``auto``: pick the format from the content type, else from the first bytes.
+
+    The decision (see :func:`token_decoder`) is the same whatever the decoders
+    produce; subclasses say which decoder reads each format and how their output
+    relates to text (:meth:`_said`, :meth:`_trim`, :meth:`_early`).
+    """
 
     __slots__ = (
         "_guess",
         "_guess_error",
         "_guess_fed",
+        "_guess_held",
         "_guess_texts",
         "_head",
         "_inner",
@@ -93,23 +138,47 @@ class _AutoTokenDecoder(BaseDecoder[str]):
     def __init__(self, content_type: str | None, max_line_bytes: int) -> None:
         super().__init__()
         self._max = max_line_bytes
-        self._inner: TokenDecoder | None = None
-        framing = _framing_hint(content_type)
+        self._inner: FormatDecoder[_T] | None = None
+        framing = framing_hint(content_type)
         if framing is not None:
-            self._inner = RecordTokenDecoder(
-                "auto", framing_hint=framing, max_line_bytes=max_line_bytes
-            )
+            self._inner = self._records(framing)
         elif _media_type(content_type) == "text/plain":
-            self._inner = TextTokenDecoder()
+            self._inner = self._text()
         self._head = bytearray()  # everything received while undecided
         self._scan = 0  # where to resume searching the head
         self._start = -1  # offset of the first non-blank byte, once seen
         # A stream starting with "{" or "[" is decoded as a JSON document while we
         # wait for the end of its first line, so LMI's unframed document streams.
-        self._guess: DocumentTokenDecoder | None = None
+        self._guess: FormatDecoder[_T] | None = None
         self._guess_fed = 0
-        self._guess_texts: list[str] = []
+        self._guess_texts: list[_T] = []
+        self._guess_held: list[_T] = []  # guess output not to be yielded before the decision
         self._guess_error: StreamDecodeError | GenerationError | None = None
+
+    # --- what subclasses decide -----------------------------------------------------
+
+    def _records(self, framing: Framing) -> FormatDecoder[_T]:
+        raise NotImplementedError
+
+    def _document(self) -> FormatDecoder[_T]:
+        raise NotImplementedError
+
+    def _text(self) -> FormatDecoder[_T]:
+        raise NotImplementedError
+
+    def _said(self, items: list[_T]) -> str:
+        """The text that ``items`` carry."""
+        raise NotImplementedError
+
+    def _trim(self, items: list[_T], said: str) -> list[_T]:
+        """``items`` without the text ``said`` they start with (already yielded)."""
+        raise NotImplementedError
+
+    def _early(self, item: _T) -> bool:  # noqa: ARG002
+        """Whether the guess's ``item`` may be yielded before the format is decided."""
+        return True
+
+    # --- the decision -----------------------------------------------------------------
 
     @property
     def format(self) -> TokenFormat:
@@ -123,26 +192,26 @@ class _AutoTokenDecoder(BaseDecoder[str]):
             return self._inner.buffered
         return len(self._head) + (self._guess.buffered if self._guess is not None else 0)
 
-    def _feed(self, data: bytes, out: list[str]) -> None:
+    def _feed(self, data: bytes, out: list[_T]) -> None:
         if self._inner is not None:
             out.extend(self._inner.feed(data))
             return
         self._head += data
         self._sniff(out, final=False)
 
-    def _flush(self, out: list[str]) -> None:
+    def _flush(self, out: list[_T]) -> None:
         if self._inner is None:
             self._sniff(out, final=True)
         if self._inner is not None:
             out.extend(self._inner.flush())
 
-    def _decide(self, inner: TokenDecoder, out: list[str], *, rest: int = 0) -> None:
+    def _decide(self, inner: FormatDecoder[_T], out: list[_T], *, rest: int = 0) -> None:
         self._inner = inner
         head, self._head = self._head, bytearray()
         if len(head) > rest:
             out.extend(inner.feed(bytes(head[rest:])))
 
-    def _sniff(self, out: list[str], *, final: bool) -> None:
+    def _sniff(self, out: list[_T], *, final: bool) -> None:
         # Every limit below is a byte position in the stream, never a feed size, so
         # the decision does not depend on how the stream was cut.
         head = self._head
@@ -151,20 +220,18 @@ class _AutoTokenDecoder(BaseDecoder[str]):
             if match is None or match.start() > self._max:
                 self._scan = len(head)
                 if final or len(head) > self._max:
-                    self._decide(TextTokenDecoder(), out)
+                    self._decide(self._text(), out)
                 return
             self._start = self._scan = match.start()
             if head[self._start] in b"{[":
-                self._guess = DocumentTokenDecoder(max_line_bytes=self._max)
+                self._guess = self._document()
         start, guess = self._start, self._guess
         if guess is None:
             opening = bytes(head[start : start + 6])
             if opening[:1] == b":" or opening.startswith(_SSE_PREFIXES):
-                self._decide(
-                    RecordTokenDecoder("auto", framing_hint="sse", max_line_bytes=self._max), out
-                )
+                self._decide(self._records("sse"), out)
             elif final or not any(prefix.startswith(opening) for prefix in _SSE_PREFIXES):
-                self._decide(TextTokenDecoder(), out)
+                self._decide(self._text(), out)
             return
         newline = _NEWLINE.search(head, self._scan)
         stop = len(head) if newline is None else newline.start()
@@ -180,38 +247,66 @@ class _AutoTokenDecoder(BaseDecoder[str]):
         else:
             self._decide_document(guess, out)
 
-    def _guess_feed(self, guess: DocumentTokenDecoder, data: bytes, out: list[str]) -> None:
+    def _guess_feed(self, guess: FormatDecoder[_T], data: bytes, out: list[_T]) -> None:
         if self._guess_error is not None or not data:
             return
         try:
-            texts = guess.feed(data)
+            items = guess.feed(data)
         except (StreamDecodeError, GenerationError) as exc:
             self._guess_error = exc
             return
-        out.extend(texts)
-        self._guess_texts.extend(texts)
+        held = self._guess_held
+        for item in items:
+            if not held and self._early(item):
+                out.append(item)
+                self._guess_texts.append(item)
+            else:
+                held.append(item)
 
-    def _decide_document(self, guess: DocumentTokenDecoder, out: list[str]) -> None:
+    def _decide_document(self, guess: FormatDecoder[_T], out: list[_T]) -> None:
         if self._guess_error is not None:
             self._inner = guess
             self._head = bytearray()
             raise self._guess_error
+        out.extend(self._guess_held)
         self._decide(guess, out, rest=self._guess_fed)
 
-    def _decide_lines(self, stop: int, out: list[str]) -> None:
-        inner = RecordTokenDecoder("auto", framing_hint="jsonl", max_line_bytes=self._max)
+    def _decide_lines(self, stop: int, out: list[_T]) -> None:
+        inner = self._records("jsonl")
         self._inner = inner
         head, self._head = self._head, bytearray()
         # The first line's text may have been yielded already by the guess.
-        said = "".join(self._guess_texts)
+        said = self._said(self._guess_texts)
         first = inner.feed(bytes(head[: stop + 1]))
         if said:
-            joined = "".join(first)
-            if joined.startswith(said):
-                first = [joined[len(said) :]] if len(joined) > len(said) else []
+            first = self._trim(first, said)
         out.extend(first)
         if len(head) > stop + 1:
             out.extend(inner.feed(bytes(head[stop + 1 :])))
+
+
+class _AutoTokenDecoder(AutoDecoder[str]):
+    """``auto`` for text deltas."""
+
+    __slots__ = ()
+
+    def _records(self, framing: Framing) -> FormatDecoder[str]:
+        return RecordTokenDecoder("auto", framing_hint=framing, max_line_bytes=self._max)
+
+    def _document(self) -> FormatDecoder[str]:
+        return DocumentTokenDecoder(max_line_bytes=self._max)
+
+    def _text(self) -> FormatDecoder[str]:
+        return TextTokenDecoder()
+
+    def _said(self, items: list[str]) -> str:
+        return "".join(items)
+
+    def _trim(self, items: list[str], said: str) -> list[str]:
+        joined = "".join(items)
+        if joined.startswith(said):
+            return [joined[len(said) :]] if len(joined) > len(said) else []
+        return items
 
 
 def token_decoder(
@@ -255,12 +350,7 @@ def token_decoder(
     Unknown formats raise ``ClientValidationError``. ``max_line_bytes`` bounds the
     memory held for one record; a longer record raises ``StreamDecodeError``.
     """
-    if format not in _TOKEN_FORMATS:
-        raise ClientValidationError(
-            f"unknown token format {format!r}; expected one of "
-            + ", ".join(sorted(_TOKEN_FORMATS)),
-            field="format",
-        )
+    check_format(format)
     if format == "auto":
         return _AutoTokenDecoder(content_type, max_line_bytes)
     if format == "json":
@@ -268,5 +358,5 @@ def token_decoder(
     if format == "text":
         return TextTokenDecoder()
     return RecordTokenDecoder(
-        format, framing_hint=_framing_hint(content_type), max_line_bytes=max_line_bytes
+        format, framing_hint=framing_hint(content_type), max_line_bytes=max_line_bytes
     )

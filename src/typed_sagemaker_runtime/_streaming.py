@@ -9,6 +9,7 @@ import time
 from collections.abc import Generator, Iterator
 from typing import Any, Protocol, TypeVar
 
+from ._chunks import chunk_decoder, generation_of
 from ._decoders import (
     LineDecoder,
     ServerSentEvent,
@@ -20,6 +21,7 @@ from ._decoders import (
 from ._errors import map_stream_exception
 from ._events import PayloadPart, StreamEvent
 from ._exceptions import SageMakerRuntimeError, StreamError
+from ._llm_types import Generation, GenerationChunk
 from ._stream_core import (
     ERROR_GRACE,
     OPERATION as _OPERATION,
@@ -180,6 +182,22 @@ class ResponseStream(StreamState):
             yield from feed.end()
         finally:
             events.close()  # released before any exception leaves, even if it is kept
+
+    def chunks(self, format: TokenFormat = "auto") -> Iterator[GenerationChunk]:
+        """Yield what each record of an LLM stream carries: text, finish reason, usage, tool calls.
+
+        The formats, detection and errors of :meth:`tokens`, whose text the chunks' text
+        joined equals; records that carry nothing (keep-alives, ``[DONE]``, special
+        tokens without details) yield nothing.
+        """
+        return self.decode(chunk_decoder(format, self._metadata["content_type"]))
+
+    def generation(self, format: TokenFormat = "auto") -> Generation:
+        """Read the stream to its end and accumulate its :meth:`chunks` into a ``Generation``.
+
+        Times are measured from this call (the response has already started).
+        """
+        return generation_of(self.chunks(format))
 
     # --- internals ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from json.scanner import make_scanner
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from ._exceptions import GenerationError, StreamDecodeError
 from ._sse import ServerSentEvent, SSEParser
@@ -19,6 +19,7 @@ from ._text import DEFAULT_MAX_LINE_BYTES, BaseDecoder, LineDecoder, Utf8Decoder
 __all__ = [
     "TokenFormat",
     "TokenDecoder",
+    "RecordDecoder",
     "RecordTokenDecoder",
     "DocumentTokenDecoder",
     "TextTokenDecoder",
@@ -28,6 +29,7 @@ TokenFormat = Literal["auto", "tgi", "openai", "lmi", "json", "text"]
 """The payload formats :meth:`ResponseStream.tokens` reads (``"auto"`` picks one)."""
 
 Framing = Literal["sse", "jsonl"]
+_T = TypeVar("_T")
 
 _JSON_SPACE = " \t\r\n"
 # What json.loads runs, without its wrappers (typeshed types the argument oddly).
@@ -112,7 +114,8 @@ def raise_for_error(record: dict[str, object]) -> None:
     )
 
 
-def _token_texts(record: dict[str, object]) -> list[str]:
+def token_texts(record: dict[str, object]) -> list[str]:
+    """The text of a ``token`` record (none if special); raise for LMI error tokens."""
     token = record["token"]
     if token is None:
         return []
@@ -134,7 +137,8 @@ def _token_texts(record: dict[str, object]) -> list[str]:
     return [text] if text else []
 
 
-def _choice_texts(choices: object) -> list[str]:
+def choice_texts(choices: object) -> list[str]:
+    """The texts of ``choices`` with index 0 (``delta``/``message`` content or ``text``)."""
     if choices is None:
         return []
     if not isinstance(choices, list):
@@ -174,7 +178,8 @@ def _content_text(content: object) -> str | None:
     return "".join(texts)
 
 
-def _output_texts(outputs: object) -> list[str]:
+def output_texts(outputs: object) -> list[str]:
+    """The non-empty strings of LMI 0.23's ``outputs``."""
     if outputs is None:
         return []
     if isinstance(outputs, str):
@@ -201,11 +206,11 @@ def record_texts(record: object, *, first: bool) -> list[str]:
         return []
     raise_for_error(fields)
     if "choices" in fields:
-        return _choice_texts(fields["choices"])
+        return choice_texts(fields["choices"])
     if "token" in fields:
-        return _token_texts(fields)
+        return token_texts(fields)
     if "outputs" in fields:
-        return _output_texts(fields["outputs"])
+        return output_texts(fields["outputs"])
     text = fields.get("generated_text")
     return [text] if first and isinstance(text, str) and text else []
 
@@ -225,7 +230,16 @@ def _loads_stripped(text: str) -> object:
     return cast(object, json.loads(text))
 
 
-def _family(record: object, framing: Framing) -> TokenFormat | None:
+def load_record(text: str) -> object:
+    """Parse one record's JSON text (stripped); ``StreamDecodeError`` if it is not JSON."""
+    try:
+        return _loads_stripped(text)
+    except (ValueError, RecursionError) as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise StreamDecodeError(f"a record of the stream is not valid JSON: {message}")
+
+
+def family(record: object, framing: Framing) -> TokenFormat | None:
     fields = _as_object(record)
     if fields is None:
         return None
@@ -250,32 +264,15 @@ def _framing_of(line: str, hint: Framing | None) -> Framing | None:
     return hint or "jsonl"
 
 
-class RecordTokenDecoder(BaseDecoder[str]):
-    """``tgi``, ``openai`` and ``lmi``: one JSON record per SSE event or per line.
+class RecordDecoder(BaseDecoder[_T]):
+    """The framing shared by the record decoders: SSE events or JSON lines, one record each.
 
     Framing is decided on the first non-blank line: a comment or an SSE field
     (``data:``, ``event:``, ``id:``, ``retry:``) means server-sent events; a line
     starting with ``{`` or ``[`` means JSON lines; anything else follows
-    ``framing_hint`` (from the content type), else JSON lines. Blank lines,
-    comments, ``[DONE]`` and records without text are skipped.
-
-    The three formats share one record reader, because the servers overlap: TGI's
-    Messages API writes OpenAI chunks, LMI writes TGI-shaped tokens and passes vLLM
-    chunks through. It yields ``token.text`` unless the token is flagged
-    ``special``/``special_token``; ``choices[].delta.content``,
-    ``choices[].message.content`` (a string, or the ``text`` parts of a list) or
-    ``choices[].text`` of the choice with index 0 only (other choices of ``n > 1``
-    are dropped; ``role``, ``tool_calls`` and ``reasoning_content`` are not answer
-    text and are skipped); each string of ``outputs``;
-    ``generated_text`` only when it is a whole response (see :func:`record_texts`).
-    Error records raise ``GenerationError`` with the server's message (see
-    :func:`raise_for_error`), as do LMI tokens with ``error_msg`` or
-    ``finish_reason: "error"`` and SSE events of type ``error``. A record that is not
-    JSON, or has a known key of the wrong type, raises ``StreamDecodeError``.
-
-    With ``format="auto"``, :attr:`format` becomes ``openai`` at the first record with
-    ``choices`` or ``object``, and ``tgi`` (SSE) or ``lmi`` (JSON lines) at the first
-    with ``token`` or ``outputs``; decoding is the same either way.
+    ``framing_hint`` (from the content type), else JSON lines. SSE events of type
+    ``error`` raise ``GenerationError``. Subclasses turn each record's text into
+    output in ``_take_record``.
     """
 
     __slots__ = ("_first", "_format", "_framing", "_hint", "_lines", "_max", "_parser")
@@ -306,7 +303,7 @@ class RecordTokenDecoder(BaseDecoder[str]):
         """Bytes of an incomplete line plus characters of an undispatched event."""
         return self._lines.buffered + self._parser.buffered
 
-    def _feed(self, data: bytes, out: list[str]) -> None:
+    def _feed(self, data: bytes, out: list[_T]) -> None:
         # Fast path for what SSE servers write in nearly every part: one ``data:`` line
         # and a blank line. It gives exactly what the general path below gives; anything
         # else (another shape, a pending line or event, invalid UTF-8) takes that path.
@@ -332,14 +329,14 @@ class RecordTokenDecoder(BaseDecoder[str]):
                 return
         self._take_lines(self._lines.feed(data), out)
 
-    def _flush(self, out: list[str]) -> None:
+    def _flush(self, out: list[_T]) -> None:
         self._take_lines(self._lines.flush(), out)
         if self._framing == "sse":
             event = self._parser.end()
             if event is not None:
                 self._take_event(event, out)
 
-    def _take_lines(self, lines: list[str], out: list[str]) -> None:
+    def _take_lines(self, lines: list[str], out: list[_T]) -> None:
         for line in lines:
             framing = self._framing
             if framing is None:
@@ -353,7 +350,7 @@ class RecordTokenDecoder(BaseDecoder[str]):
                 if event is not None:
                     self._take_event(event, out)
 
-    def _take_event(self, event: ServerSentEvent, out: list[str]) -> None:
+    def _take_event(self, event: ServerSentEvent, out: list[_T]) -> None:
         if event.event == "error":
             try:
                 record: object = json.loads(event.data)
@@ -365,7 +362,42 @@ class RecordTokenDecoder(BaseDecoder[str]):
             raise _generation_error(event.data.strip() or "the server sent an error event")
         self._take_record(event.data, out)
 
+    def _take_record(self, text: str, out: list[_T]) -> None:
+        raise NotImplementedError
+
+
+class RecordTokenDecoder(RecordDecoder[str]):
+    """``tgi``, ``openai`` and ``lmi``: one JSON record per SSE event or per line.
+
+    Framing is decided on the first non-blank line: a comment or an SSE field
+    (``data:``, ``event:``, ``id:``, ``retry:``) means server-sent events; a line
+    starting with ``{`` or ``[`` means JSON lines; anything else follows
+    ``framing_hint`` (from the content type), else JSON lines. Blank lines,
+    comments, ``[DONE]`` and records without text are skipped.
+
+    The three formats share one record reader, because the servers overlap: TGI's
+    Messages API writes OpenAI chunks, LMI writes TGI-shaped tokens and passes vLLM
+    chunks through. It yields ``token.text`` unless the token is flagged
+    ``special``/``special_token``; ``choices[].delta.content``,
+    ``choices[].message.content`` (a string, or the ``text`` parts of a list) or
+    ``choices[].text`` of the choice with index 0 only (other choices of ``n > 1``
+    are dropped; ``role``, ``tool_calls`` and ``reasoning_content`` are not answer
+    text and are skipped); each string of ``outputs``;
+    ``generated_text`` only when it is a whole response (see :func:`record_texts`).
+    Error records raise ``GenerationError`` with the server's message (see
+    :func:`raise_for_error`), as do LMI tokens with ``error_msg`` or
+    ``finish_reason: "error"`` and SSE events of type ``error``. A record that is not
+    JSON, or has a known key of the wrong type, raises ``StreamDecodeError``.
+
+    With ``format="auto"``, :attr:`format` becomes ``openai`` at the first record with
+    ``choices`` or ``object``, and ``tgi`` (SSE) or ``lmi`` (JSON lines) at the first
+    with ``token`` or ``outputs``; decoding is the same either way.
+    """
+
+    __slots__ = ()
+
     def _take_record(self, text: str, out: list[str]) -> None:
+        # load_record() inlined: this runs once per record of every tokens() stream.
         text = text.strip(_JSON_SPACE)
         if not text or text == "[DONE]":
             return
@@ -375,7 +407,7 @@ class RecordTokenDecoder(BaseDecoder[str]):
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise StreamDecodeError(f"a record of the stream is not valid JSON: {message}")
         if self._format == "auto":
-            self._format = _family(record, self._framing or "jsonl") or "auto"
+            self._format = family(record, self._framing or "jsonl") or "auto"
         texts = record_texts(record, first=self._first)
         if texts:
             self._first = False
@@ -408,6 +440,7 @@ class DocumentTokenDecoder(BaseDecoder[str]):
     """
 
     __slots__ = (
+        "_document",
         "_done",
         "_expect_key",
         "_high",
@@ -442,11 +475,17 @@ class DocumentTokenDecoder(BaseDecoder[str]):
         self._skeleton: list[str] = []  # the document without the generated text
         self._size = 0
         self._done = False
+        self._document: dict[str, object] | None = None
 
     @property
     def format(self) -> TokenFormat:
         """Always ``"json"``."""
         return "json"
+
+    @property
+    def document(self) -> dict[str, object] | None:
+        """The closed document's object (a list's first element) without its text, once parsed."""
+        return self._document
 
     @property
     def buffered(self) -> int:
@@ -641,6 +680,7 @@ class DocumentTokenDecoder(BaseDecoder[str]):
         fields = _as_object(document)
         if fields is not None:
             raise_for_error(fields)
+            self._document = fields
 
 
 def _decode_key(raw: str) -> str | None:

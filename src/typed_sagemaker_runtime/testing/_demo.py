@@ -92,6 +92,22 @@ class _Request:
     include_usage: bool
     fail_after_tokens: int | None
     model: str
+    tool: _ToolCall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolCall:
+    """The call the demo makes when a chat request offers tools."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def fragments(self) -> list[str]:
+        """The arguments cut into pieces, as vLLM and TGI stream them."""
+        text = self.arguments
+        size = max(1, -(-len(text) // 4))
+        return [text[at : at + size] for at in range(0, len(text), size)] or [""]
 
 
 def _int_parameter(parameters: Mapping[str, object], name: str) -> int | None:
@@ -104,6 +120,62 @@ def _int_parameter(parameters: Mapping[str, object], name: str) -> int | None:
             f"invalid type: {_dumps(value)}, expected u32"
         )
     return value
+
+
+_ARGUMENT_WORDS = ("Zürich", "Paris", "東京", "celsius", "today", "demo")
+
+
+def _example(schema: object, rng: random.Random) -> object:
+    """A value of the JSON Schema type ``schema`` names (a string otherwise)."""
+    kind = cast("dict[str, object]", schema).get("type") if isinstance(schema, dict) else None
+    if kind in ("integer", "number"):
+        return rng.randint(1, 30)
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [rng.choice(_ARGUMENT_WORDS)]
+    return rng.choice(_ARGUMENT_WORDS)
+
+
+def _tool_call(document: Mapping[str, Any], prompt: str, seed: int | None) -> _ToolCall | None:
+    """The demo's call for a request with ``tools``: the forced function, else the first."""
+    tools = document.get("tools")
+    choice = document.get("tool_choice")
+    if not isinstance(tools, list) or not tools or choice == "none":
+        return None
+    functions: list[dict[str, object]] = []
+    for tool in cast("list[object]", tools):
+        function = (
+            cast("dict[str, object]", tool).get("function") if isinstance(tool, dict) else None
+        )
+        if isinstance(function, dict) and isinstance(
+            cast("dict[str, object]", function).get("name"), str
+        ):
+            functions.append(cast("dict[str, object]", function))
+    if not functions:
+        raise _invalid("Input validation error: every tool needs a function with a name")
+    chosen = functions[0]
+    if isinstance(choice, dict):
+        forced = cast("dict[str, object]", choice).get("function")
+        name = cast("dict[str, object]", forced).get("name") if isinstance(forced, dict) else None
+        chosen = next((f for f in functions if f["name"] == name), functions[0])
+    digest = hashlib.sha256(f"{seed}\0tools\0{prompt}".encode()).digest()
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    parameters = chosen.get("parameters")
+    properties = (
+        cast("dict[str, object]", parameters).get("properties")
+        if isinstance(parameters, dict)
+        else None
+    )
+    arguments = {
+        str(key): _example(schema, rng)
+        for key, schema in cast("dict[object, object]", properties or {}).items()
+    }
+    return _ToolCall(
+        id=f"call_{digest[8:14].hex()}",
+        name=str(chosen["name"]),
+        arguments=json.dumps(arguments, ensure_ascii=False),
+    )
 
 
 def _message_text(message: object) -> str:
@@ -142,7 +214,12 @@ class DemoLLM:
       ``max_new_tokens`` it is the special end token ``</s>`` (``"special":true``).
     * ``{"messages": [...]}`` (the Messages API) gives a ``chat.completion`` document, or
       with ``"stream": true`` ``chat.completion.chunk`` events, a usage chunk when
-      ``stream_options.include_usage`` is true, then ``data: [DONE]``.
+      ``stream_options.include_usage`` is true, then ``data: [DONE]``. The finish reason is
+      ``"stop"`` when the text ends, ``"length"`` at ``max_tokens``. When the request
+      carries ``tools`` (and ``tool_choice`` is not ``"none"``), the answer is one call of
+      the forced function, else of the first, with arguments made up from its JSON Schema;
+      streamed, the arguments arrive in four ``delta.tool_calls`` fragments (id and name on
+      the first, as vLLM and TGI send them) and the finish reason is ``"tool_calls"``.
 
     The text depends only on the prompt (and ``parameters.seed`` or ``seed``): the same
     request always gets the same answer. ``parameters.max_new_tokens`` (``max_tokens`` for
@@ -195,7 +272,10 @@ class DemoLLM:
     def __call__(self, request: InvocationRequest) -> EndpointResponse:
         """Answer one invocation; see the class docstring."""
         parsed = self._parse(request.body)
-        tokens = self._tokens(parsed.prompt, parsed.max_new_tokens, parsed.seed)
+        if parsed.tool is not None:
+            tokens = self._tool_tokens(parsed.tool, parsed.max_new_tokens)
+        else:
+            tokens = self._tokens(parsed.prompt, parsed.max_new_tokens, parsed.seed)
         if parsed.stream:
             events = (
                 self._chat_events(parsed, tokens)
@@ -234,6 +314,7 @@ class DemoLLM:
             details = False
             model = document.get("model")
             chat = True
+            tool = _tool_call(document, prompt, seed)
         elif "inputs" in document:
             prompt = document["inputs"]
             if not isinstance(prompt, str):
@@ -259,6 +340,7 @@ class DemoLLM:
             include_usage = False
             model = None
             chat = False
+            tool = None
         else:
             raise _invalid(
                 "Failed to deserialize the JSON body into the target type: "
@@ -288,6 +370,7 @@ class DemoLLM:
             include_usage=include_usage,
             fail_after_tokens=fail_after,
             model=model if isinstance(model, str) and model else self._model_id,
+            tool=tool,
         )
 
     # --- generation -------------------------------------------------------------------
@@ -308,6 +391,16 @@ class DemoLLM:
             for word in words
         ]
         tokens.append(_Token(_EOS_ID, _EOS_TEXT, -round(rng.random() * 0.1, 8), special=True))
+        return tokens[:max_new_tokens]
+
+    @staticmethod
+    def _tool_tokens(tool: _ToolCall, max_new_tokens: int) -> list[_Token]:
+        """The arguments' fragments as tokens; the end token follows when they fit."""
+        tokens = [
+            _Token(1000 + zlib.crc32(piece.encode()) % 31000, piece, -0.01, special=False)
+            for piece in tool.fragments()
+        ]
+        tokens.append(_Token(_EOS_ID, _EOS_TEXT, -0.01, special=True))
         return tokens[:max_new_tokens]
 
     def _paced(self, request: _Request, tokens: list[_Token]) -> Iterator[_Token]:
@@ -357,6 +450,9 @@ class DemoLLM:
     ) -> Iterator[bytes | ModelStreamError]:
         created = int(time.time())
         finish = "stop" if self._finish_reason(tokens) == "eos_token" else "length"
+        tool = request.tool
+        if tool is not None and finish == "stop":
+            finish = "tool_calls"
 
         def chunk(choices: list[object], usage: object) -> bytes:
             return _sse(
@@ -373,9 +469,23 @@ class DemoLLM:
 
         try:
             for index, token in enumerate(self._paced(request, tokens), start=1):
+                delta: dict[str, object] = {
+                    "role": "assistant",
+                    "content": "" if token.special else token.text,
+                }
+                if tool is not None and not token.special:
+                    call: dict[str, object] = {"index": 0, "function": {"arguments": token.text}}
+                    if index == 1:
+                        call = {
+                            "index": 0,
+                            "id": tool.id,
+                            "type": "function",
+                            "function": {"name": tool.name, "arguments": token.text},
+                        }
+                    delta = {"role": "assistant", "tool_calls": [call]}
                 choice = {
                     "index": 0,
-                    "delta": {"role": "assistant", "content": "" if token.special else token.text},
+                    "delta": delta,
                     "logprobs": None,
                     "finish_reason": finish if index == len(tokens) else None,
                 }
@@ -406,6 +516,16 @@ class DemoLLM:
         text = "".join(token.text for token in tokens if not token.special)
         finish = self._finish_reason(tokens)
         if request.chat:
+            message: dict[str, object] = {"role": "assistant", "content": text}
+            reason = "stop" if finish == "eos_token" else "length"
+            if request.tool is not None:
+                call = {
+                    "id": request.tool.id,
+                    "type": "function",
+                    "function": {"name": request.tool.name, "arguments": text},
+                }
+                message = {"role": "assistant", "content": None, "tool_calls": [call]}
+                reason = "tool_calls" if reason == "stop" else reason
             yield _dumps(
                 {
                     "object": "chat.completion",
@@ -416,9 +536,9 @@ class DemoLLM:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": text},
+                            "message": message,
                             "logprobs": None,
-                            "finish_reason": "stop" if finish == "eos_token" else "length",
+                            "finish_reason": reason,
                         }
                     ],
                     "usage": self._usage(request, tokens),

@@ -83,15 +83,17 @@ def _run_console(example: Example) -> str | None:
     if command is not None:
         runs.append((command, "\n".join(expected)))
     for command, want in runs:
+        # One pipe for both streams: what a terminal shows, in the order it was written.
         done = subprocess.run(
             ["bash", "-c", command],
             cwd=ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             timeout=120,
             check=False,
         )
-        got = done.stderr + done.stdout
+        got = done.stdout
         if done.returncode != 0:
             return f"$ {command}\nexited {done.returncode}:\n{got}"
         if not checker.check_output(want + "\n", got, _OPTIONS):

@@ -14,6 +14,7 @@ from ._exceptions import (
     AsyncInferenceFailedError,
     AsyncInferenceTimeoutError,
     ClientValidationError,
+    CredentialsError,
     EndpointNotFoundError,
     GenerationError,
     InternalDependencyError,
@@ -77,6 +78,7 @@ __all__ = [
     # exceptions
     "SageMakerRuntimeError",
     "ClientValidationError",
+    "CredentialsError",
     "ServiceError",
     "ValidationError",
     "EndpointNotFoundError",

@@ -18,6 +18,7 @@ from urllib3 import exceptions as u3e
 from ._exceptions import (
     AccessDeniedError,
     ClientValidationError,
+    CredentialsError,
     EndpointNotFoundError,
     InternalDependencyError,
     InternalFailureError,
@@ -91,6 +92,25 @@ _BY_STATUS: Mapping[int, type[ServiceError]] = {
     503: ServiceUnavailableError,
 }
 
+# botocore's failures to find or load credentials, all before anything is sent.
+_CREDENTIAL_FAILURES: tuple[type[bce.BotoCoreError], ...] = (
+    bce.NoCredentialsError,
+    bce.PartialCredentialsError,
+    bce.CredentialRetrievalError,
+    bce.UnknownCredentialError,
+    bce.TokenRetrievalError,
+    bce.SSOError,
+    bce.ProfileNotFound,
+)
+
+PROFILE_HINT = "session=boto3.Session(profile_name=NAME)"
+"""How a Python caller picks a profile; the CLI says ``--profile NAME`` instead."""
+
+CREDENTIALS_HINT = (
+    "Configure them with the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
+    f"variables, with `aws configure`, or with a profile (AWS_PROFILE=NAME, or {PROFILE_HINT})"
+)
+
 _ENDPOINT_NOT_FOUND = re.compile(r"Endpoint \S+ of account \S+ not found")
 
 
@@ -157,6 +177,24 @@ def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
     return cls(text, **common)
 
 
+def credentials_error(exc: BaseException, operation: str | None) -> CredentialsError | None:
+    """A :class:`CredentialsError` saying how to configure credentials; ``None``: not one.
+
+    ``operation`` is ``None`` when building the client failed (botocore loads the
+    credentials then).
+    """
+    if not isinstance(exc, _CREDENTIAL_FAILURES):
+        return None
+    if isinstance(exc, bce.NoCredentialsError):
+        problem = "no AWS credentials found"
+    else:  # botocore's text names the provider or profile, never a secret
+        problem = f"AWS credentials could not be loaded ({exc})"
+    prefix = f"{operation}: " if operation else ""
+    return CredentialsError(
+        f"{prefix}{problem}; nothing was sent. {CREDENTIALS_HINT}", operation=operation
+    )
+
+
 def map_exception(
     exc: BaseException, *, operation: str, read_timeout: float | None = None
 ) -> SageMakerRuntimeError | None:
@@ -211,6 +249,9 @@ def map_exception(
             field=field,
             operation=operation,
         )
+    credentials = credentials_error(exc, operation)
+    if credentials is not None:
+        return credentials
     if isinstance(exc, bce.BotoCoreError):
         return SageMakerRuntimeError(f"{operation}: {exc}", operation=operation)
     if isinstance(exc, (u3e.HTTPError, OSError)):

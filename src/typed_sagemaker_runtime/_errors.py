@@ -33,6 +33,7 @@ from ._exceptions import (
     TransportError,
     ValidationError,
 )
+from ._params import argument_name
 
 # Error codes from botocore's service model, with the class each maps to.
 MODELED_ERRORS: Mapping[str, type[ServiceError]] = {
@@ -111,6 +112,43 @@ CREDENTIALS_HINT = (
     f"variables, with `aws configure`, or with a profile (AWS_PROFILE=NAME, or {PROFILE_HINT})"
 )
 
+# The lines of botocore's parameter report (botocore/validate.py), with the problem each
+# names. Only the parameter's name is kept: the report also quotes values.
+_PATH = r"[\w.\[\]]+"
+_REPORT_LINES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(rf'^Missing required parameter in (?P<parent>{_PATH}): "(?P<name>\w+)"', re.M),
+        "missing required parameter",
+    ),
+    (
+        re.compile(rf'^Unknown parameter in (?P<parent>{_PATH}): "(?P<name>\w+)"', re.M),
+        "unknown parameter",
+    ),
+    (
+        re.compile(rf"^Invalid (?P<kind>type|value|length) for parameter (?P<name>{_PATH}),", re.M),
+        "invalid {kind}",
+    ),
+    (re.compile(rf"^Invalid type for document parameter (?P<name>{_PATH}),", re.M), "invalid type"),
+    (
+        re.compile(rf"^Invalid parameter (?P<name>{_PATH}) must be json serializable", re.M),
+        "not JSON-serialisable",
+    ),
+    (
+        re.compile(
+            rf"^Invalid number of parameters set for tagged union structure (?P<name>{_PATH})\.",
+            re.M,
+        ),
+        "more than one member set",
+    ),
+    (
+        re.compile(
+            rf"^Must set one of the following keys for tagged union ?structure (?P<name>{_PATH}):",
+            re.M,
+        ),
+        "no member set",
+    ),
+)
+
 _ENDPOINT_NOT_FOUND = re.compile(r"Endpoint \S+ of account \S+ not found")
 
 
@@ -177,6 +215,26 @@ def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
     return cls(text, **common)
 
 
+def rejected_parameters(report: str) -> list[tuple[str, str]]:
+    """``(parameter, problem)`` for each line of botocore's parameter report, in order.
+
+    A top-level member is named by its Python argument (``"Body"`` -> ``"body"``); a
+    nested one by its path (``"Tagging.TagSet[0].Key"``).
+    """
+    found: list[tuple[int, str, str]] = []
+    for pattern, problem in _REPORT_LINES:
+        for match in pattern.finditer(report):
+            groups = match.groupdict()
+            name = groups["name"]
+            parent = groups.get("parent")
+            if parent is not None and parent != "input":  # botocore's word for the top level
+                name = f"{parent}.{name}"
+            if "." not in name and "[" not in name:
+                name = argument_name(name)
+            found.append((match.start(), name, problem.format(kind=groups.get("kind"))))
+    return [(name, problem) for _, name, problem in sorted(found)]
+
+
 def credentials_error(exc: BaseException, operation: str | None) -> CredentialsError | None:
     """A :class:`CredentialsError` saying how to configure credentials; ``None``: not one.
 
@@ -241,12 +299,11 @@ def map_exception(
             f"{operation}: HTTP transport failed: {type(exc).__name__}", operation=operation
         )
     if isinstance(exc, bce.ParamValidationError):
-        # botocore's report can echo parameter values; keep only the parameter names.
-        names = sorted(set(re.findall(r"parameter (\w+)", str(exc))))
-        field = names[0] if names else None
+        rejected = rejected_parameters(str(exc.kwargs.get("report") or exc))
+        summary = "; ".join(f"{name}: {problem}" for name, problem in rejected)
         return ClientValidationError(
-            f"botocore rejected parameter(s) {', '.join(names) or '(unknown)'}",
-            field=field,
+            f"{summary or 'a parameter was rejected'} (botocore's parameter validation)",
+            field=rejected[0][0] if rejected else None,
             operation=operation,
         )
     credentials = credentials_error(exc, operation)

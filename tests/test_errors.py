@@ -9,9 +9,15 @@ import botocore.session
 import pytest
 from botocore import exceptions as bce
 from botocore.validate import validate_parameters
+from hypothesis import given, strategies as st
 
 import typed_sagemaker_runtime as smr
-from typed_sagemaker_runtime._errors import MODELED_ERRORS, map_client_error, map_exception
+from typed_sagemaker_runtime._errors import (
+    MODELED_ERRORS,
+    map_client_error,
+    map_exception,
+    page_excerpt,
+)
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker-runtime")
 STREAM_EVENT_ERRORS = {"ModelStreamError", "InternalStreamFailure"}
@@ -254,3 +260,23 @@ def test_urllib3_errors_botocore_does_not_wrap_are_mapped() -> None:
     assert type(mapped) is smr.TransportError
     timeout = map_exception(u3e.ReadTimeoutError(None, "/", "timed out"), operation="X")
     assert type(timeout) is smr.TimeoutError
+
+
+@given(st.text())
+def test_a_page_excerpt_is_one_short_line(page: str) -> None:
+    excerpt = page_excerpt(page)
+    assert len(excerpt) <= 100
+    assert excerpt == " ".join(excerpt.split())
+
+
+@pytest.mark.parametrize(
+    ("page", "excerpt"),
+    [
+        ("<html><head><TITLE>\n  502 Bad\n Gateway </TITLE></head></html>", "502 Bad Gateway"),
+        ("<p>a &lt; b</p><script>var x = '<p>no</p>';</script><!-- hidden -->", "a < b"),
+        ("plain text\r\nover lines", "plain text over lines"),
+        ("<p>" + "word " * 50 + "</p>", ("word " * 20).strip()[:97].rstrip() + "..."),
+    ],
+)
+def test_page_excerpts(page: str, excerpt: str) -> None:
+    assert page_excerpt(page) == excerpt

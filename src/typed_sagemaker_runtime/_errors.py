@@ -6,6 +6,8 @@ One table per family; the most specific match wins. Callers raise the result
 
 from __future__ import annotations
 
+import html
+import http
 import http.client
 import re
 import socket
@@ -180,6 +182,41 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_EXCERPT_LENGTH = 100
+
+
+def page_excerpt(page: str) -> str:
+    """A page's ``<title>``, or the start of its text, as one short line of plain text."""
+    title = _TITLE.search(page)
+    text = title.group(1) if title else _TAG.sub(" ", _INVISIBLE.sub(" ", page))
+    line = " ".join(html.unescape(text).split())
+    if len(line) > _EXCERPT_LENGTH:
+        return line[: _EXCERPT_LENGTH - 3].rstrip() + "..."
+    return line
+
+
+def _error_text(operation: str, code: str, status: int | None, message: str | None) -> str:
+    if not code.isdigit():
+        return message or f"{operation} failed with {code} (HTTP {status})"
+    # No AWS error code: botocore put the status there. A proxy's or another server's
+    # page (HTML, often many lines) is in the message: keep one line of it.
+    try:
+        reason = f" {http.HTTPStatus(status or 0).phrase}"
+    except ValueError:
+        reason = ""
+    text = (
+        f"{operation}: HTTP {status}{reason}; not an AWS error response "
+        "(a proxy, or the wrong endpoint_url?)"
+    )
+    excerpt = page_excerpt(message or "")
+    if excerpt and excerpt not in (reason.strip(), f"{status}{reason}"):
+        text += f": {excerpt}"
+    return text
+
+
 def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
     """Turn a botocore ``ClientError`` into the matching :class:`ServiceError`."""
     response: Mapping[str, Any] = exc.response
@@ -197,7 +234,7 @@ def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
         "operation": operation,
         "retryable": issubclass(cls, RETRYABLE_ERRORS),
     }
-    text = message or f"{operation} failed with {code} (HTTP {status})"
+    text = _error_text(operation, code, status, message)
     sub_code = _str_or_none(response.get("ErrorCode"))
     if cls is ValidationError:
         if message and _ENDPOINT_NOT_FOUND.search(message):

@@ -495,11 +495,20 @@ def run_serve(
             if importlib.util.find_spec("moto") is not None:
                 # Where async inference writes its results, for the SDK's S3 client.
                 lines.append(f"export AWS_ENDPOINT_URL_S3={runtime.s3_endpoint_url}")
+            dummies = missing_aws_settings()
+            if dummies:  # a shell with no AWS configuration: the SDKs need some to start
+                lines.append(f"export {' '.join(dummies)}")
             for name, (_, description) in handlers.items():
                 faults = settings.endpoints[name].faults
                 suffix = f" + {len(faults)} fault(s)" if faults else ""
                 lines.append(f"endpoint {name}: {description}{suffix}")
-            lines.append("Any region and credentials work. Press Ctrl+C to stop.")
+            if dummies:
+                lines.append(
+                    "Any region and credentials work; none are configured here, so export "
+                    "the dummy ones above. Press Ctrl+C to stop."
+                )
+            else:
+                lines.append("Any region and credentials work. Press Ctrl+C to stop.")
             stdout.write("\n".join(lines) + "\n")
             stdout.flush()
             while not stopping.wait(3600):
@@ -510,6 +519,48 @@ def run_serve(
     stdout.write("Stopped.\n")
     stdout.flush()
     return EXIT_OK
+
+
+_DUMMY_REGION = "AWS_DEFAULT_REGION=us-east-1"
+_DUMMY_CREDENTIALS = ("AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing")
+
+
+def missing_aws_settings() -> list[str]:
+    """``NAME=VALUE`` for a region and dummy credentials, where boto3 would find none.
+
+    Looks where boto3 looks (environment, config and credentials files, profiles,
+    SSO, credential processes), except the EC2 instance metadata service, which
+    would cost a network round trip (or a timeout) before the banner.
+    """
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    session = botocore.session.Session()
+    try:
+        region = session.get_config_variable("region")
+    except BotoCoreError:  # e.g. AWS_PROFILE names a profile that does not exist
+        region = None
+    missing = [] if region else [_DUMMY_REGION]
+    if not _has_credentials(session):
+        missing.extend(_DUMMY_CREDENTIALS)
+    return missing
+
+
+def _has_credentials(session: Any) -> bool:
+    """Whether botocore's credential chain, without instance metadata, finds credentials.
+
+    Uses botocore's ``create_credential_resolver`` and removes its ``iam-role``
+    provider (the EC2 metadata lookup) by name.
+    """
+    from botocore.credentials import create_credential_resolver
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        resolver = create_credential_resolver(session)
+        resolver.remove("iam-role")
+        return resolver.load_credentials() is not None
+    except BotoCoreError:  # incomplete or unloadable: the dummies take precedence
+        return False
 
 
 @contextlib.contextmanager

@@ -446,7 +446,8 @@ def run_serve(
 ) -> int:
     """Serve the endpoints of ``args`` (from :func:`add_serve_arguments`) until interrupted.
 
-    Prints the endpoint URL, an ``export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=...`` line and
+    Prints the endpoint URL, an ``export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=...`` line (and,
+    where boto3 would find no region or credentials, an ``export`` line of dummy ones) and
     the endpoints to ``out`` (default stdout), flushed, then serves until SIGINT or SIGTERM
     (or until ``stop`` is set, for embedding), stops cleanly and returns 0. Configuration
     errors print one line to stderr and return 2; a container that never gets healthy or
@@ -495,7 +496,7 @@ def run_serve(
             if importlib.util.find_spec("moto") is not None:
                 # Where async inference writes its results, for the SDK's S3 client.
                 lines.append(f"export AWS_ENDPOINT_URL_S3={runtime.s3_endpoint_url}")
-            dummies = missing_aws_settings()
+            dummies = _missing_aws_settings()
             if dummies:  # a shell with no AWS configuration: the SDKs need some to start
                 lines.append(f"export {' '.join(dummies)}")
             for name, (_, description) in handlers.items():
@@ -525,7 +526,7 @@ _DUMMY_REGION = "AWS_DEFAULT_REGION=us-east-1"
 _DUMMY_CREDENTIALS = ("AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing")
 
 
-def missing_aws_settings() -> list[str]:
+def _missing_aws_settings() -> list[str]:
     """``NAME=VALUE`` for a region and dummy credentials, where boto3 would find none.
 
     Looks where boto3 looks (environment, config and credentials files, profiles,

@@ -81,6 +81,14 @@ def test_every_credentials_failure_maps_to_credentials_error(exc: Exception) -> 
     assert "aws configure" in str(mapped)
 
 
+def test_a_credential_process_output_is_not_repeated() -> None:
+    exc = bce.CredentialRetrievalError(provider="custom-process", error_msg="token=abc123")
+    mapped = map_exception(exc, operation="InvokeEndpoint")
+    assert isinstance(mapped, smr.CredentialsError)
+    assert "custom-process" in str(mapped)
+    assert "abc123" not in str(mapped)
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "says"),
     [

@@ -282,7 +282,11 @@ def credentials_error(exc: BaseException, operation: str | None) -> CredentialsE
         return None
     if isinstance(exc, bce.NoCredentialsError):
         problem = "no AWS credentials found"
-    else:  # botocore's text names the provider or profile, never a secret
+    elif isinstance(exc, bce.CredentialRetrievalError):
+        # Its text can quote a credential process's output: name the provider only.
+        provider = exc.kwargs.get("provider")
+        problem = f"AWS credentials could not be loaded (the {provider} provider failed)"
+    else:  # botocore's text names the provider, variable or profile
         problem = f"AWS credentials could not be loaded ({exc})"
     prefix = f"{operation}: " if operation else ""
     return CredentialsError(

@@ -280,3 +280,16 @@ def test_a_page_excerpt_is_one_short_line(page: str) -> None:
 )
 def test_page_excerpts(page: str, excerpt: str) -> None:
     assert page_excerpt(page) == excerpt
+
+
+def test_a_bodyless_status_is_not_called_a_proxy_page() -> None:
+    """S3 answers HEAD with no body; botocore fills in the status and its phrase."""
+    exc = bce.ClientError(
+        {
+            "Error": {"Code": "404", "Message": "Not Found"},
+            "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {}},
+        },
+        "HeadObject",
+    )
+    mapped = map_client_error(exc, "HeadObject")
+    assert str(mapped) == "HeadObject failed with HTTP 404 Not Found"

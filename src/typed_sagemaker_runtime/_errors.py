@@ -201,20 +201,21 @@ def page_excerpt(page: str) -> str:
 def _error_text(operation: str, code: str, status: int | None, message: str | None) -> str:
     if not code.isdigit():
         return message or f"{operation} failed with {code} (HTTP {status})"
-    # No AWS error code: botocore put the status there. A proxy's or another server's
-    # page (HTML, often many lines) is in the message: keep one line of it.
+    # No AWS error code: botocore put the status there, and the body (if it kept one)
+    # in the message. S3 answers HEAD requests that way; a proxy or another server
+    # sends a page, often many lines of HTML: keep one line of it.
     try:
         reason = f" {http.HTTPStatus(status or 0).phrase}"
     except ValueError:
         reason = ""
+    excerpt = page_excerpt(message or "")
+    if not excerpt or excerpt == reason.strip():  # no body, or botocore's stand-in
+        return f"{operation} failed with HTTP {status}{reason}"
     text = (
         f"{operation}: HTTP {status}{reason}; not an AWS error response "
         "(a proxy, or the wrong endpoint_url?)"
     )
-    excerpt = page_excerpt(message or "")
-    if excerpt and excerpt not in (reason.strip(), f"{status}{reason}"):
-        text += f": {excerpt}"
-    return text
+    return text if excerpt == f"{status}{reason}" else f"{text}: {excerpt}"
 
 
 def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:

@@ -62,6 +62,8 @@ from ._faults import (
 )
 
 if TYPE_CHECKING:
+    import botocore.session
+
     from ._model import Handler
     from ._runtime import LocalRuntime
 
@@ -547,7 +549,7 @@ def _missing_aws_settings() -> list[str]:
     return missing
 
 
-def _has_credentials(session: Any) -> bool:
+def _has_credentials(session: botocore.session.Session) -> bool:
     """Whether botocore's credential chain, without instance metadata, finds credentials.
 
     Uses botocore's ``create_credential_resolver`` and removes its ``iam-role``

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from typed_sagemaker_runtime import ModelStreamError
+from typed_sagemaker_runtime import ClientValidationError, ModelStreamError, SageMakerRuntimeError
 from typed_sagemaker_runtime.testing import (
     EndpointResponse,
     ErrorResponse,
@@ -439,3 +439,68 @@ def test_serve_into_a_closed_pipe_stops_quietly() -> None:
         process.send_signal(signal.SIGTERM)
         _, errors = process.communicate(timeout=60)
     assert (process.returncode, errors) == (SIGPIPE_STATUS, b"")
+
+
+def _cli_line(exc: Exception) -> str:
+    from typed_sagemaker_runtime._cli import _describe
+
+    assert isinstance(exc, SageMakerRuntimeError)
+    return _describe(exc)
+
+
+def test_errors_name_command_line_options_not_python_arguments() -> None:
+    """Messages written for Python callers, as ``smr`` prints them."""
+    from botocore import exceptions as bce
+
+    from typed_sagemaker_runtime._config import construction_error
+    from typed_sagemaker_runtime._errors import map_exception
+
+    no_region = construction_error(bce.NoRegionError())
+    assert no_region is not None
+    assert _cli_line(no_region) == (
+        "smr: error: ClientValidationError: --region: no AWS region configured; "
+        "pass --region REGION or set AWS_DEFAULT_REGION"
+    )
+
+    no_credentials = map_exception(bce.NoCredentialsError(), operation="InvokeEndpoint")
+    assert no_credentials is not None
+    line = _cli_line(no_credentials)
+    assert "--profile NAME" in line
+    assert "session=" not in line
+
+    slow = map_exception(
+        bce.ReadTimeoutError(endpoint_url="http://x"), operation="InvokeEndpoint", read_timeout=5
+    )
+    assert slow is not None
+    line = _cli_line(slow)
+    assert "--read-timeout" in line
+    assert "read_timeout" not in line
+    assert "botocore.config" not in line
+
+    both = ClientValidationError(
+        "input_location: pass exactly one of input_location (an S3 URI) or an inline body",
+        field="input_location",
+    )
+    assert _cli_line(both).endswith(
+        "--input: pass exactly one of --input (an S3 URI) or an inline body"
+    )
+    missing = ClientValidationError("body: missing: pass body= or json=", field="body")
+    assert _cli_line(missing).endswith("BODY: missing: pass body= or json=")
+
+
+def test_missing_credentials_exit_2_and_name_the_options(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true")
+    result = subprocess.run(
+        [str(SMR), "invoke", "echo", "{}", "--region", "us-east-1"],
+        capture_output=True,
+        env={**env, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": local.endpoint_url},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("smr: error: CredentialsError: InvokeEndpoint: no AWS credentials")
+    assert local.requests == []

@@ -8,9 +8,16 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore import exceptions as bce
+from botocore.validate import validate_parameters
+from hypothesis import given, strategies as st
 
 import typed_sagemaker_runtime as smr
-from typed_sagemaker_runtime._errors import MODELED_ERRORS, map_client_error, map_exception
+from typed_sagemaker_runtime._errors import (
+    MODELED_ERRORS,
+    map_client_error,
+    map_exception,
+    page_excerpt,
+)
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker-runtime")
 STREAM_EVENT_ERRORS = {"ModelStreamError", "InternalStreamFailure"}
@@ -149,8 +156,79 @@ def test_param_validation_error_does_not_echo_values() -> None:
     )
     mapped = map_exception(exc, operation="InvokeEndpoint")
     assert isinstance(mapped, smr.ClientValidationError)
-    assert mapped.field == "CustomAttributes"
+    assert mapped.field == "custom_attributes"
     assert "s3cr3t" not in str(mapped)
+
+
+def _botocore_rejects(
+    operation: str, params: dict[str, Any], service: str = "sagemaker-runtime"
+) -> bce.ParamValidationError:
+    """The ParamValidationError botocore's own validator raises for ``params``."""
+    model = botocore.session.get_session().get_service_model(service)
+    with pytest.raises(bce.ParamValidationError) as caught:
+        validate_parameters(params, model.operation_model(operation).input_shape)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "service", "fields", "message"),
+    [
+        (
+            "InvokeEndpoint",
+            {},
+            "sagemaker-runtime",
+            ["endpoint_name", "body"],
+            "endpoint_name: missing required parameter; body: missing required parameter",
+        ),
+        (
+            "InvokeEndpoint",
+            {"EndpointName": "ep", "Body": b"", "Bogus": "v4lue"},
+            "sagemaker-runtime",
+            ["Bogus"],
+            "Bogus: unknown parameter",
+        ),
+        (
+            "InvokeEndpoint",
+            {"EndpointName": "ep", "Body": 987654321},
+            "sagemaker-runtime",
+            ["body"],
+            "body: invalid type",
+        ),
+        (
+            "InvokeEndpointAsync",
+            {"EndpointName": "ep", "InputLocation": "s3://b/k", "RequestTTLSeconds": 7},
+            "sagemaker-runtime",
+            ["request_ttl_seconds"],
+            "request_ttl_seconds: invalid value",
+        ),
+        (
+            "PutBucketTagging",
+            {"Bucket": "b", "Tagging": {"TagSet": [{"Key": 123456789}]}},
+            "s3",
+            ["Tagging.TagSet[0].Value", "Tagging.TagSet[0].Key"],
+            "Tagging.TagSet[0].Value: missing required parameter; "
+            "Tagging.TagSet[0].Key: invalid type",
+        ),
+    ],
+)
+def test_botocore_parameter_reports_name_each_parameter(
+    operation: str, params: dict[str, Any], service: str, fields: list[str], message: str
+) -> None:
+    """botocore's real report, one problem a line: names kept, values dropped."""
+    exc = _botocore_rejects(operation, params, service)
+    mapped = map_exception(exc, operation=operation)
+    assert isinstance(mapped, smr.ClientValidationError)
+    assert mapped.field == fields[0]
+    assert mapped.message == f"{message} (botocore's parameter validation)"
+    for value in ("987654321", "123456789", "v4lue", " 7"):
+        assert value not in mapped.message
+
+
+def test_an_unparsable_parameter_report_still_maps() -> None:
+    mapped = map_exception(bce.ParamValidationError(report="something new"), operation="X")
+    assert isinstance(mapped, smr.ClientValidationError)
+    assert mapped.field is None
+    assert "something new" not in mapped.message
 
 
 def test_unrelated_exceptions_are_not_mapped() -> None:
@@ -182,3 +260,36 @@ def test_urllib3_errors_botocore_does_not_wrap_are_mapped() -> None:
     assert type(mapped) is smr.TransportError
     timeout = map_exception(u3e.ReadTimeoutError(None, "/", "timed out"), operation="X")
     assert type(timeout) is smr.TimeoutError
+
+
+@given(st.text())
+def test_a_page_excerpt_is_one_short_line(page: str) -> None:
+    excerpt = page_excerpt(page)
+    assert len(excerpt) <= 100
+    assert excerpt == " ".join(excerpt.split())
+
+
+@pytest.mark.parametrize(
+    ("page", "excerpt"),
+    [
+        ("<html><head><TITLE>\n  502 Bad\n Gateway </TITLE></head></html>", "502 Bad Gateway"),
+        ("<p>a &lt; b</p><script>var x = '<p>no</p>';</script><!-- hidden -->", "a < b"),
+        ("plain text\r\nover lines", "plain text over lines"),
+        ("<p>" + "word " * 50 + "</p>", ("word " * 20).strip()[:97].rstrip() + "..."),
+    ],
+)
+def test_page_excerpts(page: str, excerpt: str) -> None:
+    assert page_excerpt(page) == excerpt
+
+
+def test_a_bodyless_status_is_not_called_a_proxy_page() -> None:
+    """S3 answers HEAD with no body; botocore fills in the status and its phrase."""
+    exc = bce.ClientError(
+        {
+            "Error": {"Code": "404", "Message": "Not Found"},
+            "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {}},
+        },
+        "HeadObject",
+    )
+    mapped = map_client_error(exc, "HeadObject")
+    assert str(mapped) == "HeadObject failed with HTTP 404 Not Found"

@@ -8,8 +8,10 @@ from typing import Any
 import botocore.session
 import pytest
 
+from _twins import Clients
 from typed_sagemaker_runtime import ClientValidationError
 from typed_sagemaker_runtime._params import build_params
+from typed_sagemaker_runtime.testing import LocalRuntime
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker-runtime")
 
@@ -94,7 +96,7 @@ def test_bad_endpoint_names(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["a", "a-b", "a--b", "A1", "x" * 63])
 def test_good_endpoint_names(name: str) -> None:
-    assert build("InvokeEndpoint", endpoint_name=name)["EndpointName"] == name
+    assert build("InvokeEndpoint", endpoint_name=name, body=b"")["EndpointName"] == name
 
 
 def test_body_over_the_real_time_limit() -> None:
@@ -229,3 +231,45 @@ def test_text_mode_files_are_rejected(tmp_path: Any) -> None:
     assert "binary mode" in error.message
     with open(path, "rb") as binary_file:
         assert build("InvokeEndpoint", body=binary_file)["Body"] is binary_file
+
+
+@pytest.mark.parametrize("operation", ["InvokeEndpoint", "InvokeEndpointWithResponseStream"])
+def test_a_missing_body_names_body_and_json(operation: str) -> None:
+    """Not botocore's "Missing required parameter in input" (which once made ``field == "in"``)."""
+    error = rejected(operation)
+    assert error.field == "body"
+    assert error.message.startswith("body: ")
+    assert "body=" in error.message
+    assert "json=" in error.message
+    assert error.operation == operation
+
+
+def test_the_async_operation_needs_no_body() -> None:
+    assert build("InvokeEndpointAsync", input_location="s3://b/k") == {
+        "EndpointName": "my-endpoint",
+        "InputLocation": "s3://b/k",
+    }
+
+
+def test_every_required_member_is_checked_before_botocore() -> None:
+    """Driven by the service model: a member it makes required is reported by its argument."""
+    model = botocore.session.get_session().get_service_model("sagemaker-runtime")
+    operation = model.operation_model("InvokeEndpoint")
+    operation.input_shape.metadata["required"] = ["EndpointName", "Body", "Accept"]
+    with pytest.raises(ClientValidationError) as info:
+        build_params(operation, {"endpoint_name": "ep", "body": b"x"})
+    assert info.value.field == "accept"
+    assert info.value.message == "accept: missing (InvokeEndpoint requires it)"
+
+
+@pytest.mark.parametrize("method", ["invoke", "stream"])
+def test_a_call_without_body_names_body_and_sends_nothing(
+    local: LocalRuntime, clients: Clients, method: str
+) -> None:
+    client = clients.local()
+    with pytest.raises(ClientValidationError) as caught:
+        getattr(client, method)("echo")
+    assert caught.value.field == "body"
+    assert "body=" in str(caught.value)
+    assert "json=" in str(caught.value)
+    assert local.requests == []

@@ -29,13 +29,13 @@ SERVE = [sys.executable, "-m", "typed_sagemaker_runtime.testing._serve"]
 class ServeProcess:
     """``python -m typed_sagemaker_runtime.testing._serve`` with its announced URL."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [*SERVE, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            env=env if env is not None else {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         assert self.process.stdout is not None
         self.banner: list[str] = []
@@ -186,6 +186,108 @@ def test_endpoints_and_faults_from_flags_until_sigterm(env_client: Any) -> None:
         status, out, err = serve.stop(signal.SIGTERM)
     assert status == 0, err
     assert out.strip().endswith("Stopped.")
+
+
+# --- a newcomer's shell: no AWS configuration at all ----------------------------------
+
+SMR = Path(sys.executable).parent / "smr"
+PROMPT = '{"inputs": "Hello", "parameters": {"max_new_tokens": 4}}'
+
+
+def _newcomer_env(home: Path) -> dict[str, str]:
+    """No ``AWS_*`` variable, an empty home (no ``~/.aws``), instance metadata off."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env["HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    # Not configuration: keeps botocore from trying the EC2 metadata service (no network).
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    return env
+
+
+def _in_shell(
+    exports: list[str], env: dict[str, str], *command: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in ``sh`` after ``eval``-ing the lines ``smr serve`` printed."""
+    script = 'eval "$SERVE_EXPORTS" && exec "$@"'
+    return subprocess.run(
+        ["sh", "-c", script, "sh", *command],
+        env={**env, "SERVE_EXPORTS": "\n".join(exports)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(name="newcomer")
+def _newcomer(tmp_path: Path) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _newcomer_env(home)
+    serve = ServeProcess("--tokens-per-second", "0", env=env)
+    try:
+        yield serve, env
+    finally:
+        status, _, err = serve.stop(signal.SIGINT)
+        assert status == 0, err
+
+
+def test_what_serve_prints_is_enough_in_a_shell_without_aws_configuration(
+    newcomer: tuple[ServeProcess, dict[str, str]],
+) -> None:
+    serve, env = newcomer
+    exports = [line for line in serve.banner if line.startswith("export ")]
+    assert any("AWS_DEFAULT_REGION=" in line for line in exports), serve.banner
+    assert any("AWS_ACCESS_KEY_ID=" in line for line in exports), serve.banner
+    assert any("AWS_SECRET_ACCESS_KEY=" in line for line in exports), serve.banner
+
+    invoked = _in_shell(exports, env, str(SMR), "invoke", "demo", PROMPT)
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout)[0]["generated_text"]
+
+    streamed = _in_shell(exports, env, str(SMR), "stream", "demo", PROMPT)
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout.strip()
+
+
+def test_without_the_exports_the_cli_names_its_own_options(
+    newcomer: tuple[ServeProcess, dict[str, str]],
+) -> None:
+    """Each failure says what to do in a shell: ``--region``, ``--profile``, variables."""
+    serve, env = newcomer
+    endpoint = [line for line in serve.banner if line.startswith("export AWS_ENDPOINT_URL")]
+
+    no_region = _in_shell(endpoint, env, str(SMR), "invoke", "demo", PROMPT)
+    assert no_region.returncode == 2
+    [line] = no_region.stderr.splitlines()
+    assert "--region" in line
+    assert "AWS_DEFAULT_REGION" in line
+    assert "region_name" not in line
+
+    no_credentials = _in_shell(
+        endpoint, env, str(SMR), "invoke", "demo", PROMPT, "--region", "us-east-1"
+    )
+    assert no_credentials.returncode != 0
+    [line] = no_credentials.stderr.splitlines()
+    assert line.startswith("smr: error: CredentialsError")
+    assert "AWS_ACCESS_KEY_ID" in line
+    assert "--profile" in line
+    assert "session=" not in line
+
+
+def test_serve_prints_no_dummy_credentials_where_they_are_configured() -> None:
+    """The suite's environment has a region and credentials: nothing extra is printed."""
+    serve = ServeProcess("--tokens-per-second", "0")
+    try:
+        extra = [
+            line
+            for line in serve.banner
+            if line.startswith("export ") and "AWS_ENDPOINT_URL" not in line
+        ]
+        assert extra == []
+    finally:
+        status, _, err = serve.stop(signal.SIGINT)
+    assert status == 0, err
 
 
 def test_bad_flags_print_one_line_and_exit_2() -> None:

@@ -14,6 +14,7 @@ from ._exceptions import (
     AsyncInferenceFailedError,
     AsyncInferenceTimeoutError,
     ClientValidationError,
+    CredentialsError,
     EndpointNotFoundError,
     GenerationError,
     InternalDependencyError,
@@ -116,6 +117,7 @@ __all__ = [
     # exceptions
     "SageMakerRuntimeError",
     "ClientValidationError",
+    "CredentialsError",
     "ServiceError",
     "ValidationError",
     "EndpointNotFoundError",

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from botocore.exceptions import BotoCoreError
@@ -25,7 +26,13 @@ from ._cli_common import (
     write_bytes,
 )
 from ._cli_demo import add_demo_arguments, run_demo
-from ._exceptions import ClientValidationError, SageMakerRuntimeError, ServiceError
+from ._errors import PROFILE_HINT
+from ._exceptions import (
+    ClientValidationError,
+    CredentialsError,
+    SageMakerRuntimeError,
+    ServiceError,
+)
 from .testing._serve import add_serve_arguments, run_serve
 
 if TYPE_CHECKING:
@@ -177,6 +184,49 @@ def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# The Python arguments a message can name, as the command line spells them.
+_OPTIONS: Mapping[str, str] = {
+    "region_name": "--region",
+    "endpoint_url": "--endpoint-url",
+    "read_timeout": "--read-timeout",
+    "max_attempts": "--max-attempts",
+    "endpoint_name": "ENDPOINT",
+    "body": "BODY",
+    "content_type": "--content-type",
+    "accept": "--accept",
+    "custom_attributes": "--custom-attributes",
+    "target_model": "--target-model",
+    "target_variant": "--target-variant",
+    "target_container_hostname": "--target-container-hostname",
+    "inference_id": "--inference-id",
+    "inference_component_name": "--inference-component",
+    "session_id": "--session-id",
+    "input_location": "--input",
+    "request_ttl_seconds": "--request-ttl",
+    "invocation_timeout_seconds": "--invocation-timeout",
+}
+# Python spellings inside messages, as whole phrases first.
+_PHRASES: Mapping[str, str] = {
+    PROFILE_HINT: "--profile NAME",
+    "region_name=": "--region REGION",
+    "read_timeout in botocore.config.Config": "--read-timeout",
+}
+# Only names with an underscore are replaced inside a message: "body" is also a word.
+_ARGUMENT_WORDS = re.compile(r"\b(" + "|".join(name for name in _OPTIONS if "_" in name) + r")\b")
+
+
+def _command_line_message(exc: SageMakerRuntimeError) -> str:
+    """``exc.message`` naming the command line's options instead of Python arguments."""
+    message = exc.message
+    field = exc.field if isinstance(exc, ClientValidationError) else None
+    option = _OPTIONS.get(field) if field is not None else None
+    if option is not None and message.startswith(f"{field}: "):
+        message = f"{option}: {message.removeprefix(f'{field}: ')}"
+    for python, command_line in _PHRASES.items():
+        message = message.replace(python, command_line)
+    return _ARGUMENT_WORDS.sub(lambda match: _OPTIONS[match.group(1)], message)
+
+
 def _describe(exc: SageMakerRuntimeError) -> str:
     parts = [type(exc).__name__]
     if isinstance(exc, ServiceError):
@@ -188,7 +238,7 @@ def _describe(exc: SageMakerRuntimeError) -> str:
         parts.append(f"error_code={error_code}")
     if exc.request_id:
         parts.append(f"request_id={exc.request_id}")
-    return f"smr: error: {' '.join(parts)}: {exc.message}"
+    return f"smr: error: {' '.join(parts)}: {_command_line_message(exc)}"
 
 
 def _discard_output(out: TextIO) -> None:
@@ -216,7 +266,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     run: Callable[[argparse.Namespace, TextIO], int] = args.run
     try:
         return run(args, stdout)
-    except ClientValidationError as exc:
+    except (ClientValidationError, CredentialsError) as exc:  # nothing was sent
         print(_describe(exc), file=sys.stderr)
         return EXIT_USAGE
     except SageMakerRuntimeError as exc:

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from botocore.config import Config
 
-from ._exceptions import ClientValidationError
+from ._exceptions import ClientValidationError, SageMakerRuntimeError
 from ._retry import RetryPolicy
 
 SERVICE_NAME = "sagemaker-runtime"
@@ -83,10 +83,15 @@ def install_hooks(events: Any) -> None:
     )
 
 
-def construction_error(exc: Exception) -> ClientValidationError | None:
+def construction_error(exc: Exception) -> SageMakerRuntimeError | None:
     """The error to raise when botocore refuses to build a client; ``None``: not ours."""
     from botocore.exceptions import InvalidRegionError, NoRegionError
 
+    from ._errors import credentials_error
+
+    credentials = credentials_error(exc, None)
+    if credentials is not None:
+        return credentials
     if isinstance(exc, NoRegionError):
         return ClientValidationError(
             "region_name: no AWS region configured; pass region_name= or set AWS_DEFAULT_REGION",

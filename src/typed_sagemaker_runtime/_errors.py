@@ -6,6 +6,8 @@ One table per family; the most specific match wins. Callers raise the result
 
 from __future__ import annotations
 
+import html
+import http
 import http.client
 import re
 import socket
@@ -18,6 +20,7 @@ from urllib3 import exceptions as u3e
 from ._exceptions import (
     AccessDeniedError,
     ClientValidationError,
+    CredentialsError,
     EndpointNotFoundError,
     InternalDependencyError,
     InternalFailureError,
@@ -32,6 +35,7 @@ from ._exceptions import (
     TransportError,
     ValidationError,
 )
+from ._params import argument_name
 
 # Error codes from botocore's service model, with the class each maps to.
 MODELED_ERRORS: Mapping[str, type[ServiceError]] = {
@@ -91,6 +95,62 @@ _BY_STATUS: Mapping[int, type[ServiceError]] = {
     503: ServiceUnavailableError,
 }
 
+# botocore's failures to find or load credentials, all before anything is sent.
+_CREDENTIAL_FAILURES: tuple[type[bce.BotoCoreError], ...] = (
+    bce.NoCredentialsError,
+    bce.PartialCredentialsError,
+    bce.CredentialRetrievalError,
+    bce.UnknownCredentialError,
+    bce.TokenRetrievalError,
+    bce.SSOError,
+    bce.ProfileNotFound,
+)
+
+PROFILE_HINT = "session=boto3.Session(profile_name=NAME)"
+"""How a Python caller picks a profile; the CLI says ``--profile NAME`` instead."""
+
+CREDENTIALS_HINT = (
+    "Configure them with the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
+    f"variables, with `aws configure`, or with a profile (AWS_PROFILE=NAME, or {PROFILE_HINT})"
+)
+
+# The lines of botocore's parameter report (botocore/validate.py), with the problem each
+# names. Only the parameter's name is kept: the report also quotes values.
+_PATH = r"[\w.\[\]]+"
+_REPORT_LINES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(rf'^Missing required parameter in (?P<parent>{_PATH}): "(?P<name>\w+)"', re.M),
+        "missing required parameter",
+    ),
+    (
+        re.compile(rf'^Unknown parameter in (?P<parent>{_PATH}): "(?P<name>\w+)"', re.M),
+        "unknown parameter",
+    ),
+    (
+        re.compile(rf"^Invalid (?P<kind>type|value|length) for parameter (?P<name>{_PATH}),", re.M),
+        "invalid {kind}",
+    ),
+    (re.compile(rf"^Invalid type for document parameter (?P<name>{_PATH}),", re.M), "invalid type"),
+    (
+        re.compile(rf"^Invalid parameter (?P<name>{_PATH}) must be json serializable", re.M),
+        "not JSON-serialisable",
+    ),
+    (
+        re.compile(
+            rf"^Invalid number of parameters set for tagged union structure (?P<name>{_PATH})\.",
+            re.M,
+        ),
+        "more than one member set",
+    ),
+    (
+        re.compile(
+            rf"^Must set one of the following keys for tagged union ?structure (?P<name>{_PATH}):",
+            re.M,
+        ),
+        "no member set",
+    ),
+)
+
 _ENDPOINT_NOT_FOUND = re.compile(r"Endpoint \S+ of account \S+ not found")
 
 
@@ -122,6 +182,42 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_EXCERPT_LENGTH = 100
+
+
+def page_excerpt(page: str) -> str:
+    """A page's ``<title>``, or the start of its text, as one short line of plain text."""
+    title = _TITLE.search(page)
+    text = title.group(1) if title else _TAG.sub(" ", _INVISIBLE.sub(" ", page))
+    line = " ".join(html.unescape(text).split())
+    if len(line) > _EXCERPT_LENGTH:
+        return line[: _EXCERPT_LENGTH - 3].rstrip() + "..."
+    return line
+
+
+def _error_text(operation: str, code: str, status: int | None, message: str | None) -> str:
+    if not code.isdigit():
+        return message or f"{operation} failed with {code} (HTTP {status})"
+    # No AWS error code: botocore put the status there, and the body (if it kept one)
+    # in the message. S3 answers HEAD requests that way; a proxy or another server
+    # sends a page, often many lines of HTML: keep one line of it.
+    try:
+        reason = f" {http.HTTPStatus(status or 0).phrase}"
+    except ValueError:
+        reason = ""
+    excerpt = page_excerpt(message or "")
+    if not excerpt or excerpt == reason.strip():  # no body, or botocore's stand-in
+        return f"{operation} failed with HTTP {status}{reason}"
+    text = (
+        f"{operation}: HTTP {status}{reason}; not an AWS error response "
+        "(a proxy, or the wrong endpoint_url?)"
+    )
+    return text if excerpt == f"{status}{reason}" else f"{text}: {excerpt}"
+
+
 def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
     """Turn a botocore ``ClientError`` into the matching :class:`ServiceError`."""
     response: Mapping[str, Any] = exc.response
@@ -139,7 +235,7 @@ def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
         "operation": operation,
         "retryable": issubclass(cls, RETRYABLE_ERRORS),
     }
-    text = message or f"{operation} failed with {code} (HTTP {status})"
+    text = _error_text(operation, code, status, message)
     sub_code = _str_or_none(response.get("ErrorCode"))
     if cls is ValidationError:
         if message and _ENDPOINT_NOT_FOUND.search(message):
@@ -155,6 +251,48 @@ def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
             **common,
         )
     return cls(text, **common)
+
+
+def rejected_parameters(report: str) -> list[tuple[str, str]]:
+    """``(parameter, problem)`` for each line of botocore's parameter report, in order.
+
+    A top-level member is named by its Python argument (``"Body"`` -> ``"body"``); a
+    nested one by its path (``"Tagging.TagSet[0].Key"``).
+    """
+    found: list[tuple[int, str, str]] = []
+    for pattern, problem in _REPORT_LINES:
+        for match in pattern.finditer(report):
+            groups = match.groupdict()
+            name = groups["name"]
+            parent = groups.get("parent")
+            if parent is not None and parent != "input":  # botocore's word for the top level
+                name = f"{parent}.{name}"
+            if "." not in name and "[" not in name:
+                name = argument_name(name)
+            found.append((match.start(), name, problem.format(kind=groups.get("kind"))))
+    return [(name, problem) for _, name, problem in sorted(found)]
+
+
+def credentials_error(exc: BaseException, operation: str | None) -> CredentialsError | None:
+    """A :class:`CredentialsError` saying how to configure credentials; ``None``: not one.
+
+    ``operation`` is ``None`` when building the client failed (botocore loads the
+    credentials then).
+    """
+    if not isinstance(exc, _CREDENTIAL_FAILURES):
+        return None
+    if isinstance(exc, bce.NoCredentialsError):
+        problem = "no AWS credentials found"
+    elif isinstance(exc, bce.CredentialRetrievalError):
+        # Its text can quote a credential process's output: name the provider only.
+        provider = exc.kwargs.get("provider")
+        problem = f"AWS credentials could not be loaded (the {provider} provider failed)"
+    else:  # botocore's text names the provider, variable or profile
+        problem = f"AWS credentials could not be loaded ({exc})"
+    prefix = f"{operation}: " if operation else ""
+    return CredentialsError(
+        f"{prefix}{problem}; nothing was sent. {CREDENTIALS_HINT}", operation=operation
+    )
 
 
 def map_exception(
@@ -203,14 +341,16 @@ def map_exception(
             f"{operation}: HTTP transport failed: {type(exc).__name__}", operation=operation
         )
     if isinstance(exc, bce.ParamValidationError):
-        # botocore's report can echo parameter values; keep only the parameter names.
-        names = sorted(set(re.findall(r"parameter (\w+)", str(exc))))
-        field = names[0] if names else None
+        rejected = rejected_parameters(str(exc.kwargs.get("report") or exc))
+        summary = "; ".join(f"{name}: {problem}" for name, problem in rejected)
         return ClientValidationError(
-            f"botocore rejected parameter(s) {', '.join(names) or '(unknown)'}",
-            field=field,
+            f"{summary or 'a parameter was rejected'} (botocore's parameter validation)",
+            field=rejected[0][0] if rejected else None,
             operation=operation,
         )
+    credentials = credentials_error(exc, operation)
+    if credentials is not None:
+        return credentials
     if isinstance(exc, bce.BotoCoreError):
         return SageMakerRuntimeError(f"{operation}: {exc}", operation=operation)
     if isinstance(exc, (u3e.HTTPError, OSError)):

@@ -6,6 +6,7 @@ messages never contain request bodies or custom attributes.
 
 * SageMakerRuntimeError              .message .request_id .operation .retryable
   x ClientValidationError (ValueError)   bad arguments, nothing was sent
+  x CredentialsError                 no usable AWS credentials, nothing was sent
   x ServiceError                     .code .http_status .response
     + ValidationError (400)          .error_code
       - EndpointNotFoundError
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SageMakerRuntimeError",
     "ClientValidationError",
+    "CredentialsError",
     "ServiceError",
     "ValidationError",
     "EndpointNotFoundError",
@@ -106,6 +108,20 @@ class ClientValidationError(SageMakerRuntimeError, ValueError):
     def __init__(self, message: str, *, field: str | None = None, operation: str | None = None):
         super().__init__(message, operation=operation)
         self.field = field
+
+
+class CredentialsError(SageMakerRuntimeError):
+    """No usable AWS credentials were found, so nothing was sent.
+
+    None are configured, they are incomplete, a credential provider (SSO, a process, a
+    role) failed, or the profile does not exist. The message says how to configure
+    them; botocore's exception is the ``__cause__``.
+
+    A direct child of :class:`SageMakerRuntimeError`, beside :class:`ClientValidationError`:
+    like it, nothing reached the network, but it is the environment's configuration, not
+    an argument, so it is not a ``ValueError``; and no service answered, so it is not a
+    :class:`ServiceError` (credentials the service rejects raise :class:`AccessDeniedError`).
+    """
 
 
 # --- Errors returned by the service ------------------------------------------------

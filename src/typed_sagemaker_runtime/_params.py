@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json as jsonlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import botocore
@@ -41,6 +41,8 @@ _MEMBERS: Mapping[str, str] = {
     "s3_output_path_extension": "S3OutputPathExtension",
     "filename": "Filename",
 }
+
+_ARGUMENTS: Mapping[str, str] = {member: name for name, member in _MEMBERS.items()}
 
 # The first botocore release whose model has a member, for the upgrade hint.
 _ADDED_IN: Mapping[tuple[str, str], str] = {
@@ -161,6 +163,28 @@ def _missing_member(field: str, operation: Operation, member: str) -> ClientVali
     )
 
 
+def argument_name(member: str) -> str:
+    """The Python argument of a service model member (``"Body"`` -> ``"body"``)."""
+    return _ARGUMENTS.get(member, member)
+
+
+def _check_required(
+    members: Sequence[str], given: Mapping[str, object], operation: Operation
+) -> None:
+    for member in members:
+        field = argument_name(member)
+        if field in given:
+            continue
+        if field == "body":
+            raise _fail(
+                "body",
+                "missing: pass the request payload as body= (bytes, str or a binary file) "
+                "or json= (any JSON-serialisable value)",
+                operation,
+            )
+        raise _fail(field, f"missing ({operation} requires it)", operation)
+
+
 def build_params(
     operation_model: OperationModel, arguments: Mapping[str, object]
 ) -> dict[str, Any]:
@@ -230,4 +254,6 @@ def build_params(
             params[member] = _check_integer(field, value, shape, operation)
         else:
             params[member] = _check_string(field, value, shape, operation)
+    if input_shape is not None:
+        _check_required(input_shape.required_members, values, operation)
     return params

@@ -8,12 +8,14 @@ botocore's retries switched off.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._exceptions import (
+    ClientValidationError,
     ModelNotReadyError,
     SageMakerRuntimeError,
     ServiceError,
@@ -21,6 +23,9 @@ from ._exceptions import (
 )
 
 __all__ = ["RetryPolicy"]
+
+MAX_WAIT = 86_400.0
+"""The longest ``initial_backoff`` or ``max_backoff`` accepted, in seconds (one day)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class RetryPolicy:
     sent, throttling, ``ModelNotReadyError``, ``InternalFailureError`` (500) and
     ``ServiceUnavailableError`` (503). Read timeouts are not retried: the model may
     still be running. Failures in the middle of a stream are never retried.
+
+    Settings out of range (``max_attempts`` below 1, waits negative, NaN or over a day)
+    raise :class:`ClientValidationError` naming the setting.
     """
 
     max_attempts: int = 3
@@ -46,10 +54,19 @@ class RetryPolicy:
     """Retry read timeouts too. Only for idempotent models: the first attempt may still run."""
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.initial_backoff < 0 or self.max_backoff < 0:
-            raise ValueError("backoff times must not be negative")
+        if not _is_count(self.max_attempts) or self.max_attempts < 1:
+            raise ClientValidationError(
+                f"max_attempts: must be an int of at least 1, got {self.max_attempts!r}",
+                field="max_attempts",
+            )
+        for name in ("initial_backoff", "max_backoff"):
+            seconds: object = getattr(self, name)
+            if not _is_number(seconds) or not 0 <= seconds <= MAX_WAIT:  # also rejects NaN
+                raise ClientValidationError(
+                    f"{name}: must be a number of seconds from 0 to {MAX_WAIT:,.0f}, "
+                    f"got {seconds!r}",
+                    field=name,
+                )
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -62,10 +79,10 @@ class RetryPolicy:
         if not retries:
             return cls()
         if "total_max_attempts" in retries:
-            return cls(max_attempts=max(1, int(retries["total_max_attempts"])))
+            return cls(max_attempts=max(1, _count(retries, "total_max_attempts")))
         if "max_attempts" in retries:
             # botocore counts retries here, not attempts.
-            return cls(max_attempts=max(1, int(retries["max_attempts"]) + 1))
+            return cls(max_attempts=max(1, _count(retries, "max_attempts") + 1))
         return cls()
 
     def should_retry(self, error: SageMakerRuntimeError, attempt: int) -> bool:
@@ -78,15 +95,48 @@ class RetryPolicy:
             return self.retry_read_timeouts
         return error.retryable
 
+    def backoff_ceiling(self, attempt: int) -> float:
+        """The upper bound of the wait after attempt number ``attempt``.
+
+        ``min(max_backoff, initial_backoff * 2 ** (attempt - 1))``, for any ``attempt``:
+        the exponent stops growing once the product passes ``max_backoff``, so it never
+        overflows a float.
+        """
+        # initial < 2**initial_exp and max < 2**max_exp: more doublings change nothing.
+        _, initial_exp = math.frexp(self.initial_backoff)
+        _, max_exp = math.frexp(self.max_backoff)
+        doublings = max(0, min(attempt - 1, max_exp - initial_exp + 1))
+        return min(self.max_backoff, math.ldexp(self.initial_backoff, doublings))
+
     def backoff(self, error: SageMakerRuntimeError, attempt: int) -> float:
-        """Seconds to wait before the next attempt, honouring a ``Retry-After`` header."""
-        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
-        delay = random.uniform(0, ceiling)
+        """Seconds to wait before the next attempt, honouring a ``Retry-After`` header.
+
+        A random wait up to :meth:`backoff_ceiling` (full jitter), or the server's
+        ``Retry-After`` when longer; never more than ``max_backoff``.
+        """
+        delay = random.uniform(0, self.backoff_ceiling(attempt))
         if isinstance(error, ServiceError):
             retry_after = _retry_after(error.response)
             if retry_after is not None:
                 delay = max(delay, min(retry_after, self.max_backoff))
         return delay
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _count(retries: Mapping[str, Any], key: str) -> int:
+    value: object = retries[key]
+    if not _is_number(value) or not math.isfinite(value):
+        raise ClientValidationError(
+            f"config: retries[{key!r}] must be a whole number, got {value!r}", field="config"
+        )
+    return int(value)
 
 
 def _retry_after(response: Mapping[str, Any]) -> float | None:
@@ -96,6 +146,7 @@ def _retry_after(response: Mapping[str, Any]) -> float | None:
     if not isinstance(value, str):
         return None
     try:
-        return float(value)
-    except ValueError:
+        seconds = float(value)
+    except ValueError:  # an HTTP date: not worth parsing for a retry
         return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

@@ -15,6 +15,7 @@ from typing_extensions import assert_type
 
 from typed_sagemaker_runtime import (
     ClientValidationError,
+    CredentialsError,
     EndpointNotFoundError,
     InternalStreamFailure,
     InvokeAsyncResult,
@@ -164,6 +165,8 @@ def handle_errors(smr: SageMakerRuntime) -> None:
         assert_type(exc.event, "StreamEvent | None")
     except ClientValidationError as exc:
         assert_type(exc.field, "str | None")
+    except CredentialsError as exc:
+        assert_type(exc.message, str)
     except SageMakerRuntimeError as exc:
         assert_type(exc.request_id, "str | None")
         assert_type(exc.operation, "str | None")

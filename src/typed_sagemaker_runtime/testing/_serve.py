@@ -69,6 +69,8 @@ from ._faults import (
 )
 
 if TYPE_CHECKING:
+    import botocore.session
+
     from ._model import Handler, Operation
     from ._runtime import LocalRuntime
 
@@ -508,7 +510,8 @@ def run_serve(
 ) -> int:
     """Serve the endpoints of ``args`` (from :func:`add_serve_arguments`) until interrupted.
 
-    Prints the endpoint URL, an ``export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=...`` line and
+    Prints the endpoint URL, an ``export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=...`` line (and,
+    where boto3 would find no region or credentials, an ``export`` line of dummy ones) and
     the endpoints to ``out`` (default stdout), flushed, then serves until SIGINT or SIGTERM
     (or until ``stop`` is set, for embedding), stops cleanly and returns 0. Configuration
     errors print one line to stderr and return 2; a container that never gets healthy or
@@ -557,11 +560,20 @@ def run_serve(
             if importlib.util.find_spec("moto") is not None:
                 # Where async inference writes its results, for the SDK's S3 client.
                 lines.append(f"export AWS_ENDPOINT_URL_S3={runtime.s3_endpoint_url}")
+            dummies = _missing_aws_settings()
+            if dummies:  # a shell with no AWS configuration: the SDKs need some to start
+                lines.append(f"export {' '.join(dummies)}")
             for name, (_, description) in handlers.items():
                 faults = settings.endpoints[name].faults
                 suffix = f" + {len(faults)} fault(s)" if faults else ""
                 lines.append(f"endpoint {name}: {description}{suffix}")
-            lines.append("Any region and credentials work. Press Ctrl+C to stop.")
+            if dummies:
+                lines.append(
+                    "Any region and credentials work; none are configured here, so export "
+                    "the dummy ones above. Press Ctrl+C to stop."
+                )
+            else:
+                lines.append("Any region and credentials work. Press Ctrl+C to stop.")
             stdout.write("\n".join(lines) + "\n")
             stdout.flush()
             while not stopping.wait(3600):
@@ -572,6 +584,48 @@ def run_serve(
     stdout.write("Stopped.\n")
     stdout.flush()
     return EXIT_OK
+
+
+_DUMMY_REGION = "AWS_DEFAULT_REGION=us-east-1"
+_DUMMY_CREDENTIALS = ("AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing")
+
+
+def _missing_aws_settings() -> list[str]:
+    """``NAME=VALUE`` for a region and dummy credentials, where boto3 would find none.
+
+    Looks where boto3 looks (environment, config and credentials files, profiles,
+    SSO, credential processes), except the EC2 instance metadata service, which
+    would cost a network round trip (or a timeout) before the banner.
+    """
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    session = botocore.session.Session()
+    try:
+        region = session.get_config_variable("region")
+    except BotoCoreError:  # e.g. AWS_PROFILE names a profile that does not exist
+        region = None
+    missing = [] if region else [_DUMMY_REGION]
+    if not _has_credentials(session):
+        missing.extend(_DUMMY_CREDENTIALS)
+    return missing
+
+
+def _has_credentials(session: botocore.session.Session) -> bool:
+    """Whether botocore's credential chain, without instance metadata, finds credentials.
+
+    Uses botocore's ``create_credential_resolver`` and removes its ``iam-role``
+    provider (the EC2 metadata lookup) by name.
+    """
+    from botocore.credentials import create_credential_resolver
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        resolver = create_credential_resolver(session)
+        resolver.remove("iam-role")
+        return resolver.load_credentials() is not None
+    except BotoCoreError:  # incomplete or unloadable: the dummies take precedence
+        return False
 
 
 @contextlib.contextmanager

@@ -336,6 +336,7 @@ class AsyncSageMakerRuntime:
         the middle of the stream raise while iterating, never retried.
         """
         from ._async_streaming import AsyncResponseStream
+        from ._httpx_body import aio_body
 
         params = build_params(
             await self._operation_model("InvokeEndpointWithResponseStream"),
@@ -354,7 +355,8 @@ class AsyncSageMakerRuntime:
             },
         )
         response, retries = await self._call("InvokeEndpointWithResponseStream", params)
-        raw = response["Body"]._raw_stream  # aiobotocore's AioEventStream keeps aiohttp's response
+        # aiobotocore's AioEventStream keeps the HTTP backend's response (aiohttp's or httpx's)
+        raw = aio_body(response["Body"]._raw_stream)
         return AsyncResponseStream(
             raw, stream_metadata(response, retries), read_timeout=self._read_timeout
         )

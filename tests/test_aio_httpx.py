@@ -16,9 +16,12 @@ import asyncio
 import gc
 import importlib.util
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +35,7 @@ from typed_sagemaker_runtime import (
     ModelStreamInterruptedError,
     PayloadPart,
     RetryPolicy,
+    ServiceError,
     StreamDecodeError,
     StreamError,
     TimeoutError,
@@ -43,6 +47,7 @@ from typed_sagemaker_runtime.testing import (
     ErrorResponse,
     InvocationRequest,
     LocalRuntime,
+    RawResponse,
     Stall,
     StreamErrorEvent,
     TruncatedFrame,
@@ -170,6 +175,31 @@ def test_invoke_connection_refused_is_a_retryable_transport_error() -> None:
         asyncio.run(main())
 
 
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (ConnectionReset(), TransportError),
+        (ConnectionReset(1), TransportError),
+        (Stall(30), TimeoutError),
+        (Stall(30, after_parts=1), TimeoutError),
+        (RawResponse(502, b"<html>Bad Gateway</html>"), ServiceError),
+    ],
+    ids=["reset-before-response", "reset-mid-body", "slow-first-byte", "stall-mid-body", "html"],
+)
+def test_invoke_failures_are_typed(local: LocalRuntime, fault: Any, expected: type) -> None:
+    """Each failure is ours and not retryable; the pool of one then serves the next call."""
+    local.add_endpoint("faulty", _parts(b"a" * 100, b"b" * 100), faults=[fault])
+
+    async def main() -> None:
+        async with _client(local, read_timeout=0.5) as smr:
+            with pytest.raises(expected) as info:
+                await smr.invoke("faulty", b"x")
+            assert not info.value.retryable
+            assert (await asyncio.wait_for(smr.invoke("echo", b"next"), 10))["body"] == b"next"
+
+    asyncio.run(main())
+
+
 def test_stream_events_and_the_connection_goes_back_to_the_pool(local: LocalRuntime) -> None:
     local.add_endpoint("parts", _parts(b"a", b"b", b"c"))
 
@@ -272,6 +302,43 @@ def test_a_stall_mid_stream_is_a_timeout(local: LocalRuntime) -> None:
     assert asyncio.run(main()) < 5
 
 
+def test_a_read_after_a_cancelled_read_fails_and_never_ends_quietly(local: LocalRuntime) -> None:
+    """httpx closes the connection when a read is cancelled: the body cannot go on.
+
+    (aiohttp keeps the bytes and the next read goes on; httpx's iterator is finished.)
+    """
+    from typed_sagemaker_runtime._errors import map_aio_stream_exception
+    from typed_sagemaker_runtime._httpx_body import HttpxBody, aio_body
+
+    local.add_endpoint("stalled", _parts(b"a", b"b"), faults=[Stall(30, after_parts=1)])
+
+    async def main() -> None:
+        async with _client(local) as smr:
+            response = await smr.client.invoke_endpoint_with_response_stream(
+                EndpointName="stalled", Body=b"x"
+            )
+            body = aio_body(response["Body"]._raw_stream)  # type: ignore[attr-defined]
+            assert isinstance(body, HttpxBody)
+            data, _ = await body.content.readchunk()
+            assert data
+            reader = asyncio.create_task(body.content.readchunk())
+            for _ in range(20):  # let the reader reach its wait on the stalled socket
+                await asyncio.sleep(0)
+            reader.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+            with pytest.raises(ConnectionAbortedError) as info:
+                await body.content.readchunk()
+            mapped = map_aio_stream_exception(
+                info.value, operation="InvokeEndpointWithResponseStream"
+            )
+            assert type(mapped) is TransportError
+            body.close()
+            assert (await asyncio.wait_for(smr.invoke("echo", b"next"), 10))["body"] == b"next"
+
+    asyncio.run(main())
+
+
 class EndlessStream:
     """A handler that streams until the client goes away, and says when it noticed."""
 
@@ -286,7 +353,7 @@ class EndlessStream:
             self.client_left.set()
 
 
-@pytest.mark.parametrize("how", ["break", "exception", "aclose", "cancel", "gc"])
+@pytest.mark.parametrize("how", ["break", "exception", "aclose", "unread", "cancel", "gc"])
 def test_an_abandoned_stream_closes_its_connection(local: LocalRuntime, how: str) -> None:
     """The server sees the client leave; the pool of one serves the next call at once."""
     endless = EndlessStream()
@@ -312,6 +379,9 @@ def test_an_abandoned_stream_closes_its_connection(local: LocalRuntime, how: str
             await stream.aclose()
             with pytest.raises(StopAsyncIteration):
                 await events.__anext__()
+        elif how == "unread":
+            stream = await smr.stream("endless", b"{}")
+            await stream.aclose()
         elif how == "cancel":
             reading = asyncio.Event()
 
@@ -389,3 +459,55 @@ def test_aclose_from_another_task_wakes_a_stalled_reader(local: LocalRuntime) ->
 
     assert asyncio.run(main()) < 1
     assert local.connections_opened == 2
+
+
+def test_every_test_here_passes_on_the_legacy_httpx_package_too() -> None:
+    """aiobotocore 3 prefers httpx2 when both are installed: run this file on httpx alone."""
+    _httpx_session_cls()
+    if not all(importlib.util.find_spec(name) for name in ("httpx2", "httpx")):
+        pytest.skip("needs both httpx2 and httpx installed")
+    if importlib.util.find_spec("aiobotocore._httpx") is None:
+        pytest.skip("this aiobotocore knows only httpx")
+    code = (
+        "import sys; sys.modules['httpx2'] = None\n"  # aiobotocore then falls back to httpx
+        "import pytest\n"
+        f"raise SystemExit(pytest.main([{__file__!r}, '-q', '-k', 'not legacy']))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    summary = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in summary
+    assert "skipped" not in summary
+    assert "failed" not in summary
+
+
+def test_without_httpx_streams_work_on_aiohttp(local: LocalRuntime) -> None:
+    """httpx stays optional: nothing imports it, and the aiohttp path maps its errors."""
+    pytest.importorskip("aiobotocore", reason="the 'aio' extra is not installed")
+    local.add_endpoint("cut", _parts(b"a", b"b"), faults=[TruncatedFrame(1, clean_end=False)])
+    code = (
+        "import sys; sys.modules['httpx'] = sys.modules['httpx2'] = None\n"
+        "import asyncio\n"
+        "from typed_sagemaker_runtime import StreamDecodeError\n"
+        "from typed_sagemaker_runtime.testing._boto import dummy_aio_session\n"
+        "from typed_sagemaker_runtime import AsyncSageMakerRuntime\n"
+        "async def main():\n"
+        f"    async with AsyncSageMakerRuntime(session=dummy_aio_session('us-east-1'), "
+        f"endpoint_url={local.endpoint_url!r}) as smr:\n"
+        "        async with await smr.stream('echo', b'x') as stream:\n"
+        "            print([e async for e in stream.payloads()])\n"
+        "        try:\n"
+        "            async with await smr.stream('cut', b'x') as stream:\n"
+        "                await stream.read()\n"
+        "        except StreamDecodeError as exc:\n"
+        "            print(type(exc).__name__)\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["[b'x']", "StreamDecodeError"]

@@ -88,6 +88,10 @@ class HttpxBody:
         except StopAsyncIteration:
             self._done = True
             return b"", False
+        except asyncio.CancelledError:
+            # httpx closed the connection: a later read must fail, not end quietly.
+            self._error = ConnectionAbortedError("a cancelled read closed the connection")
+            raise
         except BaseException as exc:
             self._error = exc  # the iterator is finished: never report a quiet end after it
             raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib.util
+import io
 import socket
 import subprocess
 import sys
@@ -173,6 +174,37 @@ def test_invoke_connection_refused_is_a_retryable_transport_error() -> None:
                 assert "nothing was sent" in str(info.value)
 
         asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"bytes", bytearray(b"bytes"), memoryview(b"bytes"), "bytes", io.BytesIO(b"bytes")],
+    ids=["bytes", "bytearray", "memoryview", "str", "file"],
+)
+def test_invoke_accepts_every_body_type(local: LocalRuntime, body: Any) -> None:
+    async def main() -> bytes:
+        async with _client(local) as smr:
+            return (await smr.invoke("echo", body))["body"]
+
+    assert asyncio.run(main()) == b"bytes"
+    assert local.requests[-1].body == b"bytes"
+
+
+@pytest.mark.parametrize("dest", [None, "file"])
+def test_async_inference_results_are_read_and_closed(local: LocalRuntime, dest: Any) -> None:
+    """The waiter's S3 client inherits the httpx backend; its bodies close asynchronously."""
+
+    async def main() -> bytes:
+        async with _client(local) as smr:
+            job = await smr.invoke_async("echo", body=b"ready")
+            await asyncio.to_thread(local.wait_for_async_jobs)
+            if dest is None:
+                return (await smr.wait_for_async_result(job, timeout=30))["body"]
+            buffer = io.BytesIO()
+            await smr.wait_for_async_result(job, timeout=30, dest=buffer)
+            return buffer.getvalue()
+
+    assert asyncio.run(main()) == b"ready"
 
 
 @pytest.mark.parametrize(

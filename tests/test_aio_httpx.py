@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,19 +116,23 @@ def _parts(*parts: bytes) -> Any:
     return lambda request: iter(parts)
 
 
-def test_stream_is_an_httpx_response(local: LocalRuntime) -> None:
-    """The raw response really is httpx's: this file tests the httpx backend."""
-    config = _config()
+def test_the_facade_keeps_the_httpx_backend(local: LocalRuntime) -> None:
+    """The client the facade builds uses httpx: the config it passes on keeps the backend.
+
+    (aiobotocore 2's ``AioConfig.merge`` drops ``http_session_cls``.) So every test here
+    runs on httpx, not silently on aiohttp.
+    """
+    session_cls = _httpx_session_cls()
 
     async def main() -> str:
-        async with local.async_client(config=config) as smr:
+        async with _client(local) as smr:
             session = smr.client._endpoint.http_session  # type: ignore[attr-defined]
+            assert type(session) is session_cls
             response = await smr.client.invoke_endpoint_with_response_stream(
                 EndpointName="echo", Body=b"x"
             )
             raw = response["Body"]._raw_stream  # type: ignore[attr-defined]
             await raw.aclose()
-            assert type(session).__name__ == "HttpxSession"
             return type(raw).__module__
 
     assert asyncio.run(main()).split(".")[0] in ("httpx", "httpx2")
@@ -192,11 +197,17 @@ def test_invoke_accepts_every_body_type(local: LocalRuntime, body: Any) -> None:
 
 @pytest.mark.parametrize("dest", [None, "file"])
 def test_async_inference_results_are_read_and_closed(local: LocalRuntime, dest: Any) -> None:
-    """The waiter's S3 client inherits the httpx backend; its bodies close asynchronously."""
+    """The S3 client inherits the httpx backend: an upload, then bodies closed by awaiting."""
+
+    s3 = local.s3_client()
+    bucket = f"httpx-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.close()
 
     async def main() -> bytes:
         async with _client(local) as smr:
-            job = await smr.invoke_async("echo", body=b"ready")
+            # Uploaded, then invoked by location: botocore before 1.43.29 has no inline body.
+            job = await smr.invoke_async_upload("echo", b"ready", s3_prefix=f"s3://{bucket}/in/")
             await asyncio.to_thread(local.wait_for_async_jobs)
             if dest is None:
                 return (await smr.wait_for_async_result(job, timeout=30))["body"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import os
 import tempfile
 import time
@@ -35,6 +34,7 @@ from ._exceptions import (
     ServiceError,
     TransportError,
 )
+from ._httpx_body import aclose_body
 from ._params import encode_body
 from ._types import AsyncOutput, Body, InvokeAsyncResult
 
@@ -125,18 +125,11 @@ async def _chunks(body: Any, location: S3Uri) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _close(body: Any) -> None:
-    """Close an S3 body: aiohttp's closes at once, httpx's (``HttpxSession``) is awaited."""
-    closed = body.close()
-    if inspect.isawaitable(closed):
-        await closed
-
-
 async def _read_all(body: Any, location: S3Uri) -> bytes:
     try:
         return b"".join([chunk async for chunk in _chunks(body, location)])
     finally:
-        await _close(body)
+        await aclose_body(body)
 
 
 async def _save(body: Any, location: S3Uri, dest: Destination) -> None:
@@ -173,7 +166,7 @@ async def _fetch_output(
         try:
             await _save(body, location, dest)
         finally:
-            await _close(body)
+            await aclose_body(body)
         data = b""
     content_type: str | None = response.get("ContentType")
     return AsyncOutput(body=data, content_type=content_type, output_location=str(location))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import uuid
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from ._config import (
     resolve_retry,
 )
 from ._errors import map_aio_exception
+from ._httpx_body import aclose_body
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
@@ -200,9 +200,7 @@ class AsyncSageMakerRuntime:
             mapped.request_id = response["ResponseMetadata"].get("RequestId")
             raise mapped from exc
         finally:
-            closed = streaming_body.close()  # aiohttp's body closes at once, httpx's is awaited
-            if inspect.isawaitable(closed):
-                await closed
+            await aclose_body(streaming_body)
         return invoke_result(response, data, retries)
 
     async def invoke_async(

@@ -310,9 +310,14 @@ def map_aio_exception(
     (``aiohttp.ClientPayloadError``) reaches the caller as it is. aiobotocore also reports
     a connection reset after the request was sent as ``EndpointConnectionError`` ("could
     not connect"): only a failure to connect (``ClientConnectorError``) means nothing was
-    sent, so only that one stays retryable.
+    sent, so only that one stays retryable. On its httpx backend, aiobotocore 2 hands a
+    body's httpx errors on as they are: a timeout is botocore's read timeout, any other
+    a failed read.
     """
     payload_error, client_error, connector_error = _aiohttp_exceptions()
+    httpx_timeouts, _, httpx_errors = _httpx_exceptions()
+    if isinstance(exc, httpx_timeouts):
+        exc = bce.ReadTimeoutError(endpoint_url="", error=exc)
     if isinstance(exc, bce.EndpointConnectionError):
         original = exc.kwargs.get("error")
         if isinstance(original, client_error) and not isinstance(original, connector_error):
@@ -321,7 +326,7 @@ def map_aio_exception(
                 "may have been processed",
                 operation=operation,
             )
-    if isinstance(exc, payload_error):
+    if isinstance(exc, (payload_error, *httpx_errors)):
         return TransportError(
             f"{operation}: the connection failed while reading the response body",
             operation=operation,

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 from typing_extensions import Self
 
-__all__ = ["HttpxBody", "aio_body"]
+__all__ = ["HttpxBody", "aclose_body", "aio_body"]
 
 
 class _HttpxResponse(Protocol):
@@ -53,6 +54,19 @@ def aio_body(raw: Any) -> Any:
     if callable(getattr(raw, "aiter_raw", None)) and callable(getattr(raw, "aclose", None)):
         return HttpxBody(raw)
     return raw
+
+
+async def aclose_body(body: Any) -> None:
+    """Close an aiobotocore response body (``response["Body"]``), whichever the backend.
+
+    aiohttp's closes at once. On the httpx backend ``close`` is a coroutine (aiobotocore
+    3) or httpx's synchronous close, which refuses an async response (aiobotocore 2):
+    httpx's ``aclose``, there in both, is awaited instead.
+    """
+    aclose = getattr(body, "aclose", None)
+    closed = aclose() if callable(aclose) else body.close()
+    if inspect.isawaitable(closed):
+        await closed
 
 
 # Close tasks in flight: the event loop keeps only weak references to its tasks.

@@ -50,6 +50,7 @@ from typed_sagemaker_runtime.testing import (
     InvocationRequest,
     LocalRuntime,
     RawResponse,
+    SlowTokens,
     Stall,
     StreamErrorEvent,
     TruncatedFrame,
@@ -460,9 +461,14 @@ def test_an_abandoned_stream_closes_its_connection(local: LocalRuntime, how: str
 def test_a_stream_collected_outside_the_loop_closes_its_socket_at_once(
     local: LocalRuntime,
 ) -> None:
-    """Dropped while no loop runs: the server sees the client leave before the loop runs again."""
+    """Dropped while no loop runs: the server sees the client leave before the loop runs again.
+
+    The server is paced so that the client's receive buffer never fills: with a full
+    buffer, a socket shut down but not yet closed gets no data, so sends no reset, and the
+    server only notices when the loop runs and closes it (aiohttp's backend alike).
+    """
     endless = EndlessStream()
-    local.add_endpoint("endless", endless)
+    local.add_endpoint("endless", endless, faults=[SlowTokens(0.01)])
     loop = Loop()
     smr = _client(local)
     try:

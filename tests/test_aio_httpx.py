@@ -316,6 +316,50 @@ def test_a_truncated_stream_raises(local: LocalRuntime, clean_end: bool) -> None
     assert asyncio.run(main()) == [b"a"]
 
 
+def test_a_content_length_body_cut_at_a_frame_boundary_raises() -> None:
+    """A stream body shorter than its ``Content-Length``, cut between two whole frames."""
+    from typed_sagemaker_runtime.testing._stream import _encode
+
+    first = _encode(PayloadPart(b"first"))
+    declared = len(first + _encode(PayloadPart(b"second")))
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def answer_short() -> None:
+            conn, _ = server.accept()
+            with conn, conn.makefile("rb") as request:
+                length = 0
+                while (line := request.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                request.read(length)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream\r\n"
+                    + f"Content-Length: {declared}\r\n\r\n".encode()
+                    + first
+                )
+
+        thread = threading.Thread(target=answer_short, daemon=True)
+        thread.start()
+        smr = AsyncSageMakerRuntime(
+            region_name="us-east-1",
+            endpoint_url=f"http://127.0.0.1:{server.getsockname()[1]}",
+            config=_config(),
+            retry=RetryPolicy.disabled(),
+        )
+
+        async def main() -> list[Any]:
+            got: list[Any] = []
+            async with smr, await smr.stream("ep", b"{}") as stream:
+                with pytest.raises(StreamDecodeError):
+                    async for event in stream:
+                        got.append(event)
+            return got
+
+        assert asyncio.run(main()) == [PayloadPart(b"first")]
+        thread.join(10)
+
+
 def test_a_reset_mid_stream_is_a_transport_error(local: LocalRuntime) -> None:
     local.add_endpoint("reset", _parts(b"a", b"b"), faults=[ConnectionReset(1)])
 

@@ -49,8 +49,12 @@ class _HttpxResponse(Protocol):
         ...
 
 
-def aio_body(raw: Any) -> Any:
-    """What :class:`AsyncResponseStream` reads: httpx's response wrapped, aiohttp's as it is."""
+def aio_body(raw: Any) -> HttpxBody | Any:
+    """What :class:`AsyncResponseStream` reads: httpx's response wrapped, aiohttp's as it is.
+
+    Typed ``HttpxBody | Any`` so the type checkers hold ``HttpxBody`` to the stream's
+    ``_AioResponse`` protocol where the stream is built.
+    """
     if callable(getattr(raw, "aiter_raw", None)) and callable(getattr(raw, "aclose", None)):
         return HttpxBody(raw)
     return raw

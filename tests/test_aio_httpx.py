@@ -220,18 +220,23 @@ def test_async_inference_results_are_read_and_closed(local: LocalRuntime, dest: 
 
 
 @pytest.mark.parametrize(
-    ("fault", "expected"),
+    ("fault", "expected", "says"),
     [
-        (ConnectionReset(), TransportError),
-        (ConnectionReset(1), TransportError),
-        (Stall(30), TimeoutError),
-        (Stall(30, after_parts=1), TimeoutError),
-        (RawResponse(502, b"<html>Bad Gateway</html>"), ServiceError),
+        (ConnectionReset(), TransportError, "before a response arrived; the request may have"),
+        (ConnectionReset(1), TransportError, "failed while reading the response body"),
+        (Stall(30), TimeoutError, "no response after 0.5s"),
+        (Stall(30, after_parts=1), TimeoutError, "no response after 0.5s"),
+        (RawResponse(502, b"<html>Bad Gateway</html>"), ServiceError, "Bad Gateway"),
     ],
     ids=["reset-before-response", "reset-mid-body", "slow-first-byte", "stall-mid-body", "html"],
 )
-def test_invoke_failures_are_typed(local: LocalRuntime, fault: Any, expected: type) -> None:
-    """Each failure is ours and not retryable; the pool of one then serves the next call."""
+def test_invoke_failures_are_typed(
+    local: LocalRuntime, fault: Any, expected: type, says: str
+) -> None:
+    """Each failure is ours, not retryable, and says what happened, as on aiohttp.
+
+    The pool of one then serves the next call.
+    """
     local.add_endpoint("faulty", _parts(b"a" * 100, b"b" * 100), faults=[fault])
 
     async def main() -> None:
@@ -239,6 +244,7 @@ def test_invoke_failures_are_typed(local: LocalRuntime, fault: Any, expected: ty
             with pytest.raises(expected) as info:
                 await smr.invoke("faulty", b"x")
             assert not info.value.retryable
+            assert says in str(info.value)
             assert (await asyncio.wait_for(smr.invoke("echo", b"next"), 10))["body"] == b"next"
 
     asyncio.run(main())

@@ -310,9 +310,10 @@ def map_aio_exception(
     (``aiohttp.ClientPayloadError``) reaches the caller as it is. aiobotocore also reports
     a connection reset after the request was sent as ``EndpointConnectionError`` ("could
     not connect"): only a failure to connect (``ClientConnectorError``) means nothing was
-    sent, so only that one stays retryable. On its httpx backend, aiobotocore 2 hands a
-    body's httpx errors on as they are: a timeout is botocore's read timeout, any other
-    a failed read.
+    sent, so only that one stays retryable. On its httpx backend, a failure after
+    connecting is ``HTTPClientError`` (``EndpointConnectionError`` is a failure to
+    connect), and aiobotocore 2 hands a body's httpx errors on as they are: a timeout is
+    botocore's read timeout, any other a failed read.
     """
     payload_error, client_error, connector_error = _aiohttp_exceptions()
     httpx_timeouts, _, httpx_errors = _httpx_exceptions()
@@ -326,6 +327,13 @@ def map_aio_exception(
                 "may have been processed",
                 operation=operation,
             )
+    # Not HTTPClientError's subclasses (read timeouts, ...): they say more themselves.
+    if type(exc) is bce.HTTPClientError and isinstance(exc.kwargs.get("error"), httpx_errors):
+        return TransportError(
+            f"{operation}: the connection failed before a response arrived; the request "
+            "may have been processed",
+            operation=operation,
+        )
     if isinstance(exc, (payload_error, *httpx_errors)):
         return TransportError(
             f"{operation}: the connection failed while reading the response body",

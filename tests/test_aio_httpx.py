@@ -87,8 +87,8 @@ def _httpx_session_cls() -> Any:
     if not any(importlib.util.find_spec(name) for name in ("httpx2", "httpx")):
         pytest.skip("neither httpx2 nor httpx is installed")
     try:
-        from aiobotocore.httpxsession import HttpxSession  # aiobotocore 3
-    except ImportError:
+        from aiobotocore.httpxsession import HttpxSession  # newer aiobotocore (2.2x, 3)
+    except ImportError:  # older aiobotocore kept it with the aiohttp session
         try:
             from aiobotocore.httpsession import HttpxSession  # type: ignore[attr-defined,no-redef]
         except ImportError:

@@ -87,15 +87,12 @@ def _httpx_session_cls() -> Any:
     if not any(importlib.util.find_spec(name) for name in ("httpx2", "httpx")):
         pytest.skip("neither httpx2 nor httpx is installed")
     try:
-        from aiobotocore.httpxsession import HttpxSession  # newer aiobotocore (2.2x, 3)
-    except ImportError:  # older aiobotocore kept it with the aiohttp session
-        try:
-            from aiobotocore.httpsession import HttpxSession  # type: ignore[attr-defined,no-redef]
-        except ImportError:
-            pytest.skip("this aiobotocore has no httpx backend")
+        from aiobotocore.httpxsession import HttpxSession
+    except ImportError:
+        pytest.skip("this aiobotocore has no httpx backend (it came in aiobotocore 2.23)")
     try:
         HttpxSession()
-    except RuntimeError as exc:  # aiobotocore 2.x without the httpx package it imports
+    except RuntimeError as exc:  # an aiobotocore that cannot import the httpx it knows
         pytest.skip(str(exc))
     return HttpxSession
 

@@ -34,6 +34,7 @@ from ._exceptions import (
     ServiceError,
     TransportError,
 )
+from ._httpx_body import aclose_body
 from ._params import encode_body
 from ._types import AsyncOutput, Body, InvokeAsyncResult
 
@@ -128,7 +129,7 @@ async def _read_all(body: Any, location: S3Uri) -> bytes:
     try:
         return b"".join([chunk async for chunk in _chunks(body, location)])
     finally:
-        body.close()
+        await aclose_body(body)
 
 
 async def _save(body: Any, location: S3Uri, dest: Destination) -> None:
@@ -165,7 +166,7 @@ async def _fetch_output(
         try:
             await _save(body, location, dest)
         finally:
-            body.close()
+            await aclose_body(body)
         data = b""
     content_type: str | None = response.get("ContentType")
     return AsyncOutput(body=data, content_type=content_type, output_location=str(location))

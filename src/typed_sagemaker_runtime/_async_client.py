@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import time
 import uuid
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -30,6 +29,7 @@ from ._config import (
     resolve_retry,
 )
 from ._errors import map_aio_exception
+from ._httpx_body import aclose_body
 from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
@@ -203,9 +203,7 @@ class AsyncSageMakerRuntime:
             mapped.request_id = response["ResponseMetadata"].get("RequestId")
             raise mapped from exc
         finally:
-            closed = streaming_body.close()  # aiohttp's body closes at once, httpx's is awaited
-            if inspect.isawaitable(closed):
-                await closed
+            await aclose_body(streaming_body)
         return invoke_result(response, data, retries)
 
     async def invoke_async(
@@ -339,6 +337,7 @@ class AsyncSageMakerRuntime:
         the middle of the stream raise while iterating, never retried.
         """
         from ._async_streaming import AsyncResponseStream
+        from ._httpx_body import aio_body
 
         params = build_params(
             await self._operation_model("InvokeEndpointWithResponseStream"),
@@ -357,7 +356,8 @@ class AsyncSageMakerRuntime:
             },
         )
         response, retries = await self._call("InvokeEndpointWithResponseStream", params)
-        raw = response["Body"]._raw_stream  # aiobotocore's AioEventStream keeps aiohttp's response
+        # aiobotocore's AioEventStream keeps the HTTP backend's response (aiohttp's or httpx's)
+        raw = aio_body(response["Body"]._raw_stream)
         return AsyncResponseStream(
             raw, stream_metadata(response, retries), read_timeout=self._read_timeout
         )

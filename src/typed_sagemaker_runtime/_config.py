@@ -19,7 +19,19 @@ _NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "total_max_attempts":
 
 def facade_config(config: Config | None) -> Config:
     """The user's botocore ``Config`` with botocore's own retries switched off."""
-    return (config or Config()).merge(_NO_BOTOCORE_RETRIES)
+    merged = (config or Config()).merge(_NO_BOTOCORE_RETRIES)
+    _keep_http_session_cls(config, merged)
+    return merged
+
+
+def _keep_http_session_cls(config: Config | None, merged: Config) -> None:
+    """Carry aiobotocore's ``AioConfig.http_session_cls`` (e.g. its httpx backend) over.
+
+    aiobotocore 2's ``AioConfig.merge`` drops it: the client would use aiohttp, silently.
+    """
+    session_cls = getattr(config, "http_session_cls", None)
+    if session_cls is not None and getattr(merged, "http_session_cls", None) is not session_cls:
+        setattr(merged, "http_session_cls", session_cls)  # noqa: B010 (not on Config's type)
 
 
 def resolve_retry(

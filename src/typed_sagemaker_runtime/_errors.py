@@ -11,6 +11,7 @@ import http
 import http.client
 import re
 import socket
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -405,6 +406,21 @@ def _aiohttp_exceptions() -> tuple[type[BaseException], type[BaseException], typ
     return aiohttp.ClientPayloadError, aiohttp.ClientError, aiohttp.ClientConnectorError
 
 
+def _httpx_exceptions() -> tuple[tuple[type[BaseException], ...], ...]:
+    """httpx's timeouts, its ``RemoteProtocolError``, and its base errors, as type tuples.
+
+    aiobotocore's httpx backend hands event streams an ``httpx.Response`` (or one of
+    httpx2, its fork). Looked up, not imported: an httpx exception exists only once its
+    module is loaded, and the library works without httpx.
+    """
+    modules: list[Any] = [m for m in map(sys.modules.get, ("httpx", "httpx2")) if m is not None]
+    return (
+        tuple(m.TimeoutException for m in modules),
+        tuple(m.RemoteProtocolError for m in modules),
+        tuple(cls for m in modules for cls in (m.HTTPError, m.StreamError)),
+    )
+
+
 _RESETS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
@@ -434,9 +450,15 @@ def map_aio_exception(
     (``aiohttp.ClientPayloadError``) reaches the caller as it is. aiobotocore also reports
     a connection reset after the request was sent as ``EndpointConnectionError`` ("could
     not connect"): only a failure to connect (``ClientConnectorError``) means nothing was
-    sent, so only that one stays retryable.
+    sent, so only that one stays retryable. On its httpx backend, a failure after
+    connecting is ``HTTPClientError`` (``EndpointConnectionError`` is a failure to
+    connect), and aiobotocore 2 hands a body's httpx errors on as they are: a timeout is
+    botocore's read timeout, any other a failed read.
     """
     payload_error, client_error, connector_error = _aiohttp_exceptions()
+    httpx_timeouts, _, httpx_errors = _httpx_exceptions()
+    if isinstance(exc, httpx_timeouts):
+        exc = bce.ReadTimeoutError(endpoint_url="", error=exc)
     if isinstance(exc, bce.EndpointConnectionError):
         original = exc.kwargs.get("error")
         if isinstance(original, client_error) and not isinstance(original, connector_error):
@@ -445,7 +467,14 @@ def map_aio_exception(
                 "may have been processed",
                 operation=operation,
             )
-    if isinstance(exc, payload_error):
+    # Not HTTPClientError's subclasses (read timeouts, ...): they say more themselves.
+    if type(exc) is bce.HTTPClientError and isinstance(exc.kwargs.get("error"), httpx_errors):
+        return TransportError(
+            f"{operation}: the connection failed before a response arrived; the request "
+            "may have been processed",
+            operation=operation,
+        )
+    if isinstance(exc, (payload_error, *httpx_errors)):
         return TransportError(
             f"{operation}: the connection failed while reading the response body",
             operation=operation,
@@ -458,30 +487,33 @@ def map_aio_exception(
 def map_aio_stream_exception(
     exc: BaseException, *, operation: str, read_timeout: float | None = None
 ) -> SageMakerRuntimeError | None:
-    """Map an exception raised while reading a response stream's body through aiohttp.
+    """Map an exception raised while reading a response stream's body through aiohttp or httpx.
 
     The twin of :func:`map_stream_exception` for aiobotocore, which hands event streams
-    the raw ``aiohttp.ClientResponse``: a read timeout (``asyncio.TimeoutError``, aiohttp's
-    ``ServerTimeoutError``) is a :class:`TimeoutError`; a body that ended early without a
-    reset (``ClientPayloadError``) is a truncated stream, :class:`StreamDecodeError`; a
-    reset or any other connection failure is a :class:`TransportError`.
+    the raw ``aiohttp.ClientResponse`` (``httpx.Response`` on its httpx backend): a read
+    timeout (``asyncio.TimeoutError``, aiohttp's ``ServerTimeoutError``, httpx's
+    ``ReadTimeout``) is a :class:`TimeoutError`; a body that ended early without a reset
+    (``ClientPayloadError``, httpx's ``RemoteProtocolError``) is a truncated stream,
+    :class:`StreamDecodeError`; a reset or any other connection failure is a
+    :class:`TransportError`.
     """
     import asyncio  # here, not at the top: the sync client's import need not pay ~8 ms for it
 
     payload_error, client_error, _ = _aiohttp_exceptions()
-    if isinstance(exc, (asyncio.TimeoutError, socket.timeout)):
+    httpx_timeouts, httpx_truncations, httpx_errors = _httpx_exceptions()
+    if isinstance(exc, (asyncio.TimeoutError, socket.timeout, *httpx_timeouts)):
         after = f" for {read_timeout:g}s" if read_timeout is not None else ""
         return TimeoutError(
             f"{operation}: the stream sent nothing{after} (read_timeout); the model may still "
             "be running",
             operation=operation,
         )
-    if isinstance(exc, payload_error) and not _reset_in(exc):
+    if isinstance(exc, (payload_error, *httpx_truncations)) and not _reset_in(exc):
         return StreamDecodeError(
             f"{operation}: the connection closed before the stream ended (truncated response)",
             operation=operation,
         )
-    if isinstance(exc, (client_error, OSError)):
+    if isinstance(exc, (client_error, OSError, *httpx_errors)):
         what = "was reset" if _reset_in(exc) else f"failed: {type(exc).__name__}"
         return TransportError(
             f"{operation}: the connection {what} in the middle of the stream",

@@ -127,8 +127,10 @@ def encode_body(field: str, body: object, operation: Operation) -> bytes | bytea
     """Turn a ``Body`` argument into what botocore sends (``str`` becomes UTF-8 bytes)."""
     if isinstance(body, str):
         return body.encode("utf-8")
-    if isinstance(body, (bytes, bytearray)):
+    if isinstance(body, bytes):
         return body
+    if isinstance(body, bytearray):
+        return bytes(body)  # aiobotocore's httpx backend sends bytes, not bytearray
     if isinstance(body, memoryview):
         return body.tobytes()  # botocore's validator accepts bytes-like objects only
     if callable(getattr(body, "read", None)):

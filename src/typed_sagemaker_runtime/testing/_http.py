@@ -114,9 +114,21 @@ def read_request(reader: BufferedReader, sock: socket.socket) -> HttpRequest | N
         if length < 0:
             raise BadRequest("invalid Content-Length")
         body = _read_exact(reader, length) if length else b""
-    path = target.split("?", 1)[0]
+    path = _origin_path(target)
     segments = tuple(unquote(segment) for segment in path.split("/")[1:])
     return HttpRequest(method, path, segments, headers, body, keep_alive)
+
+
+def _origin_path(target: str) -> str:
+    """The path of a request target, in origin form (``/a/b?q``) or absolute form.
+
+    Absolute form (``http://host:port/a/b?q``, RFC 9112 3.2.2) is what httpx sends when
+    aiobotocore passes the full URL as the target. The path is kept as sent, not normalised.
+    """
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        target = "/" + rest.partition("/")[2]
+    return target.split("?", 1)[0]
 
 
 def reason(status: int) -> str:

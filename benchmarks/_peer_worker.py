@@ -612,22 +612,40 @@ def rss_of(which: str, url: str, mib: int) -> float:
         capture_output=True,
         text=True,
     )
+    last = (result.stdout.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
     if result.returncode:
-        lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
-        raise RuntimeError(lines[-1])
-    return last_number(result.stdout)
+        raise RuntimeError(last)
+    return last_number(last)
 
 
 def rss_child(name: str, url: str, mib: int) -> None:
     """Stream ``mib`` MiB of JSON lines (lines where the column reads lines); print peak RSS."""
     column = make_column(name, url, 10)
     body = json.dumps({"megabytes": mib}).encode()
-    if "lines" in column.lacks:
-        column.events("lines-sized", body)
-    else:
-        column.lines("lines-sized", body)
+    try:
+        if "lines" in column.lacks:
+            column.events("lines-sized", body)
+        else:
+            column.lines("lines-sized", body)
+    except Exception as exc:
+        # The parent reports this line (stderr may hold a peer's decorated traceback).
+        print(f"{type(exc).__name__}: {exc}")
+        sys.exit(1)
     column.close()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(peak_rss_mib())
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS. Linux keeps ``ru_maxrss`` across fork and exec, so a child
+    would report its parent's peak; ``VmHWM`` belongs to the process's own memory map."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- main --------------------------------------------------------------------------------

@@ -46,9 +46,9 @@ def split(frame: bytes, size: int = 1024) -> list[RawFrames]:
 LINE_COUNT = 20_000  # the lines in the "lines" stream; _peer_worker.py expects this many
 
 
-def json_lines(count: int) -> bytes:
+def json_lines(count: int, text: bytes = b" tok") -> bytes:
     """``count`` JSON lines of the shape LMI/DJL servers stream, each ending in a newline."""
-    return b"".join(b'{"outputs": [" tok%d"]}\n' % (index % 1000) for index in range(count))
+    return b"".join(b'{"outputs": ["%s%d"]}\n' % (text, index % 1000) for index in range(count))
 
 
 def parts(data: bytes, size: int) -> list[RawFrames]:
@@ -100,8 +100,8 @@ def main() -> None:
         "lines": parts(json_lines(LINE_COUNT), 32),
         "concurrent": tgi_frames[:50],
     }
-    # About 64 KB of lines in 4 KB parts, repeated for a stream of any size.
-    lines_payload = json_lines(2_700)
+    # 64 lines of about 1 KB in 4 KB parts, repeated for a stream of any size.
+    lines_payload = json_lines(64, b"x" * 1000)
     lines_block = b"".join(frame.data for frame in parts(lines_payload, 4096))
 
     def stream(request: InvocationRequest) -> EndpointResponse:

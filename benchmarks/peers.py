@@ -60,6 +60,24 @@ ROWS = (
 )
 
 
+NOTES = (
+    "Ratios are medians of per-rep ratios against raw boto3 run in turns in the same process "
+    "(the concurrent row: against aiobotocore); an empty cell is a workload the column has no "
+    "API for.",
+    "import: a fresh interpreter importing what a call needs (the line iterators: boto3 and "
+    "the iterator's module), over `import boto3` in the same environment.",
+    "time to first stream event: from the call to the first event yielded; the server sends "
+    "it with the response head.",
+    "concurrent: every stream on one event loop, pools sized for them (botocore "
+    "max_pool_connections, zapros max_connections_per_host).",
+    "lines: 20,000 JSON lines in 32 B parts (lines cut across parts), one HTTP chunk each, "
+    "ending in a newline (both LineIterators loop forever on a last line without one); the "
+    "ratio is to raw boto3 iterating the events of the same stream.",
+    "peak RSS: a fresh process each (VmHWM), reading lines where the column has a line API "
+    "and events otherwise; boto3: raw boto3 reading the events, in the same environment.",
+)
+
+
 class InstallFailed(Exception):
     """A peer's environment could not be created; the message says why."""
 
@@ -163,11 +181,7 @@ def version_notes(results: dict[str, dict[str, Any]]) -> list[str]:
         if found:
             packages = ", ".join(f"{name} {version}" for name, version in found.items())
             lines.append(f"  {heading}: {packages}")
-    lines.append(
-        "Ratios are medians of per-rep ratios against raw boto3 run in turns in the same "
-        "process; an empty cell is a workload the column has no API for."
-    )
-    return lines
+    return lines + [f"- {note}" for note in NOTES]
 
 
 def details(results: dict[str, dict[str, Any]]) -> str:

@@ -46,24 +46,24 @@ COLUMNS = (  # worker column, heading, peer environment (None: this interpreter)
     ("ours-sync", "this library sync", None),
     ("ours-async", "this library async", None),
 )
-# Row: worker workload, label, whether a larger ratio is better.
-ROWS = (
-    ("import", "import (time; lower is better)", False),
-    ("invoke", "invoke 1 KB (req/s; higher is better)", True),
-    ("first-event", "time to first stream event (lower is better)", False),
-    ("tiny-packed", "20 B parts, packed (events/s; higher is better)", True),
-    ("tiny-chunked", "20 B parts, one HTTP chunk each (events/s; higher is better)", True),
-    ("large", "64 KB parts (MB/s; higher is better)", True),
-    ("concurrent", "{streams} concurrent streams on one loop, wall vs aiobotocore (lower)", False),
-    ("lines", "lines workload: lines/s vs boto3's bare events (higher is better)", True),
-    ("rss", "peak RSS streaming {rss_mib} MiB of lines (lower is better)", False),
+ROWS = (  # worker workload, label (which says which way is better)
+    ("import", "import (time; lower is better)"),
+    ("invoke", "invoke 1 KB (req/s; higher is better)"),
+    ("first-event", "time to first stream event (lower is better)"),
+    ("tiny-packed", "20 B parts, packed (events/s; higher is better)"),
+    ("tiny-chunked", "20 B parts, one HTTP chunk each (events/s; higher is better)"),
+    ("large", "64 KB parts (MB/s; higher is better)"),
+    (
+        "concurrent",
+        "{streams} concurrent streams on one loop, wall vs aiobotocore (lower is better)",
+    ),
+    ("lines", "lines workload: lines/s vs boto3's bare events (higher is better)"),
+    ("rss", "peak RSS streaming {rss_mib} MiB of lines (lower is better)"),
 )
-
-
 NOTES = (
     "Ratios are medians of per-rep ratios against raw boto3 run in turns in the same process "
-    "(the concurrent row: against aiobotocore); an empty cell is a workload the column has no "
-    "API for.",
+    "(the concurrent row: against aiobotocore); a cell of '-' is a workload the column has "
+    "no API for.",
     "import: a fresh interpreter importing what a call needs (the line iterators: boto3 and "
     "the iterator's module), over `import boto3` in the same environment.",
     "time to first stream event: from the call to the first event yielded; the server sends "
@@ -72,7 +72,8 @@ NOTES = (
     "max_pool_connections, zapros max_connections_per_host).",
     "lines: 20,000 JSON lines in 32 B parts (lines cut across parts), one HTTP chunk each, "
     "ending in a newline (both LineIterators loop forever on a last line without one); the "
-    "ratio is to raw boto3 iterating the events of the same stream.",
+    "ratio is to raw boto3 iterating the events of the same stream. The LineIterators yield "
+    "bytes, this library's lines() decoded str.",
     "peak RSS: a fresh process each (VmHWM), reading lines where the column has a line API "
     "and events otherwise; boto3: raw boto3 reading the events, in the same environment.",
 )
@@ -134,7 +135,7 @@ def measure(quick: bool) -> dict[str, dict[str, Any]]:
         for column, _, venv in COLUMNS:
             python = pythons[venv]
             if isinstance(python, InstallFailed):
-                results[column] = {"failed": f"could not install {venv}: {python}"}
+                results[column] = {"not installed": f"{venv}: {python}"}
                 continue
             print(f"{column} ({python})...", file=sys.stderr)
             results[column] = run_column(python, column, url, quick)
@@ -148,7 +149,7 @@ def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
     sizes = SIZES["quick" if quick else "full"]
     notes: list[str] = []
     rows: list[tuple[str, ...]] = []
-    for workload, label, _ in ROWS:
+    for workload, label in ROWS:
         cells = [format_cell(results[column], workload, notes) for column, _, _ in COLUMNS]
         rows.append((label.format(**sizes), *cells))
     header = ("workload, ratio to raw boto3 in the same process", *(h for _, h, _ in COLUMNS))
@@ -158,20 +159,23 @@ def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
 
 
 def format_cell(result: dict[str, Any], workload: str, notes: list[str]) -> str:
+    if "not installed" in result:
+        return footnote(notes, "not installed", result["not installed"])
     if "failed" in result:
-        return footnote(notes, result["failed"])
+        return footnote(notes, "failed", result["failed"])
     found: dict[str, Any] = result["cells"][workload]
     if "na" in found:
-        return ""
+        return "-"
     if "error" in found:
-        return footnote(notes, f"failed: {found['error']}")
+        return footnote(notes, "failed", found["error"])
     return found.get("text") or f"{found['ratio']:.2f}"
 
 
-def footnote(notes: list[str], text: str) -> str:
+def footnote(notes: list[str], label: str, reason: str) -> str:
+    text = f"{label}: {reason}"
     if text not in notes:
         notes.append(text)
-    return f"n/a [{notes.index(text) + 1}]"
+    return f"{label} [{notes.index(text) + 1}]"
 
 
 def version_notes(results: dict[str, dict[str, Any]]) -> list[str]:

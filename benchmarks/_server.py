@@ -68,6 +68,22 @@ def split(frame: bytes, size: int = 1024) -> list[RawFrames]:
     return [RawFrames(frame[at : at + size]) for at in range(0, len(frame), size)]
 
 
+LINE_COUNT = 20_000  # the lines in the "lines" stream; _peer_worker.py expects this many
+
+
+def json_lines(count: int, text: bytes = b" tok") -> bytes:
+    """``count`` JSON lines of the shape LMI/DJL servers stream, each ending in a newline."""
+    return b"".join(b'{"outputs": ["%s%d"]}\n' % (text, index % 1000) for index in range(count))
+
+
+def parts(data: bytes, size: int) -> list[RawFrames]:
+    """``data`` cut into parts of ``size`` bytes, one HTTP chunk each: lines split across parts."""
+    return [
+        RawFrames(encode_event(PayloadPart(data[at : at + size])))
+        for at in range(0, len(data), size)
+    ]
+
+
 def clock() -> float:
     """A clock shared by every process on the machine (CLOCK_MONOTONIC is system-wide)."""
     return time.clock_gettime(time.CLOCK_MONOTONIC)
@@ -112,7 +128,12 @@ def main() -> None:
         # The same 5 MB of payload in 1 KB HTTP chunks: five 1 MB parts, or one 5 MB part.
         "parts-1mb-in-1kb": split(big_1mb) * 5,
         "parts-5mb-in-1kb": split(big_5mb),
+        "lines": parts(json_lines(LINE_COUNT), 32),
+        "concurrent": tgi_frames[:50],
     }
+    # 64 lines of about 1 KB in 4 KB parts, repeated for a stream of any size.
+    lines_payload = json_lines(64, b"x" * 1000)
+    lines_block = b"".join(frame.data for frame in parts(lines_payload, 4096))
 
     def stream(request: InvocationRequest) -> EndpointResponse:
         body = streams[request.endpoint_name]
@@ -128,10 +149,17 @@ def main() -> None:
 
         return EndpointResponse(frames(), content_type="text/event-stream")
 
+    def lines_sized(request: InvocationRequest) -> EndpointResponse:
+        count = int(request.json()["megabytes"]) * 1024 * 1024 // len(lines_payload)
+        return EndpointResponse(
+            (RawFrames(lines_block) for _ in range(count)), content_type="application/jsonlines"
+        )
+
     with LocalRuntime(stop_timeout=30) as local:
         for name in streams:
             local.add_endpoint(name, stream)
         local.add_endpoint("tgi-sized", tgi_bytes)
+        local.add_endpoint("lines-sized", lines_sized)
         local.add_endpoint("ttft", ttft)
         local.add_endpoint("echo")
         print(local.endpoint_url, flush=True)

@@ -2,6 +2,7 @@
 
     python benchmarks/run_all.py            # the full run (about 2-3 minutes on 2 cores)
     python benchmarks/run_all.py --quick    # fewer repeats and a 40 MB "long" stream
+    python benchmarks/run_all.py --peers    # the peer table instead (see peers.py)
 
 The endpoint is ``_server.py`` (a LocalRuntime serving pre-encoded frames) in its own
 process, on loopback. Import, client construction and peak memory are measured in fresh
@@ -473,8 +474,16 @@ def run_python_file(args: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a 40 MB stream")
+    parser.add_argument(
+        "--peers", action="store_true", help="the table against peer libraries (peers.py)"
+    )
     args = parser.parse_args()
     quick: bool = args.quick
+    if args.peers:
+        import peers
+
+        peers.main(quick)
+        return
     rows: list[Row] = []
     started = time.perf_counter()
     print("import and client construction (fresh processes)...", file=sys.stderr)

@@ -25,7 +25,12 @@ from typed_sagemaker_runtime import (
 )
 from typed_sagemaker_runtime._chat import chat_request, generate_request
 from typed_sagemaker_runtime._chunks import chunk_decoder
-from typed_sagemaker_runtime.testing import EndpointResponse, InvocationRequest, LocalRuntime
+from typed_sagemaker_runtime.testing import (
+    EndpointResponse,
+    InvocationRequest,
+    LocalRuntime,
+    Stall,
+)
 
 MESSAGES: list[Any] = [
     {"role": "system", "content": "Be brief."},
@@ -85,6 +90,22 @@ def test_generation_over_http(local: LocalRuntime, clients: Clients, fx: Fixture
         assert generation.time_to_first_token is not None
         assert 0 <= generation.time_to_first_token <= generation.duration
     assert stream.closed
+
+
+def test_generation_times_count_from_the_request(local: LocalRuntime, clients: Clients) -> None:
+    """A slow response head counts in ``time_to_first_token``: the clock starts at the call."""
+    local.add_endpoint(
+        "slow-head",
+        lambda request: EndpointResponse(iter([b"Hello"]), content_type="text/plain"),
+        faults=[Stall(0.3)],
+    )
+    smr = clients.local()
+    with smr.stream("slow-head", b"{}") as stream:  # returns once the head arrived
+        generation = stream.generation()
+    assert generation.text == "Hello"
+    assert generation.time_to_first_token is not None
+    assert generation.time_to_first_token >= 0.3
+    assert generation.duration >= generation.time_to_first_token
 
 
 def vars_of(call: ToolCall) -> dict[str, Any]:

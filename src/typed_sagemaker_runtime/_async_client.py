@@ -339,6 +339,7 @@ class AsyncSageMakerRuntime:
         from ._async_streaming import AsyncResponseStream
         from ._httpx_body import aio_body
 
+        requested_at = time.monotonic()
         params = build_params(
             await self._operation_model("InvokeEndpointWithResponseStream"),
             {
@@ -359,7 +360,10 @@ class AsyncSageMakerRuntime:
         # aiobotocore's AioEventStream keeps the HTTP backend's response (aiohttp's or httpx's)
         raw = aio_body(response["Body"]._raw_stream)
         return AsyncResponseStream(
-            raw, stream_metadata(response, retries), read_timeout=self._read_timeout
+            raw,
+            stream_metadata(response, retries),
+            read_timeout=self._read_timeout,
+            requested_at=requested_at,
         )
 
     async def chat(

@@ -98,8 +98,9 @@ class AsyncResponseStream(StreamState):
         metadata: StreamMetadata,
         *,
         read_timeout: float | None = None,
+        requested_at: float | None = None,
     ) -> None:
-        super().__init__(metadata, read_timeout)
+        super().__init__(metadata, read_timeout, requested_at)
         self._raw = raw
         self._iterator: weakref.ReferenceType[_Events] | None = None
         self._failure: Exception | None = None
@@ -174,7 +175,7 @@ class AsyncResponseStream(StreamState):
 
     async def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its chunks into a ``Generation``."""
-        builder = GenerationBuilder()
+        builder = GenerationBuilder(started=self._requested_at)
         async for chunk in self.chunks(format):
             builder.add(chunk)
         return builder.build()

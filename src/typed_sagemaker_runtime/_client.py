@@ -348,6 +348,7 @@ class SageMakerRuntime:
         Errors before the first event (HTTP errors) raise here and are retried by the
         policy; errors in the middle of the stream raise while iterating, never retried.
         """
+        requested_at = time.monotonic()
         params = build_params(
             self._operation_model("InvokeEndpointWithResponseStream"),
             {
@@ -367,7 +368,10 @@ class SageMakerRuntime:
         response, retries = self._call("InvokeEndpointWithResponseStream", params)
         raw = response["Body"]._raw_stream  # botocore's EventStream keeps the urllib3 response
         return ResponseStream(
-            raw, stream_metadata(response, retries), read_timeout=self._read_timeout
+            raw,
+            stream_metadata(response, retries),
+            read_timeout=self._read_timeout,
+            requested_at=requested_at,
         )
 
     def chat(

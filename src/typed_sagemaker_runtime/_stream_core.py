@@ -10,6 +10,7 @@ read bytes and release connections.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Generic, Protocol, TypeVar
 
@@ -112,9 +113,16 @@ class StreamState:
     stream whose connection is still held closes it.
     """
 
-    def __init__(self, metadata: StreamMetadata, read_timeout: float | None) -> None:
+    def __init__(
+        self,
+        metadata: StreamMetadata,
+        read_timeout: float | None,
+        requested_at: float | None = None,
+    ) -> None:
         self._metadata = metadata
         self._read_timeout = read_timeout
+        # ``time.monotonic()`` when the request was made: what a generation's times count from.
+        self._requested_at = time.monotonic() if requested_at is None else requested_at
         self._started = False
         self._closed = False
         self._connection_done = False

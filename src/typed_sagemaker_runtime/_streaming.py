@@ -79,12 +79,13 @@ class ResponseStream(StreamState):
         metadata: StreamMetadata,
         *,
         read_timeout: float | None = None,
+        requested_at: float | None = None,
     ) -> None:
         # Every use of ``raw`` but the blocking read itself holds this lock, so a close()
         # from another thread never touches the connection while this one (or urllib3 for
         # it) hands it back. During a read, close() only shuts the socket down.
         self._lock = threading.Lock()
-        super().__init__(metadata, read_timeout)
+        super().__init__(metadata, read_timeout, requested_at)
         self._raw = raw
         self._reading = False
         self._closed_by: int | None = None
@@ -195,9 +196,10 @@ class ResponseStream(StreamState):
     def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its :meth:`chunks` into a ``Generation``.
 
-        Times are measured from this call (the response has already started).
+        Times are measured from the request (``time_to_first_token`` includes the wait
+        for the response head).
         """
-        return generation_of(self.chunks(format))
+        return generation_of(self.chunks(format), started=self._requested_at)
 
     # --- internals ------------------------------------------------------------------
 

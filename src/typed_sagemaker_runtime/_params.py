@@ -44,6 +44,10 @@ _MEMBERS: Mapping[str, str] = {
 
 # The first botocore release whose model has a member, for the upgrade hint.
 _ADDED_IN: Mapping[tuple[str, str], str] = {
+    ("InvokeEndpoint", "SessionId"): "1.35.15",
+    ("InvokeEndpointWithResponseStream", "SessionId"): "1.35.15",
+    ("InvokeEndpointAsync", "S3OutputPathExtension"): "1.42.54",
+    ("InvokeEndpointAsync", "Filename"): "1.42.54",
     ("InvokeEndpointAsync", "Body"): "1.43.29",
 }
 

@@ -16,6 +16,7 @@ import urllib3
 from botocore import exceptions as bce
 from botocore.config import Config
 
+from typed_sagemaker_runtime._config import error_sub_code
 from typed_sagemaker_runtime._errors import _reset_in, protocol_error_causes
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
@@ -107,6 +108,22 @@ def test_aiobotocore_after_call_sees_the_error_body_and_the_parsed_response(
 
     response = asyncio.run(main())
     _check_after_call(seen, response, seen.get("body"))
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"ErrorCode": "X", "Message": "m"}', "X"),
+        (b'{"ErrorCode": 5}', None),
+        (b'["ErrorCode"]', None),
+        (b"<html>ErrorCode</html>", None),
+        (b"", None),
+        (None, None),
+    ],
+)
+def test_error_sub_code_reads_only_a_string_member(body: object, code: str | None) -> None:
+    """Whatever the body (a proxy's page, another JSON shape), the hook never raises."""
+    assert error_sub_code(body) == code
 
 
 # --- urllib3's ProtocolError: _errors.protocol_error_causes -------------------------------

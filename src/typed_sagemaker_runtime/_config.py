@@ -83,8 +83,9 @@ def keep_error_code(http_response: Any, parsed: dict[str, Any], **_: Any) -> Non
 
     Relies on botocore emitting ``after-call`` with the ``AWSResponse`` (whose body it
     has already read for an error, so ``content`` is cached bytes) and the ``parsed``
-    dict that becomes ``ClientError.response``: true from botocore 1.34 to today, where
-    ``before-parse`` only appeared in 1.35.1x. A stubbed response has no raw body.
+    dict that becomes ``ClientError.response``: true from botocore 1.34 to today, while
+    ``before-parse`` only appeared in botocore 1.35.16 and aiobotocore 2.13 never emits
+    it. A stubbed response has no raw body.
     """
     if http_response.status_code >= 300 and http_response.raw is not None:
         _keep(parsed, error_sub_code(http_response.content))

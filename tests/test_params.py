@@ -198,7 +198,7 @@ def test_header_injection_is_rejected(value: str) -> None:
         ("inference_id", " leading-space"),
         ("inference_id", "x" * 65),
         ("target_model", ""),
-        ("session_id", "NEW_SESSION!"),
+        pytest.param("session_id", "NEW_SESSION!", marks=SESSIONS),
         ("accept", 5),
     ],
 )
@@ -206,6 +206,7 @@ def test_model_constraints(field: str, value: object) -> None:
     assert rejected("InvokeEndpoint", **{field: value}).field == field
 
 
+@SESSIONS
 def test_stream_session_id_does_not_take_new_session() -> None:
     """The stream operation's model allows only existing session ids."""
     assert rejected("InvokeEndpointWithResponseStream", session_id="NEW_SESSION").field == (

@@ -24,6 +24,7 @@ from botocore.config import Config
 pytest.importorskip("aiobotocore", reason="the 'aio' extra is not installed")
 
 import typed_sagemaker_runtime as smr_pkg
+from _models import INLINE_ASYNC_BODY
 from typed_sagemaker_runtime import (
     AsyncResponseStream,
     AsyncSageMakerRuntime,
@@ -366,6 +367,7 @@ def test_a_cancelled_stream_does_not_stop_the_others(local: LocalRuntime) -> Non
 # --- async inference: what only asyncio has -------------------------------------------
 
 
+@INLINE_ASYNC_BODY
 def test_cancelling_wait_for_async_result_stops_at_once() -> None:
     gate = threading.Event()
 
@@ -395,6 +397,7 @@ def test_cancelling_wait_for_async_result_stops_at_once() -> None:
             gate.set()
 
 
+@INLINE_ASYNC_BODY
 def test_wait_with_a_caller_aiobotocore_s3_client() -> None:
     """An S3 client passed in is used as given and not closed."""
     with LocalRuntime() as local:
@@ -477,14 +480,17 @@ def _waiter_requests(setup: str) -> list[str]:
             gate.set()
 
 
+@INLINE_ASYNC_BODY
 def test_async_waiter_existing_output_costs_one_head_and_one_get() -> None:
     assert _waiter_requests("output") == ["HeadObject", "GetObject"]
 
 
+@INLINE_ASYNC_BODY
 def test_async_waiter_existing_failure_costs_two_heads_and_one_get() -> None:
     assert _waiter_requests("failure") == ["HeadObject", "HeadObject", "GetObject"]
 
 
+@INLINE_ASYNC_BODY
 def test_async_waiter_sends_no_more_than_its_schedule() -> None:
     """Until the deadline: at most two HEADs per scheduled round, one HeadBucket, no GET."""
     from typed_sagemaker_runtime._async_inference import PollSchedule

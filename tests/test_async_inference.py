@@ -32,6 +32,7 @@ import pytest
 from botocore.config import Config
 
 import typed_sagemaker_runtime as smr_pkg
+from _models import INLINE_ASYNC_BODY, OUTPUT_NAMING
 from _twins import Client, Clients
 from typed_sagemaker_runtime import (
     AccessDeniedError,
@@ -157,6 +158,7 @@ def _location(uri: str | None) -> tuple[str, str]:
 # --- the round trip -----------------------------------------------------------------------
 
 
+@INLINE_ASYNC_BODY
 def test_inline_body_round_trip(local: LocalRuntime, smr: SageMakerRuntime, s3: S3Client) -> None:
     """Inline body in, the handler's body and content type out, through S3."""
     seen: list[InvocationRequest] = []
@@ -206,6 +208,7 @@ def test_s3_input_round_trip(
     assert local.requests[-1].body == b""  # the request itself carried no body
 
 
+@OUTPUT_NAMING
 def test_output_path_extension_and_filename(local: LocalRuntime, smr: SageMakerRuntime) -> None:
     """S3OutputPathExtension and Filename shape the output location; the object is there."""
     local.add_endpoint("echo")
@@ -223,6 +226,7 @@ def test_output_path_extension_and_filename(local: LocalRuntime, smr: SageMakerR
     assert smr.wait_for_async_result(job, timeout=30)["body"] == b"named"
 
 
+@INLINE_ASYNC_BODY
 def test_model_failure_is_written_to_the_failure_location(
     local: LocalRuntime, smr: SageMakerRuntime, s3: S3Client
 ) -> None:
@@ -261,6 +265,7 @@ def test_missing_input_object_fails_the_inference(
 # --- deadlines: the waiter's, the request's TTL, the invocation timeout -------------------
 
 
+@INLINE_ASYNC_BODY
 def test_wait_timeout_carries_the_output_location(
     local: LocalRuntime, smr: SageMakerRuntime, gate: Gate
 ) -> None:
@@ -276,6 +281,7 @@ def test_wait_timeout_carries_the_output_location(
     assert smr.wait_for_async_result(job, timeout=30)["body"] == b"late"
 
 
+@INLINE_ASYNC_BODY
 def test_request_expires_in_the_queue(fast: LocalRuntime) -> None:
     """A request still queued after its TTL fails with "expired"; its handler never runs."""
     received = threading.Event()
@@ -303,6 +309,7 @@ def test_request_expires_in_the_queue(fast: LocalRuntime) -> None:
     assert calls == []
 
 
+@INLINE_ASYNC_BODY
 def test_invocation_timeout_fails_and_drops_the_late_result(fast: LocalRuntime) -> None:
     """A handler running longer than InvocationTimeoutSeconds fails; its late output is dropped."""
     gate = Gate()
@@ -325,6 +332,7 @@ def test_invocation_timeout_fails_and_drops_the_late_result(fast: LocalRuntime) 
 # --- what the waiter sends ----------------------------------------------------------------
 
 
+@INLINE_ASYNC_BODY
 def test_no_more_requests_than_the_schedule_allows(
     local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client, gate: Gate
 ) -> None:
@@ -346,6 +354,7 @@ def test_no_more_requests_than_the_schedule_allows(
     assert len(log.operations) == sent
 
 
+@INLINE_ASYNC_BODY
 def test_an_existing_output_costs_one_head_and_one_get(
     local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client
 ) -> None:
@@ -357,6 +366,7 @@ def test_an_existing_output_costs_one_head_and_one_get(
     assert log.operations == ["HeadObject", "GetObject"]
 
 
+@INLINE_ASYNC_BODY
 def test_an_existing_failure_costs_two_heads_and_one_get(
     local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client
 ) -> None:
@@ -395,6 +405,7 @@ def _client_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if not t.name.startswith("local-sagemaker-")}
 
 
+@INLINE_ASYNC_BODY
 def test_ctrl_c_during_a_request_stops_at_once(
     local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client, gate: Gate
 ) -> None:
@@ -411,6 +422,7 @@ def test_ctrl_c_during_a_request_stops_at_once(
     assert _client_threads() == baseline
 
 
+@INLINE_ASYNC_BODY
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
 def test_ctrl_c_during_the_sleep_stops_at_once(
     local: LocalRuntime, sync_smr: SageMakerRuntime, s3: S3Client, gate: Gate
@@ -475,6 +487,7 @@ def _external_s3() -> Iterator[str]:
         process.wait(30)
 
 
+@INLINE_ASYNC_BODY
 def test_large_output_streams_to_disk(external_s3: str, tmp_path: Path) -> None:
     """A 100 MB output goes to ``dest`` in chunks: peak memory stays a few MB."""
     size = 100 * 1024 * 1024
@@ -509,6 +522,7 @@ def test_large_output_streams_to_disk(external_s3: str, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["output.bin"]  # no temporary file left
 
 
+@INLINE_ASYNC_BODY
 def test_dest_can_be_a_binary_file(local: LocalRuntime, smr: SageMakerRuntime) -> None:
     local.add_endpoint("echo")
     job = smr.invoke_async("echo", body=b"to a file object")
@@ -518,6 +532,7 @@ def test_dest_can_be_a_binary_file(local: LocalRuntime, smr: SageMakerRuntime) -
     assert sink.getvalue() == b"to a file object"
 
 
+@INLINE_ASYNC_BODY
 def test_unusable_dest_fails_before_waiting(
     local: LocalRuntime, smr: SageMakerRuntime, s3: S3Client, tmp_path: Path
 ) -> None:
@@ -632,6 +647,7 @@ def test_job_without_output_location_is_rejected(smr: SageMakerRuntime) -> None:
 # --- where the S3 client comes from -------------------------------------------------------
 
 
+@INLINE_ASYNC_BODY
 def test_s3_client_follows_the_session_and_aws_endpoint_url_s3(
     local: LocalRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -643,6 +659,7 @@ def test_s3_client_follows_the_session_and_aws_endpoint_url_s3(
         assert smr.wait_for_async_result(job, timeout=30)["body"] == b"env"
 
 
+@INLINE_ASYNC_BODY
 def test_s3_endpoint_url_argument_wins(local: LocalRuntime) -> None:
     local.add_endpoint("echo")
     with SageMakerRuntime(
@@ -661,7 +678,7 @@ def test_s3_endpoint_url_argument_wins(local: LocalRuntime) -> None:
     [
         ({"body": b"x", "input_location": "s3://b/k"}, "exactly one"),
         ({}, "exactly one"),
-        ({"body": b"x" * 128_001}, "128,000-byte limit"),
+        pytest.param({"body": b"x" * 128_001}, "128,000-byte limit", marks=INLINE_ASYNC_BODY),
     ],
     ids=["both", "neither", "too-large"],
 )
@@ -684,8 +701,8 @@ def test_inline_body_needs_a_botocore_that_models_it(local: LocalRuntime, tmp_pa
     model = loader.load_service_model("sagemaker-runtime", "service-2")
     version = loader.determine_latest_version("sagemaker-runtime", "service-2")
     shape = model["shapes"]["InvokeEndpointAsyncInput"]
-    del shape["members"]["Body"]
-    del shape["payload"]
+    shape["members"].pop("Body", None)  # a botocore before 1.43.29 has neither
+    shape.pop("payload", None)
     folder = tmp_path / "sagemaker-runtime" / version
     folder.mkdir(parents=True)
     (folder / "service-2.json").write_text(json.dumps(model))
@@ -763,7 +780,7 @@ def test_without_moto_only_async_fails_and_names_the_extra(
         with smr.stream("echo", b"streams too") as stream:
             assert stream.read() == b"streams too"
         with pytest.raises(smr_pkg.InternalFailureError, match=r"\[local\]"):
-            smr.invoke_async("echo", body=b"x")
+            smr.invoke_async("echo", input_location="s3://b/k")
         with pytest.raises(RuntimeError, match=r"typed-sagemaker-runtime\[local\]"):
             _ = local.s3_endpoint_url
 
@@ -798,6 +815,7 @@ def _cli(local: LocalRuntime, *argv: str) -> tuple[int, bytes, str]:
     return status, raw.getvalue(), err.getvalue()
 
 
+@INLINE_ASYNC_BODY
 def test_cli_without_wait_prints_the_locations(local: LocalRuntime) -> None:
     local.add_endpoint("echo")
     status, out, _ = _cli(local, "echo", '{"a": 1}', "--inference-id", "cli-1")
@@ -809,6 +827,7 @@ def test_cli_without_wait_prints_the_locations(local: LocalRuntime) -> None:
     assert local.requests[-1].content_type == "application/json"
 
 
+@INLINE_ASYNC_BODY
 def test_cli_wait_prints_the_result_and_a_live_progress_line(local: LocalRuntime) -> None:
     local.add_endpoint("upper", lambda request: request.body.upper())
     status, out, err = _cli(local, "upper", "hello", "--wait", "--timeout", "30")
@@ -844,6 +863,7 @@ def test_cli_upload_to_for_a_large_file(local: LocalRuntime, bucket: str, tmp_pa
     assert out == b"200000"
 
 
+@INLINE_ASYNC_BODY
 def test_console_script_round_trip_and_one_line_errors(local: LocalRuntime) -> None:
     """``smr invoke-async`` as a user runs it: the result on stdout, failures as one line."""
     smr_script = Path(sys.executable).parent / "smr"
@@ -877,6 +897,7 @@ def test_console_script_round_trip_and_one_line_errors(local: LocalRuntime) -> N
     assert "Traceback" not in failed.stderr
 
 
+@INLINE_ASYNC_BODY
 def test_cli_failure_and_timeout_raise_our_exceptions(local: LocalRuntime, gate: Gate) -> None:
     def broken(request: InvocationRequest) -> bytes:
         raise ValueError("bad input")
@@ -894,6 +915,7 @@ def test_cli_failure_and_timeout_raise_our_exceptions(local: LocalRuntime, gate:
 # --- how it looks in user code ------------------------------------------------------------
 
 
+@INLINE_ASYNC_BODY
 def test_progress_is_called_while_waiting(
     local: LocalRuntime, smr: SageMakerRuntime, gate: Gate
 ) -> None:

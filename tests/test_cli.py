@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from _models import SESSIONS
 from typed_sagemaker_runtime import ClientValidationError, ModelStreamError, SageMakerRuntimeError
 from typed_sagemaker_runtime.testing import (
     EndpointResponse,
@@ -50,6 +51,7 @@ def test_invoke_prints_the_body(local: LocalRuntime) -> None:
     assert request.content_type == "application/json"
 
 
+@SESSIONS
 def test_invoke_options_arrive(local: LocalRuntime) -> None:
     result = smr(
         local,

@@ -12,6 +12,7 @@ from botocore import exceptions as bce
 from botocore.config import Config
 
 import typed_sagemaker_runtime as smr_pkg
+from _models import INLINE_ASYNC_BODY, SESSIONS
 from _twins import Client, Clients
 from typed_sagemaker_runtime import (
     ClientValidationError,
@@ -61,6 +62,7 @@ def test_invoke_returns_every_key(smr: Client, local: LocalRuntime) -> None:
     assert metadata["http_headers"]["x-amzn-requestid"] == metadata["request_id"]
 
 
+@SESSIONS
 def test_every_invoke_parameter_arrives(smr: Client, local: LocalRuntime) -> None:
     smr.invoke(
         "echo",
@@ -120,6 +122,7 @@ def test_body_types(smr: Client, local: LocalRuntime, body: smr_pkg.Body) -> Non
     assert local.requests[-1].body == b"bytes"
 
 
+@SESSIONS
 def test_response_headers_become_result_keys(smr: Client, local: LocalRuntime) -> None:
     local.add_endpoint(
         "headers",
@@ -137,6 +140,7 @@ def test_response_headers_become_result_keys(smr: Client, local: LocalRuntime) -
     assert result["invoked_production_variant"] == "blue"
 
 
+@SESSIONS
 def test_new_session(smr: Client) -> None:
     result = smr.invoke("echo", b"", session_id="NEW_SESSION")
     assert result["new_session_id"] is not None
@@ -181,6 +185,7 @@ def test_invoke_async_with_s3_input(smr: Client, local: LocalRuntime) -> None:
     assert request.invocation_timeout_seconds == 900
 
 
+@INLINE_ASYNC_BODY
 def test_invoke_async_with_inline_body(smr: Client, local: LocalRuntime) -> None:
     job = smr.invoke_async("echo", body=b'{"inline": true}')
     assert job["inference_id"]

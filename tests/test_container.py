@@ -20,6 +20,7 @@ import pytest
 from botocore.config import Config
 from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
+from _models import SESSIONS
 from typed_sagemaker_runtime import ModelError, RetryPolicy, SageMakerRuntime
 from typed_sagemaker_runtime.testing import (
     Container,
@@ -115,6 +116,7 @@ def _free_port() -> int:
 # --- requests and responses -----------------------------------------------------------
 
 
+@SESSIONS
 def test_invoke_forwards_what_sagemaker_forwards(
     local: LocalRuntime, raw: SageMakerRuntimeClient, container: ContainerProcess
 ) -> None:

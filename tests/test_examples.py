@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from _models import INLINE_ASYNC_BODY
 from typed_sagemaker_runtime import ModelStreamError
 from typed_sagemaker_runtime.testing import EndpointResponse, InvocationRequest, LocalRuntime
 
@@ -66,6 +67,7 @@ def test_stream_events_reports_an_error_event(local: LocalRuntime) -> None:
     assert "ModelInvocationTimeExceeded: took too long" in result.stderr
 
 
+@INLINE_ASYNC_BODY
 def test_invoke_async_inline_and_s3(local: LocalRuntime) -> None:
     inline = run("invoke_async.py", local, "echo")
     assert inline.returncode == 0, inline.stderr

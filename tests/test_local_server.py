@@ -29,6 +29,7 @@ from botocore import exceptions as bce
 from botocore.config import Config
 from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
+from _models import INLINE_ASYNC_BODY, OUTPUT_NAMING, SESSIONS
 from typed_sagemaker_runtime._eventstream import EventDecoder, FrameDecoder
 from typed_sagemaker_runtime.testing import (
     DEFAULT_ERROR_STATUS,
@@ -157,6 +158,7 @@ def _wire_events(local: LocalRuntime, endpoint: str) -> list[StreamEvent]:
 # --- InvokeEndpoint -------------------------------------------------------------------
 
 
+@SESSIONS
 def test_invoke_sends_every_header_and_maps_the_response(
     local: LocalRuntime, raw: SageMakerRuntimeClient
 ) -> None:
@@ -232,6 +234,7 @@ def test_unset_parameters_are_absent(local: LocalRuntime, raw: SageMakerRuntimeC
         assert getattr(request, name) is None, name
 
 
+@SESSIONS
 def test_endpoint_response_sets_response_headers(
     local: LocalRuntime, raw: SageMakerRuntimeClient
 ) -> None:
@@ -480,6 +483,7 @@ def test_headers_are_case_insensitive_and_read_only() -> None:
 # --- InvokeEndpointAsync --------------------------------------------------------------
 
 
+@OUTPUT_NAMING
 def test_async_sends_every_header_and_maps_the_response(
     local: LocalRuntime, raw: SageMakerRuntimeClient
 ) -> None:
@@ -536,6 +540,7 @@ def test_async_generates_an_inference_id(local: LocalRuntime) -> None:
     assert response["FailureLocation"] == f"s3://my-bucket/ep/failure/{inference_id}-error.out"
 
 
+@INLINE_ASYNC_BODY
 def test_async_inline_body(local: LocalRuntime, raw: SageMakerRuntimeClient) -> None:
     """An inline body instead of an input location is accepted and recorded."""
     local.add_endpoint("ep")
@@ -544,6 +549,7 @@ def test_async_inline_body(local: LocalRuntime, raw: SageMakerRuntimeClient) -> 
     assert local.requests[-1].json() == {"inline": True}
 
 
+@INLINE_ASYNC_BODY
 @pytest.mark.parametrize("inputs", ["both", "neither"])
 def test_async_needs_exactly_one_input(
     local: LocalRuntime, raw: SageMakerRuntimeClient, inputs: str
@@ -577,6 +583,7 @@ def test_async_rejects_non_integer_ttl(local: LocalRuntime) -> None:
 # --- InvokeEndpointWithResponseStream -------------------------------------------------
 
 
+@SESSIONS
 def test_stream_round_trip_through_botocore(
     local: LocalRuntime, raw: SageMakerRuntimeClient
 ) -> None:

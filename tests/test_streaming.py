@@ -14,6 +14,7 @@ import pytest
 from botocore.config import Config
 
 import typed_sagemaker_runtime as smr_pkg
+from _models import SESSIONS
 from _twins import Client, Clients
 from typed_sagemaker_runtime import (
     InternalStreamFailure,
@@ -72,6 +73,7 @@ def test_metadata_and_request_id(tokens: LocalRuntime, smr: Client) -> None:
         assert stream.read() == b"".join(PARTS)
 
 
+@SESSIONS
 def test_every_stream_parameter_arrives(local: LocalRuntime, smr: Client) -> None:
     with smr.stream(
         "echo",

@@ -521,7 +521,7 @@ class AsyncSageMakerRuntime:
     # --- internals ----------------------------------------------------------------
 
     def _adopt(self, client: SageMakerRuntimeClient) -> None:
-        install_hooks(client.meta.events)
+        install_hooks(client.meta.events, aio=True)
         self._client = client
         self._read_timeout = getattr(client.meta.config, "read_timeout", None)
 

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from ._exceptions import ModelStreamInterruptedError
 from ._llm_types import ChatMessage, Usage
+from ._params import models_member
 
 if TYPE_CHECKING:
     from ._client import SageMakerRuntime
+    from ._types import InvokeAsyncResult
+    from .testing import LocalRuntime
 
 _PROMPT = "What is Amazon SageMaker?"
 
@@ -57,6 +60,37 @@ def _chat_step(smr: SageMakerRuntime, out: TextIO) -> None:
             finish = chunk.finish_reason or finish
             usage = chunk.usage or usage
     out.write(f"\nfinish_reason: {finish}\nusage:         {usage}\n")
+
+
+def _queue_async(
+    local: LocalRuntime, smr: SageMakerRuntime, body: bytes, out: TextIO
+) -> InvokeAsyncResult:
+    """Queue an async request: inline if this botocore models it, else through S3."""
+    waiting = "output = smr.wait_for_async_result(job, timeout=60)"
+    operation = smr.client.meta.service_model.operation_model("InvokeEndpointAsync")
+    if models_member(operation, "Body"):
+        _step(
+            out,
+            "async inference: queue it, then wait for the output object in S3",
+            f"job = smr.invoke_async('demo', body=..., content_type='application/json')\n{waiting}",
+        )
+        return smr.invoke_async("demo", body=body, content_type="application/json")
+    # botocore before 1.43.29 cannot send an inline body: upload the input first.
+    bucket = "demo-input"
+    s3 = local.s3_client()
+    try:
+        s3.create_bucket(Bucket=bucket)
+    finally:
+        s3.close()
+    _step(
+        out,
+        "async inference: upload the input to S3, queue it, then wait for the output object",
+        f"job = smr.invoke_async_upload('demo', body=..., s3_prefix='s3://{bucket}/', "
+        f"content_type='application/json')\n{waiting}",
+    )
+    return smr.invoke_async_upload(
+        "demo", body, s3_prefix=f"s3://{bucket}/", content_type="application/json"
+    )
 
 
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -111,15 +145,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"\ncaught {type(exc).__name__}: error_code={exc.error_code}\n")
                 out.write(f"        request_id={exc.request_id}\n")
 
-            _step(
-                out,
-                "async inference: queue it, then wait for the output object in S3",
-                "job = smr.invoke_async('demo', body=..., content_type='application/json')\n"
-                "output = smr.wait_for_async_result(job, timeout=60)",
-            )
-            job = smr.invoke_async(
-                "demo", body=json.dumps(request).encode(), content_type="application/json"
-            )
+            job = _queue_async(local, smr, json.dumps(request).encode(), out)
             out.write(f"output_location: {job['output_location']}\n")
             output = smr.wait_for_async_result(job, timeout=60)
             generated = json.loads(output["body"])[0]["generated_text"]

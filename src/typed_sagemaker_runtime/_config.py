@@ -63,35 +63,58 @@ def check_construction(client: object, **options: object) -> None:
         )
 
 
-def keep_error_code(
-    response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any
-) -> None:
-    """``before-parse`` hook: keep the service's ``ErrorCode`` sub-code, which botocore drops.
+def error_sub_code(body: object) -> str | None:
+    """The ``ErrorCode`` member of an error response's JSON body, or ``None``.
 
     SageMaker sends e.g. ``{"ErrorCode": "INFERENCE_COMPONENT_NAME_MISSING", "Message": ...}``;
-    botocore's parser keeps only Code and Message. The value lands at the top level of
-    ``ClientError.response``, where botocore also puts modelled error fields.
+    botocore's parser keeps only Code and Message.
     """
-    status = response_dict.get("status_code", 200)
-    body = response_dict.get("body")
-    if status < 300 or not isinstance(body, (bytes, bytearray)) or b"ErrorCode" not in body:
-        return
+    if not isinstance(body, (bytes, bytearray)) or b"ErrorCode" not in body:
+        return None
     import json
 
     try:
         parsed: object = json.loads(body)
     except ValueError:
-        return
+        return None
     if isinstance(parsed, dict):
         code = cast("dict[str, object]", parsed).get("ErrorCode")
         if isinstance(code, str):
-            customized_response_dict["ErrorCode"] = code
+            return code
+    return None
 
 
-def install_hooks(events: Any) -> None:
-    """Register the facade's botocore event handlers on a client (idempotent)."""
+def _keep(parsed: dict[str, Any], code: str | None) -> None:
+    # At the top level of ``ClientError.response``, where botocore puts modelled error fields.
+    if code is not None:
+        parsed.setdefault("ErrorCode", code)
+
+
+def keep_error_code(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+    """botocore ``after-call`` hook: keep the service's ``ErrorCode`` sub-code.
+
+    Relies on botocore emitting ``after-call`` with the ``AWSResponse`` (whose body it
+    has already read for an error, so ``content`` is cached bytes) and the ``parsed``
+    dict that becomes ``ClientError.response``: true from botocore 1.34 to today, while
+    ``before-parse`` only appeared in botocore 1.35.16 and aiobotocore 2.13 never emits
+    it. A stubbed response has no raw body.
+    """
+    if http_response.status_code >= 300 and http_response.raw is not None:
+        _keep(parsed, error_sub_code(http_response.content))
+
+
+async def keep_error_code_aio(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+    """The aiobotocore twin of :func:`keep_error_code`: there ``content`` is awaited."""
+    if http_response.status_code >= 300 and http_response.raw is not None:
+        _keep(parsed, error_sub_code(await http_response.content))
+
+
+def install_hooks(events: Any, *, aio: bool = False) -> None:
+    """Register the facade's botocore (``aio``: aiobotocore) event handlers (idempotent)."""
     events.register_first(
-        f"before-parse.{SERVICE_NAME}", keep_error_code, unique_id=_ERROR_CODE_HOOK
+        f"after-call.{SERVICE_NAME}",
+        keep_error_code_aio if aio else keep_error_code,
+        unique_id=_ERROR_CODE_HOOK,
     )
 
 

@@ -360,6 +360,15 @@ def map_exception(
     return None
 
 
+def protocol_error_causes(exc: u3e.ProtocolError) -> tuple[object, ...]:
+    """What broke the connection, as urllib3 reports it in a ``ProtocolError``.
+
+    urllib3 raises ``ProtocolError("Connection broken: ...", cause) from cause``: the cause
+    (an ``IncompleteRead`` for a body cut short, an ``OSError`` for a reset) is in ``args``.
+    """
+    return (*exc.args, exc.__cause__)
+
+
 def map_stream_exception(
     exc: BaseException, *, operation: str, read_timeout: float | None = None
 ) -> SageMakerRuntimeError | None:
@@ -376,7 +385,7 @@ def map_stream_exception(
             operation=operation,
         )
     if isinstance(exc, u3e.ProtocolError):
-        causes = [exc, *exc.args]
+        causes = [exc, *protocol_error_causes(exc)]
         if any(isinstance(c, (ConnectionError, OSError)) for c in causes) and not any(
             isinstance(c, (http.client.IncompleteRead, u3e.IncompleteRead)) for c in causes
         ):

@@ -46,6 +46,10 @@ _ARGUMENTS: Mapping[str, str] = {member: name for name, member in _MEMBERS.items
 
 # The first botocore release whose model has a member, for the upgrade hint.
 _ADDED_IN: Mapping[tuple[str, str], str] = {
+    ("InvokeEndpoint", "SessionId"): "1.35.15",
+    ("InvokeEndpointWithResponseStream", "SessionId"): "1.35.15",
+    ("InvokeEndpointAsync", "S3OutputPathExtension"): "1.42.54",
+    ("InvokeEndpointAsync", "Filename"): "1.42.54",
     ("InvokeEndpointAsync", "Body"): "1.43.29",
 }
 
@@ -154,6 +158,16 @@ def encode_json(value: object, operation: Operation) -> bytes:
     return text.encode("utf-8")
 
 
+def models_member(operation_model: OperationModel, member: str) -> bool:
+    """Whether the installed botocore's service model has ``member`` in the operation's input.
+
+    A member it lacks cannot be sent (botocore would reject it): the feature needs a
+    newer botocore.
+    """
+    input_shape = operation_model.input_shape
+    return input_shape is not None and member in input_shape.members
+
+
 def _missing_member(field: str, operation: Operation, member: str) -> ClientValidationError:
     needed = _ADDED_IN.get((operation, member))
     upgrade = f"botocore >= {needed}" if needed else "a newer botocore"
@@ -231,9 +245,9 @@ def build_params(
     params: dict[str, Any] = {}
     for field, value in values.items():
         member = _MEMBERS[field]
-        shape = members.get(member)
-        if shape is None:
+        if not models_member(operation_model, member):
             raise _missing_member(field, operation, member)
+        shape = members[member]
         if field == "endpoint_name":
             params[member] = value
         elif shape.type_name == "blob":

@@ -38,6 +38,16 @@ _CLEARED = (
 )
 
 
+def _models_inline_async_body() -> bool:
+    """Whether this botocore can send an inline async body, asked as the library asks."""
+    import botocore.session
+
+    from typed_sagemaker_runtime._params import models_member
+
+    model = botocore.session.get_session().get_service_model("sagemaker-runtime")
+    return models_member(model.operation_model("InvokeEndpointAsync"), "Body")
+
+
 def _setup(namespace: dict[str, Any]) -> None:
     local = tour_runtime()
     saved = {name: os.environ.get(name) for name in (*_CLEARED, *environment(local))}
@@ -50,11 +60,13 @@ def _setup(namespace: dict[str, Any]) -> None:
     os.environ.update(environment(local))
     namespace["__tour__"] = (local, saved)
     namespace["HAS_AIO"] = importlib.util.find_spec("aiobotocore") is not None
+    namespace["HAS_INLINE_ASYNC"] = _models_inline_async_body()
 
 
 def _teardown(namespace: dict[str, Any]) -> None:
     local, saved = namespace.pop("__tour__")
     namespace.pop("HAS_AIO")
+    namespace.pop("HAS_INLINE_ASYNC")
     for value in list(namespace.values()):
         close = getattr(value, "close", None)
         if type(value).__name__ == "SageMakerRuntime" and close is not None:

@@ -246,9 +246,11 @@ class ResponseStream(StreamState):
         Raises ``StreamError`` when :meth:`close` came from another thread, before or
         during the read, and the mapped ``SageMakerRuntimeError`` when the read fails.
         """
-        with self._lock:
-            closed = self._closed
-            self._reading = not closed
+        lock = self._lock  # acquire/release, not ``with``: this runs once per HTTP chunk
+        lock.acquire()
+        closed = self._closed
+        self._reading = not closed
+        lock.release()
         if closed:
             self._raise_if_closed_elsewhere()
             return b""
@@ -258,10 +260,10 @@ class ResponseStream(StreamState):
             chunk = next(chunks, b"")
         except Exception as exc:
             failure = exc
-        finally:
-            with self._lock:
-                self._reading = False
-                closed = self._closed
+        lock.acquire()
+        self._reading = False
+        closed = self._closed
+        lock.release()
         if closed:
             self._raise_if_closed_elsewhere(failure)
             return b""

@@ -125,16 +125,24 @@ def _int_parameter(parameters: Mapping[str, object], name: str) -> int | None:
 _ARGUMENT_WORDS = ("Zürich", "Paris", "東京", "celsius", "today", "demo")
 
 
-def _example(schema: object, rng: random.Random) -> object:
-    """A value of the JSON Schema type ``schema`` names (a string otherwise)."""
+def _example(schema: object, prompt: str, byte: int) -> object:
+    """A value of the JSON Schema type ``schema`` names (a string otherwise).
+
+    Strings are the first demo word the prompt mentions ("Paris" for "Rain in Paris?"),
+    else one picked by ``byte``: the same request always gets the same arguments, on
+    every Python version.
+    """
     kind = cast("dict[str, object]", schema).get("type") if isinstance(schema, dict) else None
     if kind in ("integer", "number"):
-        return rng.randint(1, 30)
+        return 1 + byte % 30
     if kind == "boolean":
         return True
-    if kind == "array":
-        return [rng.choice(_ARGUMENT_WORDS)]
-    return rng.choice(_ARGUMENT_WORDS)
+    lowered = prompt.casefold()
+    word = next(
+        (word for word in _ARGUMENT_WORDS if word.casefold() in lowered),
+        _ARGUMENT_WORDS[byte % len(_ARGUMENT_WORDS)],
+    )
+    return [word] if kind == "array" else word
 
 
 def _tool_call(document: Mapping[str, Any], prompt: str, seed: int | None) -> _ToolCall | None:
@@ -160,7 +168,6 @@ def _tool_call(document: Mapping[str, Any], prompt: str, seed: int | None) -> _T
         name = cast("dict[str, object]", forced).get("name") if isinstance(forced, dict) else None
         chosen = next((f for f in functions if f["name"] == name), functions[0])
     digest = hashlib.sha256(f"{seed}\0tools\0{prompt}".encode()).digest()
-    rng = random.Random(int.from_bytes(digest[:8], "big"))
     parameters = chosen.get("parameters")
     properties = (
         cast("dict[str, object]", parameters).get("properties")
@@ -168,8 +175,10 @@ def _tool_call(document: Mapping[str, Any], prompt: str, seed: int | None) -> _T
         else None
     )
     arguments = {
-        str(key): _example(schema, rng)
-        for key, schema in cast("dict[object, object]", properties or {}).items()
+        str(key): _example(schema, prompt, digest[16 + index % 16])
+        for index, (key, schema) in enumerate(
+            cast("dict[object, object]", properties or {}).items()
+        )
     }
     return _ToolCall(
         id=f"call_{digest[8:14].hex()}",

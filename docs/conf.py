@@ -59,6 +59,8 @@ nitpick_ignore_regex = [
     ("py:class", r"ellipsis|NoneType|(.*\.)?_T\w*"),
     # Private helpers named in signatures; the docstrings say what they accept.
     ("py:class", r"(.*\.)?(PayloadDecoder|Destination|Progress|AsyncS3ClientLike)"),
+    # chat()'s tool_choice: "none" | "auto" | "required" | ToolChoice.
+    ("py:class", r"(.*\.)?ToolChoiceOption"),
 ]
 
 logger = logging.getLogger(__name__)

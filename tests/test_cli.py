@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from _models import SESSIONS
+from _models import INLINE_ASYNC_BODY, SESSIONS
 from typed_sagemaker_runtime import ClientValidationError, ModelStreamError, SageMakerRuntimeError
 from typed_sagemaker_runtime.testing import (
     EndpointResponse,
@@ -280,6 +280,7 @@ def test_invoke_adds_no_second_newline_on_a_terminal(local: LocalRuntime) -> Non
     assert shown == b"line\n"
 
 
+@INLINE_ASYNC_BODY
 def test_invoke_async_wait_ends_the_line_on_a_terminal(local: LocalRuntime) -> None:
     local.add_endpoint("ep", lambda r: EndpointResponse(b"done", content_type="text/plain"))
     status, shown, errors = on_a_terminal(
@@ -289,6 +290,7 @@ def test_invoke_async_wait_ends_the_line_on_a_terminal(local: LocalRuntime) -> N
     assert shown == b"done\n"
 
 
+@INLINE_ASYNC_BODY
 def test_invoke_and_invoke_async_write_the_body_unchanged_to_a_pipe(local: LocalRuntime) -> None:
     local.add_endpoint("ep", lambda r: EndpointResponse(b"done", content_type="text/plain"))
     assert smr(local, "invoke", "ep", "{}").stdout == b"done"
@@ -415,6 +417,7 @@ def test_invoke_into_a_closed_pipe_ends_quietly(local: LocalRuntime, shown: list
     assert (status, errors) == (SIGPIPE_STATUS, b"")
 
 
+@INLINE_ASYNC_BODY
 def test_invoke_async_wait_into_a_closed_pipe_ends_quietly(local: LocalRuntime) -> None:
     local.add_endpoint(
         "big", lambda r: EndpointResponse(b"x" * 4_000_000, content_type="text/plain")

@@ -17,6 +17,7 @@ from botocore import exceptions as bce
 from botocore.config import Config
 from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
+from _models import INLINE_ASYNC_BODY
 from _twins import Clients
 from typed_sagemaker_runtime import AsyncInferenceFailedError
 from typed_sagemaker_runtime.testing import (
@@ -234,6 +235,7 @@ def test_custom_also_sends_a_known_code_where_the_model_does_not_list_it(
 # --- async: a model error is a failure object -------------------------------------------
 
 
+@INLINE_ASYNC_BODY
 @pytest.mark.parametrize("operations", [None, ["InvokeEndpointAsync"]])
 def test_model_error_on_async_is_written_to_the_failure_location(
     local: LocalRuntime, clients: Clients, operations: list[Operation] | None

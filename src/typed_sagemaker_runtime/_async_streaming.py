@@ -45,6 +45,7 @@ from ._stream_core import (
     StreamState,
     consumed_error,
 )
+from ._telemetry import OFF, CallRecord
 from ._types import StreamMetadata
 
 __all__ = ["AsyncResponseStream"]
@@ -98,8 +99,9 @@ class AsyncResponseStream(StreamState):
         metadata: StreamMetadata,
         *,
         read_timeout: float | None = None,
+        telemetry: CallRecord = OFF,
     ) -> None:
-        super().__init__(metadata, read_timeout)
+        super().__init__(metadata, read_timeout, telemetry)
         self._raw = raw
         self._iterator: weakref.ReferenceType[_Events] | None = None
         self._failure: Exception | None = None
@@ -249,6 +251,7 @@ class AsyncResponseStream(StreamState):
         else:
             _shutdown(self._raw)
             self._raw.close()
+        self._telemetry.end(completed=reuse)
 
 
 def _salvage(content: object) -> bytes:
@@ -335,9 +338,9 @@ class _Events:
                         break
         except StopAsyncIteration:
             raise
-        except StreamError as exc:
+        except Exception as exc:
+            core.fail(exc)  # a StreamError gets the request id; the telemetry sees it
             self.abandon()
-            core.annotate(exc)
             raise
         except BaseException:
             self.abandon()

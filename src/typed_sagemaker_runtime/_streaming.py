@@ -33,6 +33,7 @@ from ._stream_core import (
     consumed_error,
     raise_for_event,
 )
+from ._telemetry import OFF, CallRecord
 from ._types import StreamMetadata
 
 __all__ = ["ResponseStream"]
@@ -79,12 +80,13 @@ class ResponseStream(StreamState):
         metadata: StreamMetadata,
         *,
         read_timeout: float | None = None,
+        telemetry: CallRecord = OFF,
     ) -> None:
         # Every use of ``raw`` but the blocking read itself holds this lock, so a close()
         # from another thread never touches the connection while this one (or urllib3 for
         # it) hands it back. During a read, close() only shuts the socket down.
         self._lock = threading.Lock()
-        super().__init__(metadata, read_timeout)
+        super().__init__(metadata, read_timeout, telemetry)
         self._raw = raw
         self._reading = False
         self._closed_by: int | None = None
@@ -230,8 +232,8 @@ class ResponseStream(StreamState):
                 return
             core.finish()
             self._release_connection(reuse=True)
-        except StreamError as exc:
-            core.annotate(exc)
+        except Exception as exc:
+            core.fail(exc)  # a StreamError gets the request id; the telemetry sees it
             raise
         finally:
             with self._lock:
@@ -324,6 +326,7 @@ class ResponseStream(StreamState):
             finally:
                 # A closed connection goes back too: the pool reconnects it on next use.
                 raw.release_conn()
+        self._telemetry.end(completed=reuse)
 
 
 def connection_socket(raw: object) -> socket.socket | None:

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from typed_sagemaker_runtime import (
+    ClientValidationError,
     GenerationError,
     ModelError,
     ModelStreamInterruptedError,
@@ -542,3 +543,16 @@ def test_opentelemetry_not_installed_records_nothing(
             assert s.read() == b"x"
     assert telemetry._api_state == [None]  # pyright: ignore[reportPrivateUsage]
     assert otel.spans() == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("instrument", "yes"), ("tracer_provider", "tracer"), ("meter_provider", object())],
+)
+def test_bad_options_are_client_validation_errors(
+    local: LocalRuntime, option: str, value: object
+) -> None:
+    """A wrong instrumentation option fails at construction, naming it, not at a call."""
+    with pytest.raises(ClientValidationError) as caught:
+        _sync_client(local, None, **{option: value})
+    assert caught.value.field == option

@@ -15,6 +15,7 @@ echo its input).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -22,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from ._chunks import chunk_decoder
 from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
-from ._exceptions import GenerationError, ModelStreamInterruptedError, ServiceError, StreamError
+from ._exceptions import (
+    ClientValidationError,
+    GenerationError,
+    ModelStreamInterruptedError,
+    ServiceError,
+)
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -60,6 +66,8 @@ DISABLE_ENV = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
 """OpenTelemetry's list of instrumentations switched off; ``typed_sagemaker_runtime`` in it
 (or ``all``) switches this one off."""
 NAME = "typed_sagemaker_runtime"
+
+logger = logging.getLogger(NAME)
 
 _GENERATIVE = frozenset({CHAT, TEXT_COMPLETION})
 # The ExplicitBucketBoundaries the conventions give for each histogram.
@@ -164,8 +172,13 @@ class Telemetry:
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
+        _check_provider("tracer_provider", tracer_provider, "get_tracer")
+        _check_provider("meter_provider", meter_provider, "get_meter")
         if not isinstance(instrument, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(f"instrument must be True or False, not {type(instrument).__name__}")
+            raise ClientValidationError(
+                f"instrument: must be True or False, got {type(instrument).__name__}",
+                field="instrument",
+            )
         self._enabled = instrument and not _disabled_by_env()
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
@@ -198,21 +211,27 @@ class Telemetry:
         api = _api()
         if api is None:
             return OFF
-        tracer = self._current_tracer(api)
-        instruments = self._current_instruments(api)
-        if tracer is None and instruments is None:
+        try:
+            tracer = self._current_tracer(api)
+            instruments = self._current_instruments(api)
+            if tracer is None and instruments is None:
+                return OFF
+            return _Recording(
+                api,
+                tracer,
+                instruments,
+                operation,
+                endpoint_name,
+                str(client.meta.endpoint_url),
+                stream=stream,
+                component=component,
+                request=request,
+            )
+        except Exception:  # instrumentation never fails a call
+            logger.debug(
+                "OpenTelemetry instrumentation failed; the call is not recorded", exc_info=True
+            )
             return OFF
-        return _Recording(
-            api,
-            tracer,
-            instruments,
-            operation,
-            endpoint_name,
-            str(client.meta.endpoint_url),
-            stream=stream,
-            component=component,
-            request=request,
-        )
 
     def _current_tracer(self, api: _Api) -> Tracer | None:
         provider: Any = self._tracer_provider or api.trace.get_tracer_provider()
@@ -232,6 +251,15 @@ class Telemetry:
         if cached is None or cached[0] is not provider:
             cached = self._instruments = (provider, _Instruments(provider))
         return cached[1]
+
+
+def _check_provider(name: str, provider: object, method: str) -> None:
+    if provider is not None and not callable(getattr(provider, method, None)):
+        raise ClientValidationError(
+            f"{name}: expected an OpenTelemetry {name.replace('_', ' ')} (with {method}()), "
+            f"got {type(provider).__name__}",
+            field=name,
+        )
 
 
 def error_type(exc: BaseException) -> str:
@@ -439,7 +467,7 @@ class _Recording(CallRecord):
             self._chunks = None
             self.failed(exc)
             return
-        except StreamError:  # not an LLM stream after all: stop looking
+        except Exception:  # not an LLM stream after all (StreamDecodeError): stop looking
             self._chunks = None
             return
         for chunk in chunks:
@@ -461,6 +489,12 @@ class _Recording(CallRecord):
         if self._ended:
             return
         self._ended = True
+        try:
+            self._end(completed)
+        except Exception:  # instrumentation never fails a call
+            logger.debug("OpenTelemetry instrumentation failed at the end of a call", exc_info=True)
+
+    def _end(self, completed: bool) -> None:
         if completed and self._chunks is not None:
             self._decode(self._chunks.flush)
         duration = time.perf_counter() - self._started

@@ -556,3 +556,43 @@ def test_bad_options_are_client_validation_errors(
     with pytest.raises(ClientValidationError) as caught:
         _sync_client(local, None, **{option: value})
     assert caught.value.field == option
+
+
+_GLOBAL_PROVIDERS = """
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from typed_sagemaker_runtime import SageMakerRuntime
+from typed_sagemaker_runtime.testing import LocalRuntime
+from typed_sagemaker_runtime.testing._boto import dummy_session
+
+with LocalRuntime() as local:
+    local.add_endpoint("echo")
+    smr = SageMakerRuntime(session=dummy_session("us-east-1"), endpoint_url=local.endpoint_url)
+    smr.invoke("echo", b"before")  # no SDK yet: not recorded
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    smr.invoke("echo", b"after")  # the global SDK configured since: recorded
+    names = [m.name for rm in reader.get_metrics_data().resource_metrics
+             for sm in rm.scope_metrics for m in sm.metrics]
+    print(len(spans.get_finished_spans()), names)
+    smr.close()
+"""
+
+
+def test_global_providers_set_after_the_client_are_used() -> None:
+    """The global SDK configured after the client was built records the next call (run in a
+    fresh interpreter: the API's global providers can be set only once per process)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_PROVIDERS], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1 ['gen_ai.client.operation.duration']"

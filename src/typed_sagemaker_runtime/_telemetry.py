@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._chunks import chunk_decoder
@@ -100,6 +100,36 @@ class _Api:
         self.trace = trace
         self.unset_tracer_providers = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         self.unset_meter_providers = unset_meter_providers(metrics)
+        # Providers named by the environment are loaded by the API's getters (read once).
+        self.tracer_from_env = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+        self.meter_from_env = "OTEL_PYTHON_METER_PROVIDER" in os.environ
+
+    def tracer_provider(self) -> Any:
+        """The global tracer provider; ``None`` when none was set."""
+        get = self.trace.get_tracer_provider
+        return (
+            get() if self.tracer_from_env else global_provider(self.trace, "_TRACER_PROVIDER", get)
+        )
+
+    def meter_provider(self) -> Any:
+        """The global meter provider; ``None`` when none was set."""
+        get = self.metrics.get_meter_provider
+        if self.meter_from_env:
+            return get()
+        return global_provider(getattr(self.metrics, "_internal", None), "_METER_PROVIDER", get)
+
+
+def global_provider(module: object, name: str, get: Callable[[], object]) -> object:
+    """A global provider of OpenTelemetry's API, read cheaply; ``None`` when none was set.
+
+    While no provider is set, the API's ``get_tracer_provider()`` / ``get_meter_provider()``
+    look an environment variable up on every call (about a microsecond): too much for
+    every call of an uninstrumented application. This reads the private module global
+    they return (``_TRACER_PROVIDER`` / ``_METER_PROVIDER``, ``None`` until set) and
+    calls the getter only when that name is gone (another API version).
+    """
+    provider = getattr(module, name, get)
+    return get() if provider is get else provider
 
 
 def unset_meter_providers(metrics: Any) -> tuple[type, ...]:
@@ -234,8 +264,8 @@ class Telemetry:
             return OFF
 
     def _current_tracer(self, api: _Api) -> Tracer | None:
-        provider: Any = self._tracer_provider or api.trace.get_tracer_provider()
-        if isinstance(provider, api.unset_tracer_providers):
+        provider: Any = self._tracer_provider or api.tracer_provider()
+        if provider is None or isinstance(provider, api.unset_tracer_providers):
             return None
         cached = self._tracer
         if cached is None or cached[0] is not provider:
@@ -244,8 +274,8 @@ class Telemetry:
         return cached[1]
 
     def _current_instruments(self, api: _Api) -> _Instruments | None:
-        provider: Any = self._meter_provider or api.metrics.get_meter_provider()
-        if isinstance(provider, api.unset_meter_providers):
+        provider: Any = self._meter_provider or api.meter_provider()
+        if provider is None or isinstance(provider, api.unset_meter_providers):
             return None
         cached = self._instruments
         if cached is None or cached[0] is not provider:

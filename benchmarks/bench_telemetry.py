@@ -66,10 +66,14 @@ def main() -> None:
                 url, tracer_provider=tracer_provider, meter_provider=meter_provider
             ),
         }
-        body = b"x" * 1024
 
-        def invoke(smr: SageMakerRuntime) -> Callable[[], object]:
-            return lambda: smr.invoke("echo", body, content_type="application/octet-stream")
+        def invoke(size: int) -> Callable[[SageMakerRuntime], Callable[[], object]]:
+            body = b"x" * size
+
+            def make(smr: SageMakerRuntime) -> Callable[[], object]:
+                return lambda: smr.invoke("echo", body, content_type="application/octet-stream")
+
+            return make
 
         def tokens(smr: SageMakerRuntime) -> Callable[[], object]:
             def work() -> None:
@@ -86,7 +90,8 @@ def main() -> None:
             return work
 
         cases: list[tuple[str, Callable[[SageMakerRuntime], Callable[[], object]], int]] = [
-            ("invoke 1 KB echo (per call)", invoke, 200),
+            ("invoke 1 KB echo (per call)", invoke(1024), 200),
+            ("invoke 5 MB echo (per call)", invoke(5 * 1024 * 1024), 8),
             ("stream, tokens() of 20,000 TGI records (per stream)", tokens, 2),
             ("chat_stream, generation() of 20,000 OpenAI chunks (per stream)", chunks, 2),
         ]

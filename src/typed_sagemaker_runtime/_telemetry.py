@@ -319,6 +319,9 @@ class CallRecord:
     __slots__ = ()
     recording = False
 
+    def __repr__(self) -> str:
+        return "<CallRecord: not recorded>"
+
     def __enter__(self) -> Self:
         return self
 

@@ -38,6 +38,7 @@ from typed_sagemaker_runtime import (
 )
 from typed_sagemaker_runtime.testing import (
     DemoLLM,
+    EndpointResponse,
     ErrorResponse,
     InvocationRequest,
     LocalRuntime,
@@ -320,6 +321,76 @@ def test_chat_stream_reports_input_and_output_tokens(
         for point in otel.points("gen_ai.client.token.usage")
     }
     assert by_type == {"input": input_tokens, "output": 4}
+
+
+@both
+def test_generation_of_a_chat_stream_is_observed_once(
+    aio: bool, local: LocalRuntime, otel: Otel
+) -> None:
+    """chat_stream().generation(): the reader's own chunks give the span its usage."""
+    messages = [{"role": "user", "content": "tell me a story"}]
+
+    def sync_body(smr: Any) -> Any:
+        with smr.chat_stream("demo", messages, max_tokens=3) as s:
+            return s.generation()
+
+    async def async_body(smr: Any) -> Any:
+        async with await smr.chat_stream("demo", messages, max_tokens=3) as s:
+            return await s.generation()
+
+    generation = _run(aio, local, otel, sync_body, async_body)
+    assert generation.usage is not None
+    attributes = dict(otel.span().attributes or {})
+    assert attributes["gen_ai.response.finish_reasons"] == ("length",)
+    assert attributes["gen_ai.usage.input_tokens"] == generation.usage["prompt_tokens"]
+    assert attributes["gen_ai.usage.output_tokens"] == 3
+
+
+_DOCUMENT = (
+    b'{"generated_text": "abc", "details": {"finish_reason": "length", "generated_tokens": 3}}'
+)
+
+
+@both
+def test_what_the_reader_flushes_at_the_end_reaches_both(
+    aio: bool, local: LocalRuntime, otel: Otel
+) -> None:
+    """A JSON document's details come out of the decoder's flush, after the connection was
+    released: the span has them, and the reader's generation() too."""
+    local.add_endpoint(
+        "document",
+        lambda request: EndpointResponse(iter([_DOCUMENT]), content_type="application/json"),
+    )
+
+    def sync_body(smr: Any) -> Any:
+        with smr.stream("document", b"{}") as s:
+            return s.generation()
+
+    async def async_body(smr: Any) -> Any:
+        async with await smr.stream("document", b"{}") as s:
+            return await s.generation()
+
+    generation = _run(aio, local, otel, sync_body, async_body)
+    assert generation.text == "abc"
+    assert generation.finish_reason == "length"
+    attributes = dict(otel.span().attributes or {})
+    assert attributes["gen_ai.response.finish_reasons"] == ("length",)
+    assert attributes["gen_ai.usage.output_tokens"] == 3
+
+
+def test_an_error_record_the_reader_meets_marks_the_span(local: LocalRuntime, otel: Otel) -> None:
+    """generation() raising GenerationError for an error document: the span says so."""
+    local.add_endpoint(
+        "oops",
+        lambda request: EndpointResponse(
+            iter([b'{"error": "out of memory"}']), content_type="application/json"
+        ),
+    )
+    with _sync_client(local, otel) as smr, pytest.raises(GenerationError):
+        smr.stream("oops", b"{}").generation()
+    span = otel.span()
+    assert (span.attributes or {})["error.type"] == "GenerationError"
+    assert span.status.status_code is StatusCode.ERROR
 
 
 @both

@@ -172,7 +172,8 @@ class AsyncResponseStream(StreamState):
 
     def chunks(self, format: TokenFormat = "auto") -> AsyncIterator[GenerationChunk]:
         """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``)."""
-        return self.decode(chunk_decoder(format, self._metadata["content_type"]))
+        decoder = chunk_decoder(format, self._metadata["content_type"])
+        return self.decode(self._telemetry.tee(decoder))
 
     async def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its chunks into a ``Generation``."""

@@ -192,7 +192,8 @@ class ResponseStream(StreamState):
         joined equals; records that carry nothing (keep-alives, ``[DONE]``, special
         tokens without details) yield nothing.
         """
-        return self.decode(chunk_decoder(format, self._metadata["content_type"]))
+        decoder = chunk_decoder(format, self._metadata["content_type"])
+        return self.decode(self._telemetry.tee(decoder))
 
     def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its :meth:`chunks` into a ``Generation``.

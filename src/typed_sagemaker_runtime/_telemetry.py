@@ -28,6 +28,7 @@ from ._exceptions import (
     GenerationError,
     ModelStreamInterruptedError,
     ServiceError,
+    StreamError,
 )
 from ._version import __version__
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
     from ._chunks import ChunkDecoder
     from ._llm_types import Generation, GenerationChunk, Usage
+    from ._stream_core import PayloadDecoder
 
 __all__ = [
     "PROVIDER",
@@ -350,6 +352,10 @@ class CallRecord:
     def events(self, events: list[StreamEvent]) -> None:
         """Events decoded from a stream's body, before anyone sees them."""
 
+    def tee(self, decoder: PayloadDecoder[GenerationChunk]) -> PayloadDecoder[GenerationChunk]:
+        """The stream's reader decodes chunks itself: observe them through ``decoder``."""
+        return decoder
+
     def failed(self, exc: BaseException) -> None:
         """The call failed with ``exc`` (only the first failure is kept)."""
 
@@ -379,6 +385,7 @@ class _Recording(CallRecord):
         "_span",
         "_started",
         "_stream",
+        "_tee",
         "_token",
         "_usage",
     )
@@ -411,6 +418,7 @@ class _Recording(CallRecord):
         self._usage: Usage | None = None
         self._finish: dict[int, str] = {}
         self._chunks: ChunkDecoder | None = None
+        self._tee: _Tee | None = None
         base: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.provider.name": PROVIDER,
@@ -492,6 +500,21 @@ class _Recording(CallRecord):
             elif isinstance(event, (ModelStreamError, InternalStreamFailure)):
                 self._error = self._error or _event_error_type(event)
 
+    def tee(self, decoder: PayloadDecoder[GenerationChunk]) -> PayloadDecoder[GenerationChunk]:
+        if self._chunks is None or self._first_chunk is not None or self._ended:
+            return decoder  # not before the first part: a pass is under way already
+        self._chunks = None  # the reader's own chunks replace the side decoding
+        tee = self._tee = _Tee(decoder, self)
+        return tee
+
+    def observe(self, chunks: list[GenerationChunk]) -> None:
+        """Keep the finish reasons and the usage that ``chunks`` carry."""
+        for chunk in chunks:
+            if chunk.finish_reason is not None:
+                self._finish[chunk.index] = chunk.finish_reason
+            if chunk.usage is not None:
+                self._usage = chunk.usage
+
     def _decode(self, step: Any, *data: bytes) -> None:
         """Run the side decoder that reads usage and finish reasons from any stream."""
         try:
@@ -503,11 +526,7 @@ class _Recording(CallRecord):
         except Exception:  # not an LLM stream after all (StreamDecodeError): stop looking
             self._chunks = None
             return
-        for chunk in chunks:
-            if chunk.finish_reason is not None:
-                self._finish[chunk.index] = chunk.finish_reason
-            if chunk.usage is not None:
-                self._usage = chunk.usage
+        self.observe(chunks)
 
     def failed(self, exc: BaseException) -> None:
         if not isinstance(exc, Exception):  # cancelled or interrupted: not the call's error
@@ -528,7 +547,9 @@ class _Recording(CallRecord):
             logger.debug("OpenTelemetry instrumentation failed at the end of a call", exc_info=True)
 
     def _end(self, completed: bool) -> None:
-        if completed and self._chunks is not None:
+        if completed and self._tee is not None:
+            self._tee.flush_now()
+        elif completed and self._chunks is not None:
             self._decode(self._chunks.flush)
         duration = time.perf_counter() - self._started
         usage = self._usage
@@ -565,6 +586,52 @@ class _Recording(CallRecord):
         for kind, count in (("input", input_tokens), ("output", output_tokens)):
             if count is not None:
                 instruments.tokens.record(count, {**self._base, "gen_ai.token.type": kind})
+
+
+class _Tee:
+    """A reader's chunk decoder, observed: what it decodes also goes to the call's record.
+
+    The stream ends its record when the body ends, before the reader flushes its decoder;
+    so the record flushes it then, keeps the outcome, and hands it to the reader's own
+    ``flush`` when that comes.
+    """
+
+    __slots__ = ("_decoder", "_flushed", "_record")
+
+    def __init__(self, decoder: PayloadDecoder[GenerationChunk], record: _Recording) -> None:
+        self._decoder = decoder
+        self._record = record
+        self._flushed: list[GenerationChunk] | Exception | None = None
+
+    def feed(self, data: bytes, /) -> list[GenerationChunk]:
+        try:
+            chunks = self._decoder.feed(data)
+        except StreamError as exc:
+            self._record.failed(exc)
+            raise
+        self._record.observe(chunks)
+        return chunks
+
+    def flush(self) -> list[GenerationChunk]:
+        flushed, self._flushed = self._flushed, None
+        if flushed is None:
+            return self._decoder.flush()
+        if isinstance(flushed, Exception):
+            raise flushed
+        return flushed
+
+    def flush_now(self) -> None:
+        """Flush the reader's decoder for the record; its ``flush`` gets the same outcome."""
+        if self._flushed is not None:
+            return
+        try:
+            self._flushed = chunks = self._decoder.flush()
+        except Exception as exc:
+            self._flushed = exc
+            if isinstance(exc, StreamError):
+                self._record.failed(exc)
+            return
+        self._record.observe(chunks)
 
 
 def _server(url: str) -> tuple[str | None, int | None]:

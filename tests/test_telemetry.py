@@ -238,6 +238,33 @@ def test_retries_are_counted_on_the_one_span(aio: bool, local: LocalRuntime, ote
     assert span.status.status_code is StatusCode.UNSET
 
 
+@both
+def test_the_span_is_current_while_botocore_sends(
+    aio: bool, local: LocalRuntime, otel: Otel
+) -> None:
+    """During the HTTP request the call's span is the current one, so botocore's or
+    urllib3's own instrumentation nests under it; afterwards it no longer is."""
+    from opentelemetry import trace
+
+    seen: list[int] = []
+
+    def before_send(**kwargs: Any) -> None:
+        seen.append(trace.get_current_span().get_span_context().span_id)
+
+    def sync_body(smr: Any) -> None:
+        smr.client.meta.events.register("before-send.sagemaker-runtime", before_send)
+        smr.invoke("echo", b"x")
+        assert not trace.get_current_span().get_span_context().is_valid
+
+    async def async_body(smr: Any) -> None:
+        smr.client.meta.events.register("before-send.sagemaker-runtime", before_send)
+        await smr.invoke("echo", b"x")
+        assert not trace.get_current_span().get_span_context().is_valid
+
+    _run(aio, local, otel, sync_body, async_body)
+    assert seen == [otel.span().context.span_id]  # type: ignore[union-attr]
+
+
 # --- streams -----------------------------------------------------------------------------
 
 

@@ -55,6 +55,7 @@ nitpick_ignore_regex = [
     ("py:class", r"(Config|Stubber|BaseClient|SageMakerRuntimeClient|S3Client|Session)"),
     ("py:class", r"(ServiceModel|EventStream|ResponseStreamTypeDef)"),
     ("py:class", r"(AioSession|AioBaseClient|ClientSession)"),
+    ("py:class", r"(opentelemetry\..*|TracerProvider|MeterProvider)"),
     ("py:class", r"(datetime\.)?timedelta|pathlib\.Path|Path|os\.PathLike|_io\.\w+"),
     ("py:class", r"ellipsis|NoneType|(.*\.)?_T\w*"),
     # Private helpers named in signatures; the docstrings say what they accept.

@@ -34,12 +34,15 @@ from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
+from ._telemetry import CHAT, INVOKE, INVOKE_ASYNC, OFF, TEXT_COMPLETION, CallRecord, Telemetry
 from ._types import AsyncOutput, Body, InvokeAsyncResult, InvokeResult, Operation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from aiobotocore.session import AioSession
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
     from types_aiobotocore_sagemaker_runtime.client import SageMakerRuntimeClient
 
     from ._aio_async_results import AsyncS3ClientLike
@@ -90,8 +93,14 @@ class AsyncSageMakerRuntime:
         config: Config | None = None,
         retry: RetryPolicy | None = None,
         s3_endpoint_url: str | Callable[[], str] | None = None,
+        instrument: bool = True,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         _require_aiobotocore()
+        self._telemetry = Telemetry(
+            instrument=instrument, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
         check_construction(
             client,
             session=session,
@@ -190,7 +199,13 @@ class AsyncSageMakerRuntime:
                 "session_id": session_id,
             },
         )
-        response, retries = await self._call("InvokeEndpoint", params)
+        with self._telemetry.start(
+            INVOKE, endpoint_name, self._client, component=inference_component_name
+        ) as call:
+            return await self._invoke(params, call)
+
+    async def _invoke(self, params: dict[str, Any], call: CallRecord) -> InvokeResult:
+        response, retries = await self._call("InvokeEndpoint", params, call)
         streaming_body: Any = response["Body"]
         try:
             data: bytes = await streaming_body.read()
@@ -204,7 +219,11 @@ class AsyncSageMakerRuntime:
             raise mapped from exc
         finally:
             await aclose_body(streaming_body)
-        return invoke_result(response, data, retries)
+        result = invoke_result(response, data, retries)
+        call.responded(
+            result["response_metadata"]["request_id"], result["invoked_production_variant"]
+        )
+        return result
 
     async def invoke_async(
         self,
@@ -238,8 +257,11 @@ class AsyncSageMakerRuntime:
                 "filename": filename,
             },
         )
-        response, retries = await self._call("InvokeEndpointAsync", params)
-        return invoke_async_result(response, retries)
+        with self._telemetry.start(INVOKE_ASYNC, endpoint_name, self._client) as call:
+            response, retries = await self._call("InvokeEndpointAsync", params, call)
+            result = invoke_async_result(response, retries)
+            call.responded(result["response_metadata"]["request_id"], None)
+            return result
 
     async def invoke_async_upload(
         self,
@@ -283,8 +305,11 @@ class AsyncSageMakerRuntime:
         )
         async with self._s3(s3_client, None) as s3:
             await upload(s3, location, body, content_type=content_type)
-        response, retries = await self._call("InvokeEndpointAsync", params)
-        return invoke_async_result(response, retries)
+        with self._telemetry.start(INVOKE_ASYNC, endpoint_name, self._client) as call:
+            response, retries = await self._call("InvokeEndpointAsync", params, call)
+            result = invoke_async_result(response, retries)
+            call.responded(result["response_metadata"]["request_id"], None)
+            return result
 
     async def wait_for_async_result(
         self,
@@ -336,10 +361,6 @@ class AsyncSageMakerRuntime:
         Errors before the first event raise here and are retried by the policy; errors in
         the middle of the stream raise while iterating, never retried.
         """
-        from ._async_streaming import AsyncResponseStream
-        from ._httpx_body import aio_body
-
-        requested_at = time.monotonic()
         params = build_params(
             await self._operation_model("InvokeEndpointWithResponseStream"),
             {
@@ -356,14 +377,31 @@ class AsyncSageMakerRuntime:
                 "session_id": session_id,
             },
         )
-        response, retries = await self._call("InvokeEndpointWithResponseStream", params)
+        with self._telemetry.start(
+            INVOKE, endpoint_name, self._client, stream=True, component=inference_component_name
+        ) as call:
+            return await self._stream(params, call)
+
+    async def _stream(self, params: dict[str, Any], call: CallRecord) -> AsyncResponseStream:
+        from ._async_streaming import AsyncResponseStream
+        from ._httpx_body import aio_body
+
+        requested_at = time.monotonic()
+        response, retries = await self._call("InvokeEndpointWithResponseStream", params, call)
         # aiobotocore's AioEventStream keeps the HTTP backend's response (aiohttp's or httpx's)
         raw = aio_body(response["Body"]._raw_stream)
+        metadata = stream_metadata(response, retries)
+        call.stream_started(
+            metadata["response_metadata"]["request_id"],
+            metadata["invoked_production_variant"],
+            metadata["content_type"],
+        )
         return AsyncResponseStream(
             raw,
-            stream_metadata(response, retries),
+            metadata,
             read_timeout=self._read_timeout,
             requested_at=requested_at,
+            telemetry=call,
         )
 
     async def chat(
@@ -403,18 +441,25 @@ class AsyncSageMakerRuntime:
             extra_body=extra_body,
             stream=False,
         )
-        started = time.monotonic()
-        result = await self.invoke(
+        params = await self._routed(
+            "InvokeEndpoint",
             endpoint_name,
-            json=body,
-            custom_attributes=custom_attributes,
-            target_variant=target_variant,
-            target_container_hostname=target_container_hostname,
-            inference_id=inference_id,
-            inference_component_name=inference_component_name,
-            session_id=session_id,
+            body,
+            custom_attributes,
+            target_variant,
+            target_container_hostname,
+            inference_id,
+            inference_component_name,
+            session_id,
         )
-        return parse_generation(result, started=started, ended=time.monotonic())
+        with self._telemetry.start(
+            CHAT, endpoint_name, self._client, component=inference_component_name, request=body
+        ) as call:
+            started = time.monotonic()
+            result = await self._invoke(params, call)
+            generation = parse_generation(result, started=started, ended=time.monotonic())
+            call.generation(generation)
+            return generation
 
     async def chat_stream(
         self,
@@ -453,16 +498,26 @@ class AsyncSageMakerRuntime:
             extra_body=extra_body,
             stream=True,
         )
-        return await self.stream(
+        params = await self._routed(
+            "InvokeEndpointWithResponseStream",
             endpoint_name,
-            json=body,
-            custom_attributes=custom_attributes,
-            target_variant=target_variant,
-            target_container_hostname=target_container_hostname,
-            inference_id=inference_id,
-            inference_component_name=inference_component_name,
-            session_id=session_id,
+            body,
+            custom_attributes,
+            target_variant,
+            target_container_hostname,
+            inference_id,
+            inference_component_name,
+            session_id,
         )
+        with self._telemetry.start(
+            CHAT,
+            endpoint_name,
+            self._client,
+            stream=True,
+            component=inference_component_name,
+            request=body,
+        ) as call:
+            return await self._stream(params, call)
 
     async def generate(
         self,
@@ -479,18 +534,29 @@ class AsyncSageMakerRuntime:
     ) -> Generation:
         """Send a TGI/LMI generate request (see ``SageMakerRuntime.generate``)."""
         body = generate_request(prompt, parameters, stream=False)
-        started = time.monotonic()
-        result = await self.invoke(
+        params = await self._routed(
+            "InvokeEndpoint",
             endpoint_name,
-            json=body,
-            custom_attributes=custom_attributes,
-            target_variant=target_variant,
-            target_container_hostname=target_container_hostname,
-            inference_id=inference_id,
-            inference_component_name=inference_component_name,
-            session_id=session_id,
+            body,
+            custom_attributes,
+            target_variant,
+            target_container_hostname,
+            inference_id,
+            inference_component_name,
+            session_id,
         )
-        return parse_generation(result, started=started, ended=time.monotonic())
+        with self._telemetry.start(
+            TEXT_COMPLETION,
+            endpoint_name,
+            self._client,
+            component=inference_component_name,
+            request=body,
+        ) as call:
+            started = time.monotonic()
+            result = await self._invoke(params, call)
+            generation = parse_generation(result, started=started, ended=time.monotonic())
+            call.generation(generation)
+            return generation
 
     async def generate_stream(
         self,
@@ -507,16 +573,26 @@ class AsyncSageMakerRuntime:
     ) -> AsyncResponseStream:
         """Send a streaming generate request (see ``SageMakerRuntime.generate_stream``)."""
         body = generate_request(prompt, parameters, stream=True)
-        return await self.stream(
+        params = await self._routed(
+            "InvokeEndpointWithResponseStream",
             endpoint_name,
-            json=body,
-            custom_attributes=custom_attributes,
-            target_variant=target_variant,
-            target_container_hostname=target_container_hostname,
-            inference_id=inference_id,
-            inference_component_name=inference_component_name,
-            session_id=session_id,
+            body,
+            custom_attributes,
+            target_variant,
+            target_container_hostname,
+            inference_id,
+            inference_component_name,
+            session_id,
         )
+        with self._telemetry.start(
+            TEXT_COMPLETION,
+            endpoint_name,
+            self._client,
+            stream=True,
+            component=inference_component_name,
+            request=body,
+        ) as call:
+            return await self._stream(params, call)
 
     # --- internals ----------------------------------------------------------------
 
@@ -592,7 +668,36 @@ class AsyncSageMakerRuntime:
         client = await self._ensure_client()
         return client.meta.service_model.operation_model(operation)
 
-    async def _call(self, operation: Operation, params: dict[str, Any]) -> tuple[Any, int]:
+    async def _routed(
+        self,
+        operation: Operation,
+        endpoint_name: str,
+        body: object,
+        custom_attributes: str | None,
+        target_variant: str | None,
+        target_container_hostname: str | None,
+        inference_id: str | None,
+        inference_component_name: str | None,
+        session_id: str | None,
+    ) -> dict[str, Any]:
+        """botocore's arguments for a chat or generate request: a JSON body and routing."""
+        return build_params(
+            await self._operation_model(operation),
+            {
+                "endpoint_name": endpoint_name,
+                "json": body,
+                "custom_attributes": custom_attributes,
+                "target_variant": target_variant,
+                "target_container_hostname": target_container_hostname,
+                "inference_id": inference_id,
+                "inference_component_name": inference_component_name,
+                "session_id": session_id,
+            },
+        )
+
+    async def _call(
+        self, operation: Operation, params: dict[str, Any], call: CallRecord = OFF
+    ) -> tuple[Any, int]:
         """Call aiobotocore under the retry policy; return the response and the retry count."""
         method = getattr(await self._ensure_client(), METHODS[operation])
         body: Any = params.get("Body")
@@ -617,6 +722,7 @@ class AsyncSageMakerRuntime:
                 if failure.delay is None:
                     raise failure.error from exc
                 delay = failure.delay
+            call.retried()
             await asyncio.sleep(delay)
             rewind(body, start)
             attempt += 1

@@ -45,6 +45,7 @@ from ._stream_core import (
     StreamState,
     consumed_error,
 )
+from ._telemetry import OFF, CallRecord
 from ._types import StreamMetadata
 
 __all__ = ["AsyncResponseStream"]
@@ -99,8 +100,9 @@ class AsyncResponseStream(StreamState):
         *,
         read_timeout: float | None = None,
         requested_at: float | None = None,
+        telemetry: CallRecord = OFF,
     ) -> None:
-        super().__init__(metadata, read_timeout, requested_at)
+        super().__init__(metadata, read_timeout, requested_at, telemetry)
         self._raw = raw
         self._iterator: weakref.ReferenceType[_Events] | None = None
         self._failure: Exception | None = None
@@ -171,7 +173,8 @@ class AsyncResponseStream(StreamState):
 
     def chunks(self, format: TokenFormat = "auto") -> AsyncIterator[GenerationChunk]:
         """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``)."""
-        return self.decode(chunk_decoder(format, self._metadata["content_type"]))
+        decoder = chunk_decoder(format, self._metadata["content_type"])
+        return self.decode(self._telemetry.tee(decoder))
 
     async def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its chunks into a ``Generation``."""
@@ -250,6 +253,7 @@ class AsyncResponseStream(StreamState):
         else:
             _shutdown(self._raw)
             self._raw.close()
+        self._telemetry.end(completed=reuse)
 
 
 def _salvage(content: object) -> bytes:
@@ -336,9 +340,9 @@ class _Events:
                         break
         except StopAsyncIteration:
             raise
-        except StreamError as exc:
+        except Exception as exc:
+            core.fail(exc)  # a StreamError gets the request id; the telemetry sees it
             self.abandon()
-            core.annotate(exc)
             raise
         except BaseException:
             self.abandon()

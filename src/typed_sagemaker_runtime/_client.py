@@ -28,11 +28,14 @@ from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
 from ._streaming import ResponseStream
+from ._telemetry import CHAT, INVOKE, INVOKE_ASYNC, OFF, TEXT_COMPLETION, CallRecord, Telemetry
 from ._types import AsyncOutput, Body, InvokeAsyncResult, InvokeResult, Operation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
     from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
     from ._async_inference import S3ClientLike
@@ -61,6 +64,10 @@ class SageMakerRuntime:
     ``AWS_ENDPOINT_URL_S3``); it uses the same session, region and botocore config. It
     may be a function returning the URL, called when an S3 client is first needed (the
     local endpoint starts its S3 server that way, only when async inference is used).
+
+    With OpenTelemetry installed and configured, each call records a span and the GenAI
+    client metrics (see the telemetry guide); ``instrument=False`` switches that off,
+    and ``tracer_provider`` / ``meter_provider`` replace OpenTelemetry's global ones.
     """
 
     def __init__(
@@ -73,7 +80,13 @@ class SageMakerRuntime:
         config: Config | None = None,
         retry: RetryPolicy | None = None,
         s3_endpoint_url: str | Callable[[], str] | None = None,
+        instrument: bool = True,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
+        self._telemetry = Telemetry(
+            instrument=instrument, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
         check_construction(
             client,
             session=session,
@@ -172,7 +185,13 @@ class SageMakerRuntime:
                 "session_id": session_id,
             },
         )
-        response, retries = self._call("InvokeEndpoint", params)
+        with self._telemetry.start(
+            INVOKE, endpoint_name, self._client, component=inference_component_name
+        ) as call:
+            return self._invoke(params, call)
+
+    def _invoke(self, params: dict[str, Any], call: CallRecord) -> InvokeResult:
+        response, retries = self._call("InvokeEndpoint", params, call)
         streaming_body = response["Body"]
         try:
             data = streaming_body.read()
@@ -184,7 +203,11 @@ class SageMakerRuntime:
             raise mapped from exc
         finally:
             streaming_body.close()
-        return invoke_result(response, data, retries)
+        result = invoke_result(response, data, retries)
+        call.responded(
+            result["response_metadata"]["request_id"], result["invoked_production_variant"]
+        )
+        return result
 
     def invoke_async(
         self,
@@ -225,8 +248,11 @@ class SageMakerRuntime:
                 "filename": filename,
             },
         )
-        response, retries = self._call("InvokeEndpointAsync", params)
-        return invoke_async_result(response, retries)
+        with self._telemetry.start(INVOKE_ASYNC, endpoint_name, self._client) as call:
+            response, retries = self._call("InvokeEndpointAsync", params, call)
+            result = invoke_async_result(response, retries)
+            call.responded(result["response_metadata"]["request_id"], None)
+            return result
 
     def invoke_async_upload(
         self,
@@ -274,8 +300,11 @@ class SageMakerRuntime:
         )
         with self._s3(s3_client, None) as s3:
             upload(s3, location, body, content_type=content_type)
-        response, retries = self._call("InvokeEndpointAsync", params)
-        return invoke_async_result(response, retries)
+        with self._telemetry.start(INVOKE_ASYNC, endpoint_name, self._client) as call:
+            response, retries = self._call("InvokeEndpointAsync", params, call)
+            result = invoke_async_result(response, retries)
+            call.responded(result["response_metadata"]["request_id"], None)
+            return result
 
     def wait_for_async_result(
         self,
@@ -348,7 +377,6 @@ class SageMakerRuntime:
         Errors before the first event (HTTP errors) raise here and are retried by the
         policy; errors in the middle of the stream raise while iterating, never retried.
         """
-        requested_at = time.monotonic()
         params = build_params(
             self._operation_model("InvokeEndpointWithResponseStream"),
             {
@@ -365,13 +393,27 @@ class SageMakerRuntime:
                 "session_id": session_id,
             },
         )
-        response, retries = self._call("InvokeEndpointWithResponseStream", params)
+        with self._telemetry.start(
+            INVOKE, endpoint_name, self._client, stream=True, component=inference_component_name
+        ) as call:
+            return self._stream(params, call)
+
+    def _stream(self, params: dict[str, Any], call: CallRecord) -> ResponseStream:
+        requested_at = time.monotonic()
+        response, retries = self._call("InvokeEndpointWithResponseStream", params, call)
         raw = response["Body"]._raw_stream  # botocore's EventStream keeps the urllib3 response
+        metadata = stream_metadata(response, retries)
+        call.stream_started(
+            metadata["response_metadata"]["request_id"],
+            metadata["invoked_production_variant"],
+            metadata["content_type"],
+        )
         return ResponseStream(
             raw,
-            stream_metadata(response, retries),
+            metadata,
             read_timeout=self._read_timeout,
             requested_at=requested_at,
+            telemetry=call,
         )
 
     def chat(
@@ -418,18 +460,25 @@ class SageMakerRuntime:
             extra_body=extra_body,
             stream=False,
         )
-        started = time.monotonic()
-        result = self.invoke(
+        params = self._routed(
+            "InvokeEndpoint",
             endpoint_name,
-            json=body,
-            custom_attributes=custom_attributes,
-            target_variant=target_variant,
-            target_container_hostname=target_container_hostname,
-            inference_id=inference_id,
-            inference_component_name=inference_component_name,
-            session_id=session_id,
+            body,
+            custom_attributes,
+            target_variant,
+            target_container_hostname,
+            inference_id,
+            inference_component_name,
+            session_id,
         )
-        return parse_generation(result, started=started, ended=time.monotonic())
+        with self._telemetry.start(
+            CHAT, endpoint_name, self._client, component=inference_component_name, request=body
+        ) as call:
+            started = time.monotonic()
+            result = self._invoke(params, call)
+            generation = parse_generation(result, started=started, ended=time.monotonic())
+            call.generation(generation)
+            return generation
 
     def chat_stream(
         self,
@@ -472,16 +521,26 @@ class SageMakerRuntime:
             extra_body=extra_body,
             stream=True,
         )
-        return self.stream(
+        params = self._routed(
+            "InvokeEndpointWithResponseStream",
             endpoint_name,
-            json=body,
-            custom_attributes=custom_attributes,
-            target_variant=target_variant,
-            target_container_hostname=target_container_hostname,
-            inference_id=inference_id,
-            inference_component_name=inference_component_name,
-            session_id=session_id,
+            body,
+            custom_attributes,
+            target_variant,
+            target_container_hostname,
+            inference_id,
+            inference_component_name,
+            session_id,
         )
+        with self._telemetry.start(
+            CHAT,
+            endpoint_name,
+            self._client,
+            stream=True,
+            component=inference_component_name,
+            request=body,
+        ) as call:
+            return self._stream(params, call)
 
     def generate(
         self,
@@ -503,18 +562,29 @@ class SageMakerRuntime:
         or ``{"generated_text": ...}``; ``None`` parameters are not sent.
         """
         body = generate_request(prompt, parameters, stream=False)
-        started = time.monotonic()
-        result = self.invoke(
+        params = self._routed(
+            "InvokeEndpoint",
             endpoint_name,
-            json=body,
-            custom_attributes=custom_attributes,
-            target_variant=target_variant,
-            target_container_hostname=target_container_hostname,
-            inference_id=inference_id,
-            inference_component_name=inference_component_name,
-            session_id=session_id,
+            body,
+            custom_attributes,
+            target_variant,
+            target_container_hostname,
+            inference_id,
+            inference_component_name,
+            session_id,
         )
-        return parse_generation(result, started=started, ended=time.monotonic())
+        with self._telemetry.start(
+            TEXT_COMPLETION,
+            endpoint_name,
+            self._client,
+            component=inference_component_name,
+            request=body,
+        ) as call:
+            started = time.monotonic()
+            result = self._invoke(params, call)
+            generation = parse_generation(result, started=started, ended=time.monotonic())
+            call.generation(generation)
+            return generation
 
     def generate_stream(
         self,
@@ -531,16 +601,26 @@ class SageMakerRuntime:
     ) -> ResponseStream:
         """Send the request of :meth:`generate` with ``"stream": true``, streamed."""
         body = generate_request(prompt, parameters, stream=True)
-        return self.stream(
+        params = self._routed(
+            "InvokeEndpointWithResponseStream",
             endpoint_name,
-            json=body,
-            custom_attributes=custom_attributes,
-            target_variant=target_variant,
-            target_container_hostname=target_container_hostname,
-            inference_id=inference_id,
-            inference_component_name=inference_component_name,
-            session_id=session_id,
+            body,
+            custom_attributes,
+            target_variant,
+            target_container_hostname,
+            inference_id,
+            inference_component_name,
+            session_id,
         )
+        with self._telemetry.start(
+            TEXT_COMPLETION,
+            endpoint_name,
+            self._client,
+            stream=True,
+            component=inference_component_name,
+            request=body,
+        ) as call:
+            return self._stream(params, call)
 
     # --- internals ----------------------------------------------------------------
 
@@ -572,7 +652,36 @@ class SageMakerRuntime:
     def _operation_model(self, operation: Operation) -> Any:
         return self._client.meta.service_model.operation_model(operation)
 
-    def _call(self, operation: Operation, params: dict[str, Any]) -> tuple[Any, int]:
+    def _routed(
+        self,
+        operation: Operation,
+        endpoint_name: str,
+        body: object,
+        custom_attributes: str | None,
+        target_variant: str | None,
+        target_container_hostname: str | None,
+        inference_id: str | None,
+        inference_component_name: str | None,
+        session_id: str | None,
+    ) -> dict[str, Any]:
+        """botocore's arguments for a chat or generate request: a JSON body and routing."""
+        return build_params(
+            self._operation_model(operation),
+            {
+                "endpoint_name": endpoint_name,
+                "json": body,
+                "custom_attributes": custom_attributes,
+                "target_variant": target_variant,
+                "target_container_hostname": target_container_hostname,
+                "inference_id": inference_id,
+                "inference_component_name": inference_component_name,
+                "session_id": session_id,
+            },
+        )
+
+    def _call(
+        self, operation: Operation, params: dict[str, Any], call: CallRecord = OFF
+    ) -> tuple[Any, int]:
         """Call botocore under the retry policy; return the response and the retry count."""
         method = getattr(self._client, METHODS[operation])
         body: Any = params.get("Body")
@@ -596,6 +705,7 @@ class SageMakerRuntime:
                 if failure.delay is None:
                     raise failure.error from exc
                 delay = failure.delay
+            call.retried()
             time.sleep(delay)
             rewind(body, start)
             attempt += 1

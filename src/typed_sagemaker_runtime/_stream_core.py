@@ -23,6 +23,7 @@ from ._exceptions import (
     StreamDecodeError,
     StreamError,
 )
+from ._telemetry import OFF, CallRecord
 from ._types import StreamMetadata
 
 __all__ = [
@@ -118,11 +119,13 @@ class StreamState:
         metadata: StreamMetadata,
         read_timeout: float | None,
         requested_at: float | None = None,
+        telemetry: CallRecord = OFF,
     ) -> None:
         self._metadata = metadata
         self._read_timeout = read_timeout
         # ``time.monotonic()`` when the request was made: what a generation's times count from.
         self._requested_at = time.monotonic() if requested_at is None else requested_at
+        self._telemetry = telemetry
         self._started = False
         self._closed = False
         self._connection_done = False
@@ -153,10 +156,15 @@ class StreamState:
     def _new_core(self) -> EventStreamCore:
         """The decoding state of one pass over this response's body."""
         headers = self._metadata["response_metadata"]["http_headers"]
-        return EventStreamCore(self.request_id, declared_length(headers))
+        telemetry = self._telemetry
+        observer = telemetry if telemetry.recording else None
+        return EventStreamCore(self.request_id, declared_length(headers), observer)
 
     def _release_connection(self, *, reuse: bool) -> None:
-        """Close the connection, or hand it back to the pool when ``reuse``. Idempotent."""
+        """Close the connection, or hand it back to the pool when ``reuse``. Idempotent.
+
+        The one place a stream ends: it also ends the call's telemetry record.
+        """
         raise NotImplementedError
 
 
@@ -167,22 +175,32 @@ class EventStreamCore:
     ends the stream: the reader yields it at once, then drains the rest for at most
     :data:`ERROR_GRACE` seconds (:meth:`drained` says how much it may read), and stops.
     ``finish`` at the end of the body raises ``StreamDecodeError`` when a frame was cut
-    or the body is shorter than its ``Content-Length``.
+    or the body is shorter than its ``Content-Length``. ``observer`` (the call's telemetry
+    record) sees every event as it is decoded, and every failure.
     """
 
-    __slots__ = ("_decoder", "_drained", "_expected", "_received", "request_id")
+    __slots__ = ("_decoder", "_drained", "_expected", "_observer", "_received", "request_id")
 
-    def __init__(self, request_id: str | None, expected_length: int | None = None) -> None:
+    def __init__(
+        self,
+        request_id: str | None,
+        expected_length: int | None = None,
+        observer: CallRecord | None = None,
+    ) -> None:
         self.request_id = request_id
         self._decoder = EventDecoder()
         self._drained = 0
         self._expected = expected_length
         self._received = 0
+        self._observer = observer
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         """Decode body bytes; return the events now complete."""
         self._received += len(chunk)
-        return self._decoder.feed(chunk)
+        events = self._decoder.feed(chunk)
+        if self._observer is not None and events:
+            self._observer.events(events)
+        return events
 
     def finish(self) -> None:
         """The body ended; raise ``StreamDecodeError`` if it ended early or inside a frame."""
@@ -210,6 +228,13 @@ class EventStreamCore:
         exc.request_id = exc.request_id or self.request_id
         exc.operation = exc.operation or OPERATION
         return exc
+
+    def fail(self, exc: Exception) -> None:
+        """Reading the body failed with ``exc``: annotate it (a stream error), tell the observer."""
+        if isinstance(exc, StreamError):
+            self.annotate(exc)
+        if self._observer is not None:
+            self._observer.failed(exc)
 
 
 class PayloadFeed(Generic[_T]):

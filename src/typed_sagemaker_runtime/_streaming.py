@@ -33,6 +33,7 @@ from ._stream_core import (
     consumed_error,
     raise_for_event,
 )
+from ._telemetry import OFF, CallRecord
 from ._types import StreamMetadata
 
 __all__ = ["ResponseStream"]
@@ -80,12 +81,13 @@ class ResponseStream(StreamState):
         *,
         read_timeout: float | None = None,
         requested_at: float | None = None,
+        telemetry: CallRecord = OFF,
     ) -> None:
         # Every use of ``raw`` but the blocking read itself holds this lock, so a close()
         # from another thread never touches the connection while this one (or urllib3 for
         # it) hands it back. During a read, close() only shuts the socket down.
         self._lock = threading.Lock()
-        super().__init__(metadata, read_timeout, requested_at)
+        super().__init__(metadata, read_timeout, requested_at, telemetry)
         self._raw = raw
         self._reading = False
         self._closed_by: int | None = None
@@ -191,7 +193,8 @@ class ResponseStream(StreamState):
         joined equals; records that carry nothing (keep-alives, ``[DONE]``, special
         tokens without details) yield nothing.
         """
-        return self.decode(chunk_decoder(format, self._metadata["content_type"]))
+        decoder = chunk_decoder(format, self._metadata["content_type"])
+        return self.decode(self._telemetry.tee(decoder))
 
     def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its :meth:`chunks` into a ``Generation``.
@@ -232,8 +235,8 @@ class ResponseStream(StreamState):
                 return
             core.finish()
             self._release_connection(reuse=True)
-        except StreamError as exc:
-            core.annotate(exc)
+        except Exception as exc:
+            core.fail(exc)  # a StreamError gets the request id; the telemetry sees it
             raise
         finally:
             with self._lock:
@@ -328,6 +331,7 @@ class ResponseStream(StreamState):
             finally:
                 # A closed connection goes back too: the pool reconnects it on next use.
                 raw.release_conn()
+        self._telemetry.end(completed=reuse)
 
 
 def connection_socket(raw: object) -> socket.socket | None:

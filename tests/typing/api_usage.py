@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import boto3
 from botocore.config import Config
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
 from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 from typing_extensions import assert_type
 
@@ -49,6 +51,8 @@ def build_clients() -> list[SageMakerRuntime]:
         SageMakerRuntime(session=boto3.Session(profile_name="ml")),
         SageMakerRuntime(retry=RetryPolicy(max_attempts=5, retry_model_not_ready=True)),
         SageMakerRuntime(endpoint_url="http://127.0.0.1:8080", retry=RetryPolicy.disabled()),
+        SageMakerRuntime(instrument=False),
+        SageMakerRuntime(tracer_provider=TracerProvider(), meter_provider=MeterProvider()),
     ]
 
 

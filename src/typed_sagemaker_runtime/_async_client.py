@@ -27,6 +27,7 @@ from ._config import (
     facade_config,
     install_hooks,
     resolve_retry,
+    session_app_id,
 )
 from ._errors import map_aio_exception
 from ._httpx_body import aclose_body
@@ -535,17 +536,22 @@ class AsyncSageMakerRuntime:
         return client
 
     async def _create_client(self) -> SageMakerRuntimeClient:
+        from aiobotocore import __version__ as aiobotocore_version
         from aiobotocore.session import get_session
 
         session: Any = self._session if self._session is not None else get_session()
         exit_stack = contextlib.AsyncExitStack()
         try:
+            app_id = session_app_id(self._config, session)
+            config = facade_config(
+                self._config, sdk=("aiobotocore", aiobotocore_version), app_id=app_id
+            )
             client: SageMakerRuntimeClient = await exit_stack.enter_async_context(
                 session.create_client(
                     SERVICE_NAME,
                     region_name=self._region_name,
                     endpoint_url=self._endpoint_url,
-                    config=facade_config(self._config),
+                    config=config,
                 )
             )
         except Exception as exc:

@@ -21,6 +21,7 @@ from ._config import (
     facade_config,
     install_hooks,
     resolve_retry,
+    unsent_app_id,
 )
 from ._errors import map_exception
 from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
@@ -41,6 +42,27 @@ if TYPE_CHECKING:
 __all__ = ["SageMakerRuntime"]
 
 logger = logging.getLogger("typed_sagemaker_runtime")
+_SDK = ("Boto3", boto3.__version__)
+
+
+def _build_client(
+    factory: Any, region_name: str | None, endpoint_url: str | None, config: Config | None
+) -> SageMakerRuntimeClient:
+    """A boto3 client with the facade's settings (see ``facade_config``)."""
+    built = facade_config(config, sdk=_SDK)
+    client: SageMakerRuntimeClient = factory.client(
+        SERVICE_NAME, region_name=region_name, endpoint_url=endpoint_url, config=built
+    )
+    app_id = unsent_app_id(client.meta.config, built)
+    if app_id is not None:  # from the shared config file: build it again with it
+        client.close()
+        client = factory.client(
+            SERVICE_NAME,
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            config=facade_config(config, sdk=_SDK, app_id=app_id),
+        )
+    return client
 
 
 class SageMakerRuntime:
@@ -84,12 +106,7 @@ class SageMakerRuntime:
         if client is None:
             factory: Any = session if session is not None else boto3
             try:
-                client = factory.client(
-                    SERVICE_NAME,
-                    region_name=region_name,
-                    endpoint_url=endpoint_url,
-                    config=facade_config(config),
-                )
+                client = _build_client(factory, region_name, endpoint_url, config)
             except Exception as exc:
                 mapped = construction_error(exc)
                 if mapped is None:

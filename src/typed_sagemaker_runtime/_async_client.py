@@ -19,7 +19,6 @@ from botocore.config import Config
 from typing_extensions import Self, override
 
 from ._calls import METHODS, after_failure, body_position, rewind
-from ._chat import ToolChoiceOption, chat_request, generate_request, parse_generation
 from ._config import (
     SERVICE_NAME,
     check_construction,
@@ -31,7 +30,6 @@ from ._config import (
 )
 from ._errors import map_aio_exception
 from ._httpx_body import aclose_body
-from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
@@ -46,6 +44,8 @@ if TYPE_CHECKING:
     from ._aio_async_results import AsyncS3ClientLike
     from ._async_results import Destination, Progress
     from ._async_streaming import AsyncResponseStream
+    from ._chat import ToolChoiceOption
+    from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 
 __all__ = ["AsyncSageMakerRuntime", "AIO_EXTRA_HINT"]
 
@@ -386,6 +386,8 @@ class AsyncSageMakerRuntime:
         session_id: str | None = None,
     ) -> Generation:
         """Send a chat request and return the whole answer (see ``SageMakerRuntime.chat``)."""
+        from ._chat import chat_request, parse_generation
+
         body = chat_request(
             messages,
             model=model,
@@ -436,6 +438,8 @@ class AsyncSageMakerRuntime:
         session_id: str | None = None,
     ) -> AsyncResponseStream:
         """Send a streaming chat request (see ``SageMakerRuntime.chat_stream``)."""
+        from ._chat import chat_request
+
         body = chat_request(
             messages,
             model=model,
@@ -475,6 +479,8 @@ class AsyncSageMakerRuntime:
         session_id: str | None = None,
     ) -> Generation:
         """Send a TGI/LMI generate request (see ``SageMakerRuntime.generate``)."""
+        from ._chat import generate_request, parse_generation
+
         body = generate_request(prompt, parameters, stream=False)
         started = time.monotonic()
         result = await self.invoke(
@@ -503,6 +509,8 @@ class AsyncSageMakerRuntime:
         session_id: str | None = None,
     ) -> AsyncResponseStream:
         """Send a streaming generate request (see ``SageMakerRuntime.generate_stream``)."""
+        from ._chat import generate_request
+
         body = generate_request(prompt, parameters, stream=True)
         return await self.stream(
             endpoint_name,

@@ -13,7 +13,6 @@ import boto3
 from botocore.config import Config
 
 from ._calls import METHODS, after_failure, body_position, rewind
-from ._chat import ToolChoiceOption, chat_request, generate_request, parse_generation
 from ._config import (
     SERVICE_NAME,
     check_construction,
@@ -24,7 +23,6 @@ from ._config import (
     unsent_app_id,
 )
 from ._errors import map_exception
-from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
@@ -38,6 +36,8 @@ if TYPE_CHECKING:
 
     from ._async_inference import S3ClientLike
     from ._async_results import Destination, Progress
+    from ._chat import ToolChoiceOption
+    from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 
 __all__ = ["SageMakerRuntime"]
 
@@ -417,6 +417,8 @@ class SageMakerRuntime:
         :meth:`invoke`'s. Text, tool calls, finish reason and usage come from the
         ``chat.completion`` response; an error document raises ``GenerationError``.
         """
+        from ._chat import chat_request, parse_generation
+
         body = chat_request(
             messages,
             model=model,
@@ -471,6 +473,8 @@ class SageMakerRuntime:
         The body adds ``"stream": true`` and ``"stream_options": {"include_usage": true}``.
         Read the answer with ``chunks()``, ``tokens()`` or ``generation()``.
         """
+        from ._chat import chat_request
+
         body = chat_request(
             messages,
             model=model,
@@ -515,6 +519,8 @@ class SageMakerRuntime:
         finish reason and token count. The response may be ``[{"generated_text": ...}]``
         or ``{"generated_text": ...}``; ``None`` parameters are not sent.
         """
+        from ._chat import generate_request, parse_generation
+
         body = generate_request(prompt, parameters, stream=False)
         started = time.monotonic()
         result = self.invoke(
@@ -543,6 +549,8 @@ class SageMakerRuntime:
         session_id: str | None = None,
     ) -> ResponseStream:
         """Send the request of :meth:`generate` with ``"stream": true``, streamed."""
+        from ._chat import generate_request
+
         body = generate_request(prompt, parameters, stream=True)
         return self.stream(
             endpoint_name,

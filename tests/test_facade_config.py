@@ -8,6 +8,8 @@ configuration. The requests on the wire are otherwise the same.
 from __future__ import annotations
 
 import inspect
+import logging
+import threading
 from typing import Any
 
 import botocore.session
@@ -17,7 +19,7 @@ from botocore.validate import ParamValidator
 
 from _twins import Clients
 from typed_sagemaker_runtime import ClientValidationError, SageMakerRuntime
-from typed_sagemaker_runtime._config import facade_config, user_agent
+from typed_sagemaker_runtime._config import DEFAULT_POOL_CONNECTIONS, facade_config, user_agent
 from typed_sagemaker_runtime._params import argument_name
 from typed_sagemaker_runtime.testing import LocalRuntime
 
@@ -222,3 +224,53 @@ def test_user_agent_is_built_once() -> None:
     first = user_agent("Boto3", "1.0")
     assert user_agent("Boto3", "1.0") is first
     assert facade_config(None, sdk=("Boto3", "1.0")).user_agent == first
+
+
+def test_the_pool_keeps_the_connections_of_many_threads(
+    local: LocalRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """20 threads with a stream open each, on one client the facade built with defaults.
+
+    botocore's pool of 10 would discard 10 of the 20 connections as they come back
+    ("Connection pool is full") and the next calls would open new ones.
+    """
+    threads = 20
+    all_open = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def read_one(smr: SageMakerRuntime) -> None:
+        try:
+            with smr.stream("echo", b"x" * 100) as stream:
+                events = iter(stream)
+                next(events)
+                all_open.wait(timeout=30)  # every stream holds its connection now
+                assert list(events) == []
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            all_open.abort()
+
+    with local.client() as smr:
+        assert smr.client.meta.config.max_pool_connections == DEFAULT_POOL_CONNECTIONS
+        with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+            workers = [threading.Thread(target=read_one, args=(smr,)) for _ in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+    assert errors == []
+    assert [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()] == []
+
+
+@pytest.mark.parametrize("pool", [3, 10])
+def test_a_pool_size_the_user_set_is_kept(local: LocalRuntime, clients: Clients, pool: int) -> None:
+    """Even botocore's default value, when given explicitly."""
+    client = clients.local(config=Config(max_pool_connections=pool))
+    client.invoke("echo", b"{}")
+    assert client.client.meta.config.max_pool_connections == pool
+
+
+def test_the_default_pool_of_both_clients(local: LocalRuntime, clients: Clients) -> None:
+    """aiohttp's connector limit (requests in flight) is the same default."""
+    client = clients.local()
+    client.invoke("echo", b"{}")
+    assert client.client.meta.config.max_pool_connections == DEFAULT_POOL_CONNECTIONS

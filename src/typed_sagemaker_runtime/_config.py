@@ -24,6 +24,10 @@ _ERROR_CODE_HOOK = "typed-sagemaker-runtime-error-code"
 _FACADE_SETTINGS = Config(
     retries={"mode": "standard", "total_max_attempts": 1}, parameter_validation=False
 )
+# Connections kept for reuse. botocore's 10 makes 64 threads sharing a client discard
+# connections ("Connection pool is full") and reconnect; for aiohttp it is also the number
+# of requests in flight, the rest waiting for a connection (see docs/performance.md).
+DEFAULT_POOL_CONNECTIONS = 64
 _UA_FORBIDDEN = re.compile(r"[^A-Za-z0-9!$%&'*+\-.^_`|~,#]")
 
 
@@ -32,13 +36,16 @@ def facade_config(
 ) -> Config:
     """The user's botocore ``Config`` for a client the facade builds.
 
-    botocore's own retries and parameter validation are switched off. Unless the user set
-    ``user_agent``, the User-Agent is a fixed string built once (see :func:`user_agent`)
-    instead of the one botocore rebuilds twice per request. ``sdk`` is the name and
-    version the string starts with; ``app_id`` the ``user_agent_appid`` to carry
-    (default: the config's, else ``AWS_SDK_UA_APP_ID``).
+    botocore's own retries and parameter validation are switched off, and
+    ``max_pool_connections`` is :data:`DEFAULT_POOL_CONNECTIONS` unless the user set it.
+    Unless the user set ``user_agent``, the User-Agent is a fixed string built once (see
+    :func:`user_agent`) instead of the one botocore rebuilds twice per request. ``sdk``
+    is the name and version the string starts with; ``app_id`` the ``user_agent_appid``
+    to carry (default: the config's, else ``AWS_SDK_UA_APP_ID``).
     """
     settings = _FACADE_SETTINGS
+    if config is None or not _user_set(config, "max_pool_connections"):
+        settings = settings.merge(Config(max_pool_connections=DEFAULT_POOL_CONNECTIONS))
     if _option(config, "user_agent") is None:
         if app_id is None:
             app_id = _option(config, "user_agent_appid") or os.environ.get("AWS_SDK_UA_APP_ID")
@@ -70,6 +77,19 @@ def session_app_id(config: Config | None, session: Any) -> str | None:
     configured = _option(config, "user_agent_appid")
     found: str | None = configured or session.get_config_variable("user_agent_appid")
     return found
+
+
+def _user_set(config: Config, option: str) -> bool:
+    """Whether ``option`` was passed to the ``Config`` (or merged into it) by the user.
+
+    botocore records them in the private ``_user_provided_options`` (what ``Config.merge``
+    merges); a value equal to botocore's default is not the same as a value the user chose.
+    Without that attribute, a value other than the default counts as set.
+    """
+    provided = getattr(config, "_user_provided_options", None)
+    if isinstance(provided, dict):
+        return option in provided
+    return getattr(config, option, None) != getattr(Config(), option, None)
 
 
 def _option(config: Config | None, name: str) -> str | None:

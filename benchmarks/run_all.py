@@ -411,6 +411,8 @@ def memory_child(kind: str, url: str, megabytes: int) -> None:
     else:
         smr = facade(url)
         smr.invoke("echo", b"warm up")
+        with smr.stream("tgi-sized", json={"megabytes": 0}) as stream:
+            list(stream.tokens())  # the decoders load on first use: not the workload's memory
     body = os.urandom(megabytes * MIB) if kind.endswith("invoke") else b""
     # ru_maxrss would hide the workload under the peak of loading botocore's models;
     # tracemalloc counts what the workload allocates (every buffer is a Python object).

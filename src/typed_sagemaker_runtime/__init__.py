@@ -233,7 +233,10 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-for _name in __all__:
-    if _name not in _LAZY:
-        _publish(globals()[_name])
-_publish_loaded()  # modules a submodule import (e.g. of .testing) loaded first
+def _publish_eager() -> None:
+    for name in __all__:
+        if name not in _LAZY:
+            _publish(globals()[name])
+
+
+_publish_eager()

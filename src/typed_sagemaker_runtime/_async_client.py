@@ -26,7 +26,6 @@ from ._config import (
     facade_config,
     install_hooks,
     resolve_retry,
-    session_app_id,
 )
 from ._errors import map_aio_exception
 from ._httpx_body import aclose_body
@@ -34,6 +33,7 @@ from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
 from ._types import AsyncOutput, Body, InvokeAsyncResult, InvokeResult, Operation
+from ._user_agent import session_app_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable

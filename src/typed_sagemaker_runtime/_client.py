@@ -20,7 +20,6 @@ from ._config import (
     facade_config,
     install_hooks,
     resolve_retry,
-    unsent_app_id,
 )
 from ._errors import map_exception
 from ._params import build_params
@@ -28,6 +27,7 @@ from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
 from ._streaming import ResponseStream
 from ._types import AsyncOutput, Body, InvokeAsyncResult, InvokeResult, Operation
+from ._user_agent import unsent_app_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import os
-import platform
-import re
 from collections.abc import Mapping
 from typing import Any, cast
 
-from botocore import __version__ as botocore_version
 from botocore.config import Config
 
 from ._exceptions import ClientValidationError, SageMakerRuntimeError
 from ._retry import RetryPolicy
-from ._version import __version__
+from ._user_agent import option, user_agent
 
 SERVICE_NAME = "sagemaker-runtime"
 _ERROR_CODE_HOOK = "typed-sagemaker-runtime-error-code"
@@ -28,7 +24,6 @@ _FACADE_SETTINGS = Config(
 # connections ("Connection pool is full") and reconnect; for aiohttp it is also the number
 # of requests in flight, the rest waiting for a connection (see docs/performance.md).
 DEFAULT_POOL_CONNECTIONS = 64
-_UA_FORBIDDEN = re.compile(r"[^A-Za-z0-9!$%&'*+\-.^_`|~,#]")
 
 
 def facade_config(
@@ -46,41 +41,17 @@ def facade_config(
     settings = _FACADE_SETTINGS
     if config is None or not _user_set(config, "max_pool_connections"):
         settings = settings.merge(Config(max_pool_connections=DEFAULT_POOL_CONNECTIONS))
-    if _option(config, "user_agent") is None:
+    if option(config, "user_agent") is None:
         if app_id is None:
-            app_id = _option(config, "user_agent_appid") or os.environ.get("AWS_SDK_UA_APP_ID")
+            app_id = option(config, "user_agent_appid") or os.environ.get("AWS_SDK_UA_APP_ID")
         settings = settings.merge(Config(user_agent=user_agent(*sdk, app_id=app_id)))
     merged = (config or Config()).merge(settings)
     _keep_http_session_cls(config, merged)
     return merged
 
 
-def unsent_app_id(config: Config, sent: Config) -> str | None:
-    """The ``user_agent_appid`` botocore resolved that the fixed User-Agent lacks.
-
-    ``config`` is the built client's (botocore fills the app id in from the shared config
-    file too); ``sent`` is what :func:`facade_config` returned. ``None``: nothing missing,
-    the client can stay; otherwise build it again with ``facade_config(app_id=...)``.
-    """
-    resolved = _option(config, "user_agent_appid")
-    sent_agent = _option(sent, "user_agent")
-    if resolved is None or sent_agent is None:
-        return None
-    return None if f" {_ua_component('app', resolved)} " in f" {sent_agent} " else resolved
-
-
-def session_app_id(config: Config | None, session: Any) -> str | None:
-    """The ``user_agent_appid`` a client of a botocore (or aiobotocore) session would get.
-
-    The config's, else the session's (``AWS_SDK_UA_APP_ID`` or the shared config file).
-    """
-    configured = _option(config, "user_agent_appid")
-    found: str | None = configured or session.get_config_variable("user_agent_appid")
-    return found
-
-
-def _user_set(config: Config, option: str) -> bool:
-    """Whether ``option`` was passed to the ``Config`` (or merged into it) by the user.
+def _user_set(config: Config, name: str) -> bool:
+    """Whether the option ``name`` was passed to the ``Config`` (or merged into it) by the user.
 
     botocore records them in the private ``_user_provided_options`` (what ``Config.merge``
     merges); a value equal to botocore's default is not the same as a value the user chose.
@@ -88,60 +59,8 @@ def _user_set(config: Config, option: str) -> bool:
     """
     provided = getattr(config, "_user_provided_options", None)
     if isinstance(provided, dict):
-        return option in provided
-    return getattr(config, option, None) != getattr(Config(), option, None)
-
-
-def _option(config: Config | None, name: str) -> str | None:
-    """A string option of a ``Config`` (botocore-stubs do not declare them all)."""
-    value: str | None = getattr(config, name, None) if config is not None else None
-    return value
-
-
-@functools.lru_cache(maxsize=16)
-def user_agent(sdk_name: str, sdk_version: str, *, app_id: str | None = None) -> str:
-    """botocore's User-Agent for this process, with this library's ``lib/`` component added.
-
-    botocore builds the same string twice for every request (about a tenth of a facade
-    call's CPU on loopback), from values that do not change within a process. A fixed
-    ``Config(user_agent=...)`` skips that. The same components as botocore 1.43's format,
-    except the per-request feature list (``m/...``); botocore still appends the session's
-    and the config's ``user_agent_extra``.
-    """
-    execution_env = os.environ.get("AWS_EXECUTION_ENV")
-    parts = [
-        (sdk_name, sdk_version),
-        ("md/Botocore", botocore_version),
-        ("ua/2.1", None),
-        _os_component(),
-        ("md/arch", platform.machine().lower()),
-        ("lang/python", platform.python_version()),
-        ("md/pyimpl", platform.python_implementation()),
-        *([("exec-env", execution_env)] if execution_env else []),
-        ("cfg/retry-mode", "standard"),
-        *([("app", app_id)] if app_id else []),
-        ("lib/typed-sagemaker-runtime", __version__),
-    ]
-    return " ".join(_ua_component(name, value) for name, value in parts)
-
-
-def _os_component() -> tuple[str, str | None]:
-    system = platform.system().lower()
-    family = {"darwin": "macos"}.get(system, system)
-    if family in {"windows", "linux", "macos", "android", "ios", "watchos", "tvos"}:
-        return (f"os/{family}", platform.release())
-    return ("os/other", None)
-
-
-def _ua_component(name: str, value: str | None) -> str:
-    """``name#value`` (``name/value`` for the SDK and ``exec-env``, ``app``), sanitised.
-
-    botocore's rule: characters a User-Agent token may not hold become ``-``.
-    """
-    if value is None:
-        return name
-    separator = "#" if "/" in name else "/"
-    return f"{name}{separator}{_UA_FORBIDDEN.sub('-', value)}"
+        return name in provided
+    return getattr(config, name, None) != getattr(Config(), name, None)
 
 
 def _keep_http_session_cls(config: Config | None, merged: Config) -> None:

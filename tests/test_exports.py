@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -88,3 +89,74 @@ def test_root_import_does_not_load_boto3() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+LAZY_MODULES = (
+    "_client",
+    "_async_client",
+    "_streaming",
+    "_async_streaming",
+    "_tokens",
+    "_chunks",
+    "_chat",
+    "_decoders",
+    "_sse",
+    "_async_inference",
+    "_async_results",
+    "_llm_types",
+    "_events",
+    "_types",
+    "_retry",
+)
+
+
+def run(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_root_import_loads_no_lazy_module() -> None:
+    """``import typed_sagemaker_runtime`` loads the exceptions only; the rest on first use."""
+    code = (
+        "import sys, typed_sagemaker_runtime;"
+        f"print(sorted(m for m in {LAZY_MODULES!r}"
+        " if 'typed_sagemaker_runtime.' + m in sys.modules))"
+    )
+    assert run(code) == "[]"
+
+
+def test_the_sync_client_loads_no_llm_or_decoder_module() -> None:
+    """A plain invoke needs none of the LLM layer, the decoders or async inference."""
+    code = (
+        "import sys; from typed_sagemaker_runtime import SageMakerRuntime;"
+        "print(sorted(m for m in ('_tokens', '_chunks', '_chat', '_decoders', '_sse',"
+        " '_async_inference', '_async_results', '_llm_types', '_async_client')"
+        " if 'typed_sagemaker_runtime.' + m in sys.modules))"
+    )
+    assert run(code) == "[]"
+
+
+def test_every_name_resolves_in_a_fresh_interpreter() -> None:
+    """Each name of ``__all__`` on its own (no other name looked up first), and ``dir()``."""
+    code = (
+        "import importlib, subprocess, sys, typed_sagemaker_runtime as t;"
+        "print(sorted(set(t.__all__) - set(dir(t))));"
+        "print(t.__all__)"
+    )
+    missing_from_dir, names = run(code).splitlines()
+    assert missing_from_dir == "[]"
+    for name in ast.literal_eval(names):
+        value = run(f"import typed_sagemaker_runtime as t; print(t.{name} is not None)")
+        assert value == "True", name
+
+
+def test_a_class_from_a_lazy_module_names_the_public_module() -> None:
+    """Loaded as a dependency of the client, before anyone looks it up at the root."""
+    code = (
+        "from typed_sagemaker_runtime import SageMakerRuntime;"
+        "from typed_sagemaker_runtime._events import PayloadPart;"
+        "print(PayloadPart.__module__)"
+    )
+    assert run(code) == "typed_sagemaker_runtime"

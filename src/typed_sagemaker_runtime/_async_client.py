@@ -19,7 +19,6 @@ from botocore.config import Config
 from typing_extensions import Self, override
 
 from ._calls import METHODS, after_failure, body_position, rewind
-from ._chat import ToolChoiceOption, chat_request, generate_request, parse_generation
 from ._config import (
     SERVICE_NAME,
     check_construction,
@@ -30,12 +29,12 @@ from ._config import (
 )
 from ._errors import map_aio_exception
 from ._httpx_body import aclose_body
-from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
 from ._telemetry import CHAT, INVOKE, INVOKE_ASYNC, OFF, TEXT_COMPLETION, CallRecord, Telemetry
 from ._types import AsyncOutput, Body, InvokeAsyncResult, InvokeResult, Operation
+from ._user_agent import session_app_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,6 +47,8 @@ if TYPE_CHECKING:
     from ._aio_async_results import AsyncS3ClientLike
     from ._async_results import Destination, Progress
     from ._async_streaming import AsyncResponseStream
+    from ._chat import ToolChoiceOption
+    from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
 
 __all__ = ["AsyncSageMakerRuntime", "AIO_EXTRA_HINT"]
 
@@ -427,6 +428,8 @@ class AsyncSageMakerRuntime:
         session_id: str | None = None,
     ) -> Generation:
         """Send a chat request and return the whole answer (see ``SageMakerRuntime.chat``)."""
+        from ._chat import chat_request, parse_generation
+
         body = chat_request(
             messages,
             model=model,
@@ -484,6 +487,8 @@ class AsyncSageMakerRuntime:
         session_id: str | None = None,
     ) -> AsyncResponseStream:
         """Send a streaming chat request (see ``SageMakerRuntime.chat_stream``)."""
+        from ._chat import chat_request
+
         body = chat_request(
             messages,
             model=model,
@@ -533,6 +538,8 @@ class AsyncSageMakerRuntime:
         session_id: str | None = None,
     ) -> Generation:
         """Send a TGI/LMI generate request (see ``SageMakerRuntime.generate``)."""
+        from ._chat import generate_request, parse_generation
+
         body = generate_request(prompt, parameters, stream=False)
         params = await self._routed(
             "InvokeEndpoint",
@@ -572,6 +579,8 @@ class AsyncSageMakerRuntime:
         session_id: str | None = None,
     ) -> AsyncResponseStream:
         """Send a streaming generate request (see ``SageMakerRuntime.generate_stream``)."""
+        from ._chat import generate_request
+
         body = generate_request(prompt, parameters, stream=True)
         params = await self._routed(
             "InvokeEndpointWithResponseStream",
@@ -615,17 +624,22 @@ class AsyncSageMakerRuntime:
         return client
 
     async def _create_client(self) -> SageMakerRuntimeClient:
+        from aiobotocore import __version__ as aiobotocore_version
         from aiobotocore.session import get_session
 
         session: Any = self._session if self._session is not None else get_session()
         exit_stack = contextlib.AsyncExitStack()
         try:
+            app_id = session_app_id(self._config, session)
+            config = facade_config(
+                self._config, sdk=("aiobotocore", aiobotocore_version), app_id=app_id
+            )
             client: SageMakerRuntimeClient = await exit_stack.enter_async_context(
                 session.create_client(
                     SERVICE_NAME,
                     region_name=self._region_name,
                     endpoint_url=self._endpoint_url,
-                    config=facade_config(self._config),
+                    config=config,
                 )
             )
         except Exception as exc:

@@ -197,10 +197,18 @@ class AsyncResponseStream(StreamState):
         try:
             if failure is not None:
                 raise failure
-            # One HTTP chunk at a time, as urllib3 gives the sync stream: an event is
-            # yielded before a later chunk can fail.
+            content = self._raw.content
+            readany = getattr(content, "readany", None)  # aiohttp's; not the httpx body's
+            if readany is not None:
+                # Everything received so far, across HTTP chunks: under load many chunks
+                # wait in the buffer, and one read (one pass of the frame decoder) per
+                # chunk is most of a stream's cost. Events of the chunks received before
+                # a failure are still yielded before it: the failure raises on the next
+                # read (see _salvage).
+                data: bytes = await readany()
+                return data
             while True:
-                data, end_of_chunk = await self._raw.content.readchunk()
+                data, end_of_chunk = await content.readchunk()
                 if data or not end_of_chunk:
                     return data
         except (SageMakerRuntimeError, asyncio.CancelledError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -9,19 +10,57 @@ from botocore.config import Config
 
 from ._exceptions import ClientValidationError, SageMakerRuntimeError
 from ._retry import RetryPolicy
+from ._user_agent import option, user_agent
 
 SERVICE_NAME = "sagemaker-runtime"
 _ERROR_CODE_HOOK = "typed-sagemaker-runtime-error-code"
 
-# botocore retries nothing: the facade's RetryPolicy decides instead.
-_NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
+# botocore retries nothing: the facade's RetryPolicy decides instead. Nor does it validate
+# the parameters: build_params has checked every one (types included) before the call.
+_FACADE_SETTINGS = Config(
+    retries={"mode": "standard", "total_max_attempts": 1}, parameter_validation=False
+)
+# Connections kept for reuse. botocore's 10 makes 64 threads sharing a client discard
+# connections ("Connection pool is full") and reconnect; for aiohttp it is also the number
+# of requests in flight, the rest waiting for a connection (see docs/performance.md).
+DEFAULT_POOL_CONNECTIONS = 64
 
 
-def facade_config(config: Config | None) -> Config:
-    """The user's botocore ``Config`` with botocore's own retries switched off."""
-    merged = (config or Config()).merge(_NO_BOTOCORE_RETRIES)
+def facade_config(
+    config: Config | None, *, sdk: tuple[str, str], app_id: str | None = None
+) -> Config:
+    """The user's botocore ``Config`` for a client the facade builds.
+
+    botocore's own retries and parameter validation are switched off, and
+    ``max_pool_connections`` is :data:`DEFAULT_POOL_CONNECTIONS` unless the user set it.
+    Unless the user set ``user_agent``, the User-Agent is a fixed string built once (see
+    :func:`user_agent`) instead of the one botocore rebuilds twice per request. ``sdk``
+    is the name and version the string starts with; ``app_id`` the ``user_agent_appid``
+    to carry (default: the config's, else ``AWS_SDK_UA_APP_ID``).
+    """
+    settings = _FACADE_SETTINGS
+    if config is None or not _user_set(config, "max_pool_connections"):
+        settings = settings.merge(Config(max_pool_connections=DEFAULT_POOL_CONNECTIONS))
+    if option(config, "user_agent") is None:
+        if app_id is None:
+            app_id = option(config, "user_agent_appid") or os.environ.get("AWS_SDK_UA_APP_ID")
+        settings = settings.merge(Config(user_agent=user_agent(*sdk, app_id=app_id)))
+    merged = (config or Config()).merge(settings)
     _keep_http_session_cls(config, merged)
     return merged
+
+
+def _user_set(config: Config, name: str) -> bool:
+    """Whether the option ``name`` was passed to the ``Config`` (or merged into it) by the user.
+
+    botocore records them in the private ``_user_provided_options`` (what ``Config.merge``
+    merges); a value equal to botocore's default is not the same as a value the user chose.
+    Without that attribute, a value other than the default counts as set.
+    """
+    provided = getattr(config, "_user_provided_options", None)
+    if isinstance(provided, dict):
+        return name in provided
+    return getattr(config, name, None) != getattr(Config(), name, None)
 
 
 def _keep_http_session_cls(config: Config | None, merged: Config) -> None:

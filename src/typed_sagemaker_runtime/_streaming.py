@@ -7,21 +7,11 @@ import socket
 import threading
 import time
 from collections.abc import Generator, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ._chunks import chunk_decoder, generation_of
-from ._decoders import (
-    LineDecoder,
-    ServerSentEvent,
-    SSEDecoder,
-    TokenFormat,
-    Utf8Decoder,
-    token_decoder,
-)
 from ._errors import map_stream_exception
 from ._events import PayloadPart, StreamEvent
 from ._exceptions import SageMakerRuntimeError, StreamError
-from ._llm_types import Generation, GenerationChunk
 from ._stream_core import (
     ERROR_GRACE,
     OPERATION as _OPERATION,
@@ -35,6 +25,10 @@ from ._stream_core import (
 )
 from ._telemetry import OFF, CallRecord
 from ._types import StreamMetadata
+
+if TYPE_CHECKING:
+    from ._decoders import ServerSentEvent, TokenFormat
+    from ._llm_types import Generation, GenerationChunk
 
 __all__ = ["ResponseStream"]
 
@@ -148,6 +142,8 @@ class ResponseStream(StreamState):
         A character split across parts comes out whole; invalid UTF-8 raises
         ``StreamDecodeError``.
         """
+        from ._decoders import Utf8Decoder
+
         return self.decode(Utf8Decoder())
 
     def lines(self) -> Iterator[str]:
@@ -157,10 +153,14 @@ class ResponseStream(StreamState):
         parts) and decoded whole. Empty lines are yielded; a last line without a newline
         is yielded at the end of the stream. U+2028 and other Unicode breaks never split.
         """
+        from ._decoders import LineDecoder
+
         return self.decode(LineDecoder())
 
     def sse(self) -> Iterator[ServerSentEvent]:
         """Yield the payload's server-sent events (``data:`` joined, comments skipped)."""
+        from ._decoders import SSEDecoder
+
         return self.decode(SSEDecoder())
 
     def tokens(self, format: TokenFormat = "auto") -> Iterator[str]:
@@ -171,6 +171,8 @@ class ResponseStream(StreamState):
         keep-alives, ``[DONE]`` and usage-only chunks are skipped; an error record from
         the server raises ``GenerationError`` after the text that came before it.
         """
+        from ._decoders import token_decoder
+
         return self.decode(token_decoder(format, self._metadata["content_type"]))
 
     def decode(self, decoder: PayloadDecoder[_T]) -> Iterator[_T]:
@@ -193,6 +195,8 @@ class ResponseStream(StreamState):
         joined equals; records that carry nothing (keep-alives, ``[DONE]``, special
         tokens without details) yield nothing.
         """
+        from ._chunks import chunk_decoder
+
         decoder = chunk_decoder(format, self._metadata["content_type"])
         return self.decode(self._telemetry.tee(decoder))
 
@@ -202,6 +206,8 @@ class ResponseStream(StreamState):
         Times are measured from the request (``time_to_first_token`` includes the wait
         for the response head).
         """
+        from ._chunks import generation_of
+
         return generation_of(self.chunks(format), started=self._requested_at)
 
     # --- internals ------------------------------------------------------------------

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._chunks import chunk_decoder
 from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from ._exceptions import (
     ClientValidationError,
@@ -483,6 +482,8 @@ class _Recording(CallRecord):
     ) -> None:
         self.responded(request_id, variant)
         self._kept = True
+        from ._chunks import chunk_decoder  # loaded only while something records
+
         self._chunks = chunk_decoder("auto", content_type)
 
     def generation(self, generation: Generation) -> None:

@@ -98,12 +98,13 @@ def _httpx_session_cls() -> Any:
 
 
 def _config(**options: Any) -> Any:
+    session_cls = _httpx_session_cls()  # first: it skips the test without aiobotocore
     from aiobotocore.config import AioConfig
 
     # A pool of one: a connection never handed back makes the next call wait for it.
     options.setdefault("max_pool_connections", 1)
     options.setdefault("read_timeout", 10)
-    return AioConfig(http_session_cls=_httpx_session_cls(), **options)
+    return AioConfig(http_session_cls=session_cls, **options)
 
 
 def _client(local: LocalRuntime, **options: Any) -> AsyncSageMakerRuntime:

@@ -307,7 +307,8 @@ def test_invoke_and_invoke_async_write_the_body_unchanged_to_a_pipe(local: Local
     ("body", "problem"),
     [
         ("hello there", "the body is not JSON (Expecting value at line 1 column 1)"),
-        ('{"inputs": "hello there",}', "the body is not JSON (Expecting property name"),
+        # json's own words for it vary: "Illegal trailing comma" from Python 3.13 on
+        ('{"inputs": "hello there",}', "the body is not JSON ("),
         ("", "the body is empty"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -20,10 +21,10 @@ CONFIG = Config(read_timeout=120, retries={"total_max_attempts": 1})
 
 
 @contextmanager
-def local_server() -> Iterator[str]:
-    """Start ``_server.py`` in its own process; yield its URL."""
+def server_process(script: str = "_server.py") -> Iterator[tuple[str, int]]:
+    """Start ``script`` (``_server.py``) in its own process; yield its URL and process id."""
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "_server.py")],
+        [sys.executable, str(HERE / script)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -31,10 +32,25 @@ def local_server() -> Iterator[str]:
     assert process.stdout is not None
     assert process.stdin is not None
     try:
-        yield process.stdout.readline().strip()
+        yield process.stdout.readline().strip(), process.pid
     finally:
         process.stdin.close()
         process.wait(timeout=60)
+
+
+@contextmanager
+def local_server(script: str = "_server.py") -> Iterator[str]:
+    """Start ``script`` (``_server.py``) in its own process; yield its URL."""
+    with server_process(script) as (url, _pid):
+        yield url
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far, from ``/proc``."""
+    with open(f"/proc/{pid}/stat") as file:
+        fields = file.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def session() -> boto3.session.Session:

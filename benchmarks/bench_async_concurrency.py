@@ -2,30 +2,42 @@
 
     python benchmarks/bench_async_concurrency.py                  # 1,000 streams, 5 reps
     python benchmarks/bench_async_concurrency.py --quick          # 200 streams, 3 reps
-    python benchmarks/bench_async_concurrency.py --streams 500 --reps 7
+    python benchmarks/bench_async_concurrency.py --streams 500 --reps 7 --no-threads
 
-Every stream reads the ``concurrent`` endpoint of ``_server.py`` (a LocalRuntime in its own
-process): 50 TGI token records, one event-stream frame per HTTP chunk, as LLM servers send
-them. Each side runs in a fresh process of its own, rep by rep, taking turns at going
-first, so load from elsewhere on the machine lands on both sides alike:
+Every stream reads TGI token records from ``_replay_server.py``, one event-stream frame per
+HTTP chunk, as LLM servers send them: the bytes ``LocalRuntime`` sends, recorded once and
+replayed from one asyncio loop, so that at a thousand connections the server is not what
+sets the pace (``LocalRuntime`` runs a thread per connection). Four workloads: 50 or 250
+records per stream (a short answer, a typical one), each written ``burst`` (back to back:
+a client that falls behind finds many frames at each read, and the aggregate rate is its
+own capacity) or ``paced`` (one chunk per connection per turn of the server's loop: the
+client reads about one frame per socket read, in step with the server). The table shows
+how busy the server was, so a run where it set the pace shows as one.
+
+Each side runs in a fresh process of its own, rep by rep, taking turns at going first, so
+load from elsewhere on the machine lands on both sides alike:
 
 * asyncio: ``AsyncSageMakerRuntime`` against aiobotocore's client used directly, N streams
   started together with ``asyncio.gather`` on one loop. Both clients need a pool of N:
   aiobotocore passes ``max_pool_connections`` to aiohttp's ``TCPConnector(limit=...)``,
   which *queues* requests beyond it (with the default of 10, 1,000 streams would run ten
-  at a time).
+  at a time). Two warm-up batches fill the pool (after the first, aiohttp had kept only
+  some of the new connections), the third is measured: a service under steady load reuses
+  its connections.
 * threads: 64 threads sharing one ``SageMakerRuntime`` against 64 threads sharing one raw
   boto3 client, each thread reading streams back to back; with the pool the facade now
   builds (64 when ``max_pool_connections`` is not set) and with botocore's default of 10,
   counting urllib3's "Connection pool is full, discarding connection" warnings.
 
 Figures per side: aggregate events/s (all events over the wall time of the whole batch),
-p50/p99 time to first event (from the batch's start: it includes waiting for the server),
-peak RSS (``VmHWM``) and RSS per open stream: ``VmRSS`` when every stream has yielded its
-first event and none has finished (they wait on a barrier), minus ``VmRSS`` before the
-batch, over N. (``ru_maxrss`` would do for the peak, but a child inherits its parent's on
-Linux; ``/proc/self/status`` is the process's own.) The soft limit of open files is raised
-to fit N sockets when it is lower (``resource.setrlimit``); the run says so.
+client CPU per event (user + system, the request's share included), p50/p99 time to first
+event (from the batch's start: it includes waiting for the server), peak RSS (``VmHWM``)
+and RSS per open stream: ``VmRSS`` when every stream has yielded its first event and none
+has finished (they wait on a barrier), minus ``VmRSS`` before the batch, over N, taken in
+the first batch, whose connections are new. (``ru_maxrss`` would do for the peak, but a
+child inherits its parent's on Linux; ``/proc/self/status`` is the process's own.) The soft
+limit of open files is raised to fit N sockets when it is lower (``resource.setrlimit``);
+the run says so.
 """
 
 from __future__ import annotations
@@ -43,13 +55,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from _common import HERE, local_server, table
+from _common import HERE, process_cpu, server_process, table
 
-EVENTS = 50  # records of the "concurrent" endpoint of _server.py
+TOKENS = (50, 250)  # records per stream: endpoints burst-N and paced-N of _replay_server.py
+MODES = ("burst", "paced")
 REGION = "us-east-1"
 KEY = "bench"
 THREADS = 64
 THREAD_STREAMS = 8  # streams each thread reads, back to back
+THREAD_TOKENS = 50
+THREAD_ENDPOINT = f"burst-{THREAD_TOKENS}"
 
 
 def status(field: str) -> float:
@@ -92,7 +107,7 @@ class Opened:
 Side = tuple[Callable[[Opened, float], Any], Callable[[], Any]]  # one stream; close
 
 
-async def ours_streams(url: str, count: int) -> Side:
+async def ours_streams(url: str, count: int, endpoint: str) -> Side:
     from aiobotocore.session import get_session
     from botocore.config import Config
 
@@ -110,7 +125,7 @@ async def ours_streams(url: str, count: int) -> Side:
     await smr.__aenter__()
 
     async def one(opened: Opened, start: float) -> int:
-        async with await smr.stream("concurrent", b"{}") as stream:
+        async with await smr.stream(endpoint, b"{}") as stream:
             events = aiter(stream)
             await anext(events)
             opened.first(start)
@@ -120,7 +135,7 @@ async def ours_streams(url: str, count: int) -> Side:
     return one, smr.aclose
 
 
-async def aiobotocore_streams(url: str, count: int) -> Side:
+async def aiobotocore_streams(url: str, count: int, endpoint: str) -> Side:
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
@@ -136,7 +151,7 @@ async def aiobotocore_streams(url: str, count: int) -> Side:
 
     async def one(opened: Opened, start: float) -> int:
         response = await client.invoke_endpoint_with_response_stream(
-            EndpointName="concurrent", Body=b"{}"
+            EndpointName=endpoint, Body=b"{}"
         )
         events = aiter(response["Body"])
         await anext(events)
@@ -147,31 +162,36 @@ async def aiobotocore_streams(url: str, count: int) -> Side:
     return one, lambda: creator.__aexit__(None, None, None)
 
 
-async def async_batch(one: Callable[[Opened, float], Any], count: int) -> dict[str, float]:
+async def async_batch(
+    one: Callable[[Opened, float], Any], count: int, events: int
+) -> dict[str, float]:
     opened = Opened(count)
     rss_before = status("VmRSS")
-    cpu = time.process_time()
+    cpu = time.process_time()  # user + system
     start = time.perf_counter()
     counts = await asyncio.gather(*(one(opened, start) for _ in range(count)))
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    assert counts == [EVENTS] * count, counts[:5]
+    assert counts == [events] * count, counts[:5]
     firsts = sorted(opened.firsts)
     return {
-        "events_per_s": count * EVENTS / wall,
-        "cpu_us_per_event": cpu / (count * EVENTS) * 1e6,
+        "events_per_s": count * events / wall,
+        "cpu_us_per_event": cpu / (count * events) * 1e6,
+        "wall": wall,
         "p50_first": firsts[len(firsts) // 2],
         "p99_first": firsts[min(len(firsts) - 1, int(len(firsts) * 0.99))],
         "rss_per_stream_kib": (opened.rss_open - rss_before) * 1024 / count,
     }
 
 
-def async_child(side: str, url: str, count: int) -> dict[str, float]:
+def async_child(side: str, url: str, count: int, endpoint: str) -> dict[str, float]:
     async def main() -> dict[str, float]:
         make = ours_streams if side == "ours-async" else aiobotocore_streams
-        one, close = await make(url, count)
-        first = await async_batch(one, count)  # also the warm-up: opens the connections
-        result = await async_batch(one, count)
+        events = int(endpoint.rpartition("-")[2])
+        one, close = await make(url, count, endpoint)
+        first = await async_batch(one, count, events)  # warm-up: opens the connections
+        await async_batch(one, count, events)  # warm-up: the pool is full after this one
+        result = await async_batch(one, count, events)
         await close()
         # Memory per open stream from the first batch, whose connections are new: in the
         # second, memory the first freed is reused and the difference is mostly noise.
@@ -221,7 +241,7 @@ def thread_child(side: str, url: str, pool: int | None) -> dict[str, float]:
 
         def read_one() -> tuple[float, int]:
             start = time.perf_counter()
-            with smr.stream("concurrent", b"{}") as stream:
+            with smr.stream(THREAD_ENDPOINT, b"{}") as stream:
                 events = iter(stream)
                 next(events)
                 first = time.perf_counter() - start
@@ -237,7 +257,7 @@ def thread_child(side: str, url: str, pool: int | None) -> dict[str, float]:
         def read_one() -> tuple[float, int]:
             start = time.perf_counter()
             events = iter(
-                raw.invoke_endpoint_with_response_stream(EndpointName="concurrent", Body=b"{}")[
+                raw.invoke_endpoint_with_response_stream(EndpointName=THREAD_ENDPOINT, Body=b"{}")[
                     "Body"
                 ]
             )
@@ -254,7 +274,7 @@ def thread_child(side: str, url: str, pool: int | None) -> dict[str, float]:
             go.wait()
             for _ in range(THREAD_STREAMS):
                 first, count = read_one()
-                assert count == EVENTS, count
+                assert count == THREAD_TOKENS, count
                 with lock:
                     firsts.append(first)
 
@@ -271,7 +291,7 @@ def thread_child(side: str, url: str, pool: int | None) -> dict[str, float]:
     warnings.count = 0
     wall, firsts = batch()
     return {
-        "events_per_s": THREADS * THREAD_STREAMS * EVENTS / wall,
+        "events_per_s": THREADS * THREAD_STREAMS * THREAD_TOKENS / wall,
         "p50_first": firsts[len(firsts) // 2],
         "p99_first": firsts[int(len(firsts) * 0.99)],
         "pool_full_warnings": warnings.count,
@@ -282,19 +302,24 @@ def thread_child(side: str, url: str, pool: int | None) -> dict[str, float]:
 # --- the parent: turns, medians, the table -----------------------------------------------
 
 
-def run_child(*args: str) -> dict[str, float]:
+def run_child(server_pid: int, *args: str) -> dict[str, float]:
+    """One side in a fresh process; adds the server's CPU seconds over the child's life."""
+    server_cpu = process_cpu(server_pid)
     out = subprocess.run(
         [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True
     ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return {**result, "server_cpu": process_cpu(server_pid) - server_cpu}
 
 
-def turns(reps: int, sides: dict[str, tuple[str, ...]]) -> dict[str, list[dict[str, float]]]:
+def turns(
+    server_pid: int, reps: int, sides: dict[str, tuple[str, ...]]
+) -> dict[str, list[dict[str, float]]]:
     results: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     names = list(sides)
     for index in range(reps):
         for name in names if index % 2 == 0 else names[::-1]:
-            results[name].append(run_child(*sides[name]))
+            results[name].append(run_child(server_pid, *sides[name]))
     return results
 
 
@@ -306,75 +331,82 @@ def paired_ratio(ours: list[dict[str, float]], base: list[dict[str, float]], key
     return statistics.median(o[key] / b[key] for o, b in zip(ours, base, strict=True))
 
 
+def loop_rows(ours: list[dict[str, float]], base: list[dict[str, float]]) -> list[tuple[str, ...]]:
+    def row(label: str, key: str, unit: str, scale: float = 1.0) -> tuple[str, ...]:
+        return (
+            label,
+            f"{median(base, key) * scale:,.1f}{unit}",
+            f"{median(ours, key) * scale:,.1f}{unit}",
+            f"{paired_ratio(ours, base, key):.2f}x",
+        )
+
+    def server_busy(samples: list[dict[str, float]]) -> float:
+        # The child runs three batches (two warm-ups, one measured) of about the same length.
+        return statistics.median(s["server_cpu"] / (3 * s["wall"]) for s in samples)
+
+    return [
+        row("aggregate events/s (higher is better)", "events_per_s", ""),
+        row("time to first event, p50 (from the batch's start)", "p50_first", " ms", 1000),
+        row("time to first event, p99 (from the batch's start)", "p99_first", " ms", 1000),
+        row("client CPU per event (the request's share included)", "cpu_us_per_event", " us"),
+        row("RSS per open stream (first batch, new connections)", "rss_per_stream_kib", " KiB"),
+        row("peak RSS of the process (VmHWM)", "peak_rss_mib", " MiB"),
+        (
+            "server busy (its CPU over the batch's wall time)",
+            f"{server_busy(base):.0%}",
+            f"{server_busy(ours):.0%}",
+            "",
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="200 streams, 3 reps")
+    parser.add_argument("--no-threads", action="store_true", help="the event loop only")
     args = parser.parse_args()
     count, reps = (200, 3) if args.quick else (args.streams, args.reps)
     # The child processes inherit the limit.
     print(raise_file_limit(count + 256), file=sys.stderr)
-    with local_server() as url:
-        print(f"{count} concurrent streams, {reps} reps...", file=sys.stderr)
-        loop = turns(
-            reps,
-            {
-                "ours": ("ours-async", url, str(count)),
-                "aiobotocore": ("aiobotocore", url, str(count)),
-            },
-        )
-        print(f"{THREADS} threads...", file=sys.stderr)
-        threads = turns(
-            reps,
-            {
-                "ours": ("ours-sync", url, "default"),
-                "raw": ("raw-sync", url, str(THREADS)),
-                "ours-10": ("ours-sync", url, "10"),
-                "raw-10": ("raw-sync", url, "default"),
-            },
-        )
-    ours, base = loop["ours"], loop["aiobotocore"]
-    rows = [
-        (
-            "aggregate events/s",
-            f"{median(base, 'events_per_s'):,.0f}",
-            f"{median(ours, 'events_per_s'):,.0f}",
-            f"{paired_ratio(ours, base, 'events_per_s'):.2f}x",
-        ),
-        *(
-            (
-                f"time to first event, {label} (from the batch's start)",
-                f"{median(base, key) * 1000:,.1f} ms",
-                f"{median(ours, key) * 1000:,.1f} ms",
-                f"{paired_ratio(ours, base, key):.2f}x",
+    with server_process("_replay_server.py") as (url, pid):
+        loops = {}
+        for mode in MODES:
+            for tokens in TOKENS:
+                endpoint = f"{mode}-{tokens}"
+                print(f"{count} concurrent streams, {endpoint}, {reps} reps...", file=sys.stderr)
+                loops[endpoint] = turns(
+                    pid,
+                    reps,
+                    {
+                        "ours": ("ours-async", url, str(count), endpoint),
+                        "aiobotocore": ("aiobotocore", url, str(count), endpoint),
+                    },
+                )
+        threads = {}
+        if not args.no_threads:
+            print(f"{THREADS} threads...", file=sys.stderr)
+            threads = turns(
+                pid,
+                reps,
+                {
+                    "ours": ("ours-sync", url, "default"),
+                    "raw": ("raw-sync", url, str(THREADS)),
+                    "ours-10": ("ours-sync", url, "10"),
+                    "raw-10": ("raw-sync", url, "default"),
+                },
             )
-            for key, label in (("p50_first", "p50"), ("p99_first", "p99"))
-        ),
-        (
-            "client CPU per event (the request's share included)",
-            f"{median(base, 'cpu_us_per_event'):,.1f} us",
-            f"{median(ours, 'cpu_us_per_event'):,.1f} us",
-            f"{paired_ratio(ours, base, 'cpu_us_per_event'):.2f}x",
-        ),
-        (
-            "RSS per open stream (first batch, new connections)",
-            f"{median(base, 'rss_per_stream_kib'):,.1f} KiB",
-            f"{median(ours, 'rss_per_stream_kib'):,.1f} KiB",
-            f"{paired_ratio(ours, base, 'rss_per_stream_kib'):.2f}x",
-        ),
-        (
-            "peak RSS of the process (VmHWM)",
-            f"{median(base, 'peak_rss_mib'):,.1f} MiB",
-            f"{median(ours, 'peak_rss_mib'):,.1f} MiB",
-            f"{paired_ratio(ours, base, 'peak_rss_mib'):.2f}x",
-        ),
-    ]
-    print(
-        f"\n{count} concurrent streams on one event loop, {EVENTS} events each "
-        f"(max_pool_connections={count} on both sides; median of {reps} reps):"
-    )
-    print(table(rows, ("measure", "aiobotocore directly", "AsyncSageMakerRuntime", "ratio")))
+    for endpoint, loop in loops.items():
+        mode, _, tokens = endpoint.partition("-")
+        print(
+            f"\n{count} concurrent streams on one event loop, {tokens} events each, {mode} "
+            f"(max_pool_connections={count} on both sides; median of {reps} reps):"
+        )
+        rows = loop_rows(loop["ours"], loop["aiobotocore"])
+        print(table(rows, ("measure", "aiobotocore directly", "AsyncSageMakerRuntime", "ratio")))
+    if not threads:
+        return
     thread_rows = []
     for label, ours_key, raw_key in (
         ("pool 64 (facade: its default; raw: max_pool_connections=64)", "ours", "raw"),
@@ -409,14 +441,17 @@ def main() -> None:
                 "",
             ),
         ]
-    print(f"\n{THREADS} threads sharing one client, {THREAD_STREAMS} streams each, back to back:")
+    print(
+        f"\n{THREADS} threads sharing one client, {THREAD_STREAMS} streams of "
+        f"{THREAD_TOKENS} events each, back to back:"
+    )
     print(table(thread_rows, ("measure", "raw boto3", "SageMakerRuntime", "ratio")))
 
 
 def child(argv: list[str]) -> None:
-    side, url, size = argv
+    side, url, size, *endpoint = argv
     if side in ("ours-async", "aiobotocore"):
-        result = async_child(side, url, int(size))
+        result = async_child(side, url, int(size), endpoint[0])
     else:
         result = thread_child(side, url, None if size == "default" else int(size))
     print(json.dumps(result))

@@ -33,11 +33,16 @@ from typed_sagemaker_runtime import (
     RetryPolicy,
     SageMakerRuntime,
     StreamConsumedError,
+    StreamEvent,
 )
+from typed_sagemaker_runtime._eventstream import encode_event
+from typed_sagemaker_runtime._stream_core import EventStreamCore
 from typed_sagemaker_runtime.testing import (
+    EndpointResponse,
     ErrorResponse,
     InvocationRequest,
     LocalRuntime,
+    RawFrames,
     StreamErrorEvent,
 )
 
@@ -252,6 +257,43 @@ def test_100_concurrent_streams_do_not_block_each_other(local: LocalRuntime) -> 
     assert asyncio.run(main()) == [[b"first", b"last"]] * STREAMS
     assert handler.all_arrived.is_set()
     assert local.connections_opened == STREAMS
+
+
+def test_the_first_event_is_not_held_back_by_a_backlog(
+    local: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first read takes one HTTP chunk, even with the whole body already received.
+
+    Later reads take everything aiohttp holds (one pass of the decoder for many frames),
+    but the first event of a stream that starts behind (a busy loop, many streams) is
+    yielded as soon as its own chunk is decoded, not after the backlog behind it.
+    """
+    frames = [encode_event(PayloadPart(b"token %d" % index)) for index in range(50)]
+    local.add_endpoint("backlog", lambda r: EndpointResponse([RawFrames(f) for f in frames]))
+    fed: list[int] = []
+    real_feed = EventStreamCore.feed
+
+    def recording_feed(core: EventStreamCore, chunk: bytes) -> list[StreamEvent]:
+        fed.append(len(chunk))
+        return real_feed(core, chunk)
+
+    monkeypatch.setattr(EventStreamCore, "feed", recording_feed)
+
+    async def main() -> list[bytes]:
+        async with local.async_client() as smr, await smr.stream("backlog", b"{}") as stream:
+            content: Any = stream._raw.content  # pyright: ignore[reportPrivateUsage]
+            deadline = time.monotonic() + 30
+            while not content.is_eof():  # wait until the whole body is in aiohttp's buffer
+                assert time.monotonic() < deadline, "the body never arrived"
+                await asyncio.sleep(0.001)
+            events = aiter(stream)
+            first = await anext(events)
+            assert fed == [len(frames[0])]
+            assert isinstance(first, PayloadPart)
+            return [first.data] + [e.data async for e in events if isinstance(e, PayloadPart)]
+
+    assert asyncio.run(main()) == [b"token %d" % index for index in range(50)]
+    assert fed == [len(frames[0]), sum(len(f) for f in frames[1:])]
 
 
 class EndlessStream:

@@ -34,11 +34,16 @@ def _no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # no credentials cached by earlier tests
 
 
-def _assert_explains_credentials(exc: smr.CredentialsError) -> None:
+def _assert_explains_credentials(exc: smr.CredentialsError, clients: Clients) -> None:
     text = str(exc)
     for hint in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "aws configure", "profile"):
         assert hint in text, hint
-    assert "session=" in text
+    # The session the caller would pass: aiobotocore's for the asyncio client.
+    if clients.is_async:
+        assert "session=AioSession(profile=NAME)" in text
+        assert "boto3.Session" not in text
+    else:
+        assert "session=boto3.Session(profile_name=NAME)" in text
     assert "\n" not in text
     assert isinstance(exc.__cause__, bce.NoCredentialsError)
     assert not exc.retryable
@@ -54,7 +59,7 @@ def test_missing_credentials_raise_credentials_error_and_send_nothing(
             client.invoke_async("echo", input_location="s3://bucket/input.json")
         else:
             getattr(client, method)("echo", b"hello")
-    _assert_explains_credentials(caught.value)
+    _assert_explains_credentials(caught.value, clients)
     assert caught.value.operation is not None
     assert local.requests == []
     assert local.connections_opened == 0
@@ -110,5 +115,7 @@ def test_unusable_credentials_when_building_the_client(
         clients.build(region_name="us-east-1", endpoint_url=local.endpoint_url)
     assert says in str(caught.value)
     assert "aws configure" in str(caught.value)
+    session = "AioSession(profile=" if clients.is_async else "boto3.Session(profile_name="
+    assert session in str(caught.value)
     assert caught.value.operation is None
     assert local.connections_opened == 0

@@ -644,7 +644,7 @@ class AsyncSageMakerRuntime:
             )
         except Exception as exc:
             await exit_stack.aclose()
-            mapped = construction_error(exc)
+            mapped = construction_error(exc, aio=True)
             if mapped is None:
                 raise
             raise mapped from exc

@@ -106,6 +106,7 @@ class AsyncResponseStream(StreamState):
         self._raw = raw
         self._iterator: weakref.ReferenceType[_Events] | None = None
         self._failure: Exception | None = None
+        self._first_read = True
 
     async def __aenter__(self) -> Self:
         return self
@@ -199,7 +200,7 @@ class AsyncResponseStream(StreamState):
                 raise failure
             content = self._raw.content
             readany = getattr(content, "readany", None)  # aiohttp's; not the httpx body's
-            if readany is not None:
+            if readany is not None and not self._first_read:
                 # Everything received so far, across HTTP chunks: under load many chunks
                 # wait in the buffer, and one read (one pass of the frame decoder) per
                 # chunk is most of a stream's cost. Events of the chunks received before
@@ -207,6 +208,9 @@ class AsyncResponseStream(StreamState):
                 # read (see _salvage).
                 data: bytes = await readany()
                 return data
+            # The first read takes one HTTP chunk: the first event is not held back while
+            # a backlog behind it is decoded (a client that fell behind, many streams).
+            self._first_read = False
             while True:
                 data, end_of_chunk = await content.readchunk()
                 if data or not end_of_chunk:

@@ -157,13 +157,17 @@ def install_hooks(events: Any, *, aio: bool = False) -> None:
     )
 
 
-def construction_error(exc: Exception) -> SageMakerRuntimeError | None:
-    """The error to raise when botocore refuses to build a client; ``None``: not ours."""
+def construction_error(exc: Exception, *, aio: bool = False) -> SageMakerRuntimeError | None:
+    """The error to raise when botocore (``aio``: aiobotocore) refuses to build a client.
+
+    ``None``: not ours to map.
+    """
     from botocore.exceptions import InvalidRegionError, NoRegionError
 
-    from ._errors import credentials_error
+    from ._errors import AIO_PROFILE_HINT, PROFILE_HINT, credentials_error
 
-    credentials = credentials_error(exc, None)
+    hint = AIO_PROFILE_HINT if aio else PROFILE_HINT
+    credentials = credentials_error(exc, None, profile_hint=hint)
     if credentials is not None:
         return credentials
     if isinstance(exc, NoRegionError):

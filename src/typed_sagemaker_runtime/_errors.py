@@ -110,10 +110,17 @@ _CREDENTIAL_FAILURES: tuple[type[bce.BotoCoreError], ...] = (
 PROFILE_HINT = "session=boto3.Session(profile_name=NAME)"
 """How a Python caller picks a profile; the CLI says ``--profile NAME`` instead."""
 
-CREDENTIALS_HINT = (
-    "Configure them with the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
-    f"variables, with `aws configure`, or with a profile (AWS_PROFILE=NAME, or {PROFILE_HINT})"
-)
+AIO_PROFILE_HINT = "session=AioSession(profile=NAME)"
+"""The same for the asyncio client, whose session is aiobotocore's."""
+
+
+def credentials_hint(profile_hint: str = PROFILE_HINT) -> str:
+    """How to configure credentials, naming ``profile_hint`` as the way to pick a profile."""
+    return (
+        "Configure them with the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment "
+        f"variables, with `aws configure`, or with a profile (AWS_PROFILE=NAME, or {profile_hint})"
+    )
+
 
 # The lines of botocore's parameter report (botocore/validate.py), with the problem each
 # names. Only the parameter's name is kept: the report also quotes values.
@@ -274,11 +281,13 @@ def rejected_parameters(report: str) -> list[tuple[str, str]]:
     return [(name, problem) for _, name, problem in sorted(found)]
 
 
-def credentials_error(exc: BaseException, operation: str | None) -> CredentialsError | None:
+def credentials_error(
+    exc: BaseException, operation: str | None, *, profile_hint: str = PROFILE_HINT
+) -> CredentialsError | None:
     """A :class:`CredentialsError` saying how to configure credentials; ``None``: not one.
 
     ``operation`` is ``None`` when building the client failed (botocore loads the
-    credentials then).
+    credentials then). ``profile_hint`` names the session of the client that failed.
     """
     if not isinstance(exc, _CREDENTIAL_FAILURES):
         return None
@@ -292,7 +301,8 @@ def credentials_error(exc: BaseException, operation: str | None) -> CredentialsE
         problem = f"AWS credentials could not be loaded ({exc})"
     prefix = f"{operation}: " if operation else ""
     return CredentialsError(
-        f"{prefix}{problem}; nothing was sent. {CREDENTIALS_HINT}", operation=operation
+        f"{prefix}{problem}; nothing was sent. {credentials_hint(profile_hint)}",
+        operation=operation,
     )
 
 
@@ -490,6 +500,9 @@ def map_aio_exception(
         )
     if isinstance(exc, client_error):
         return TransportError(f"{operation}: HTTP transport failed: {exc}", operation=operation)
+    credentials = credentials_error(exc, operation, profile_hint=AIO_PROFILE_HINT)
+    if credentials is not None:
+        return credentials
     return map_exception(exc, operation=operation, read_timeout=read_timeout)
 
 

@@ -43,12 +43,15 @@ BAD_GATEWAY_PAGE = (
 )
 
 # botocore's own "generic error" case (5xx, body starting with <html>): it keeps no body.
+# nginx's and most load balancers' 502/503/504 pages start this way.
 GENERIC_PAGE = b"<html><body><b>Http/1.1 Service Unavailable</b></body></html>"
 
 PAGES = {
     "not-found": (404, NOT_FOUND_PAGE),
     "bad-gateway": (502, BAD_GATEWAY_PAGE),
     "generic": (503, GENERIC_PAGE),
+    "titled-reason": (404, b"<!DOCTYPE html><title>Not Found</title><p>Nothing here.</p>"),
+    "generic-huge": (504, b"<html><title>Gateway Timeout</title>" + b"x" * 1_000_000 + b"</html>"),
 }
 
 
@@ -125,11 +128,45 @@ def test_html_502_without_title_shows_the_start_of_its_text(
     assert "Lorem ipsum " * 40 in str(error.response["Error"]["Message"])
 
 
-def test_a_generic_5xx_page_keeps_its_class_and_one_line(
-    html_server: str, clients: Clients
+@pytest.mark.parametrize("method", ["invoke", "stream"])
+def test_a_generic_5xx_page_keeps_its_class_and_one_line_with_an_excerpt(
+    html_server: str, clients: Clients, method: str
 ) -> None:
-    """botocore keeps no body here (a 5xx starting with ``<html>``): status and reason only."""
-    error = _call(clients, html_server, "invoke", "generic")
+    """botocore drops this body (a 5xx starting with ``<html>``); the facade keeps it.
+
+    botocore's own fields stay as it parsed them (the status as the code, the reason
+    phrase as the message); the page is kept beside them, as ``Error.Page``.
+    """
+    error = _call(clients, html_server, method, "generic")
     assert type(error) is smr.ServiceUnavailableError
     assert error.retryable
-    assert str(error) == "InvokeEndpoint failed with HTTP 503 Service Unavailable"
+    assert str(error) == (
+        f"{error.operation}: HTTP 503 Service Unavailable; not an AWS error response "
+        "(a proxy, or the wrong endpoint_url?): Http/1.1 Service Unavailable"
+    )
+    assert error.response["Error"]["Code"] == "503"
+    assert error.response["Error"]["Message"] == "Service Unavailable"
+    assert error.response["Error"]["Page"] == GENERIC_PAGE.decode()
+
+
+def test_a_page_botocore_keeps_is_not_kept_twice(html_server: str, clients: Clients) -> None:
+    error = _call(clients, html_server, "invoke", "bad-gateway")
+    assert "Page" not in error.response["Error"]
+
+
+def test_a_huge_dropped_page_is_kept_in_part(html_server: str, clients: Clients) -> None:
+    """A kept exception does not hold a megabyte page: its first 64 KiB, title included."""
+    error = _call(clients, html_server, "invoke", "generic-huge")
+    assert str(error).endswith("not an AWS error response (a proxy, or the wrong endpoint_url?)")
+    assert len(error.response["Error"]["Page"]) == 64 * 1024
+
+
+def test_a_page_titled_with_the_reason_alone_is_still_named_a_page(
+    html_server: str, clients: Clients
+) -> None:
+    """Only botocore's stand-in (the bare reason phrase, no body) reads as a plain failure."""
+    error = _call(clients, html_server, "invoke", "titled-reason")
+    assert str(error) == (
+        "InvokeEndpoint: HTTP 404 Not Found; not an AWS error response "
+        "(a proxy, or the wrong endpoint_url?)"
+    )

@@ -123,15 +123,34 @@ def error_sub_code(body: object) -> str | None:
     return None
 
 
-def _keep(parsed: dict[str, Any], code: str | None) -> None:
+_PAGE_KEPT = 64 * 1024  # of a dropped error page: enough for its title and first lines
+
+
+def _keep(parsed: dict[str, Any], status: int, body: object) -> None:
     # At the top level of ``ClientError.response``, where botocore puts modelled error fields.
+    code = error_sub_code(body)
     if code is not None:
         parsed.setdefault("ErrorCode", code)
+    # A 5xx page starting with <html> (a proxy's, a load balancer's) is botocore's
+    # "generic error": it keeps the status and its reason phrase, and drops the page.
+    # Kept beside them (botocore's own fields unchanged) for the message's excerpt.
+    error = parsed.get("Error")
+    if (
+        status >= 500
+        and isinstance(error, dict)
+        and error.get("Code") == str(status)  # pyright: ignore[reportUnknownMemberType]
+        and isinstance(body, (bytes, bytearray))
+        and body.strip()
+    ):
+        page = bytes(body[:_PAGE_KEPT]).decode("utf-8", "replace")
+        if error.get("Message") != page:  # pyright: ignore[reportUnknownMemberType]
+            error.setdefault("Page", page)  # pyright: ignore[reportUnknownMemberType]
 
 
 def keep_error_code(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
     """botocore ``after-call`` hook: keep the service's ``ErrorCode`` sub-code.
 
+    Also keeps, as ``Error.Page``, the body of a 5xx error page that botocore drops.
     Relies on botocore emitting ``after-call`` with the ``AWSResponse`` (whose body it
     has already read for an error, so ``content`` is cached bytes) and the ``parsed``
     dict that becomes ``ClientError.response``: true from botocore 1.34 to today, while
@@ -139,13 +158,13 @@ def keep_error_code(http_response: Any, parsed: dict[str, Any], **_: Any) -> Non
     it. A stubbed response has no raw body.
     """
     if http_response.status_code >= 300 and http_response.raw is not None:
-        _keep(parsed, error_sub_code(http_response.content))
+        _keep(parsed, http_response.status_code, http_response.content)
 
 
 async def keep_error_code_aio(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
     """The aiobotocore twin of :func:`keep_error_code`: there ``content`` is awaited."""
     if http_response.status_code >= 300 and http_response.raw is not None:
-        _keep(parsed, error_sub_code(await http_response.content))
+        _keep(parsed, http_response.status_code, await http_response.content)
 
 
 def install_hooks(events: Any, *, aio: bool = False) -> None:

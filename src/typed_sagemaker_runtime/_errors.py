@@ -216,14 +216,15 @@ def _error_text(operation: str, code: str, status: int | None, message: str | No
         reason = f" {http.HTTPStatus(status or 0).phrase}"
     except ValueError:
         reason = ""
-    excerpt = page_excerpt(message or "")
-    if not excerpt or excerpt == reason.strip():  # no body, or botocore's stand-in
-        return f"{operation} failed with HTTP {status}{reason}"
+    if not message or not message.strip() or message == reason.strip():
+        return f"{operation} failed with HTTP {status}{reason}"  # no body, or botocore's stand-in
+    excerpt = page_excerpt(message)
     text = (
         f"{operation}: HTTP {status}{reason}; not an AWS error response "
         "(a proxy, or the wrong endpoint_url?)"
     )
-    return text if excerpt == f"{status}{reason}" else f"{text}: {excerpt}"
+    # A title that says no more than the status line is not repeated.
+    return text if excerpt in ("", reason.strip(), f"{status}{reason}") else f"{text}: {excerpt}"
 
 
 def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
@@ -234,6 +235,7 @@ def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
     code = str(error.get("Code") or "Unknown")
     status = _int_or_none(meta.get("HTTPStatusCode"))
     message = _str_or_none(error.get("Message")) or _str_or_none(response.get("Message"))
+    page = _str_or_none(error.get("Page"))  # a 5xx page botocore dropped (see _config._keep)
     cls = _service_error_class(code, status)
     common: dict[str, Any] = {
         "code": code,
@@ -243,7 +245,7 @@ def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
         "operation": operation,
         "retryable": issubclass(cls, RETRYABLE_ERRORS),
     }
-    text = _error_text(operation, code, status, message)
+    text = _error_text(operation, code, status, page or message)
     sub_code = _str_or_none(response.get("ErrorCode"))
     if cls is ValidationError:
         if message and _ENDPOINT_NOT_FOUND.search(message):

@@ -23,7 +23,9 @@ load from elsewhere on the machine lands on both sides alike:
   which *queues* requests beyond it (with the default of 10, 1,000 streams would run ten
   at a time). Two warm-up batches fill the pool (after the first, aiohttp had kept only
   some of the new connections), the third is measured: a service under steady load reuses
-  its connections.
+  its connections. Both clients are built as a user would build them: the facade with its
+  own settings (botocore's parameter validation off, a User-Agent built once), aiobotocore
+  with its defaults; both with retries off and the same read timeout and pool.
 * threads: 64 threads sharing one ``SageMakerRuntime`` against 64 threads sharing one raw
   boto3 client, each thread reading streams back to back; with the pool the facade now
   builds (64 when ``max_pool_connections`` is not set) and with botocore's default of 10,
@@ -31,13 +33,15 @@ load from elsewhere on the machine lands on both sides alike:
 
 Figures per side: aggregate events/s (all events over the wall time of the whole batch),
 client CPU per event (user + system, the request's share included), p50/p99 time to first
-event (from the batch's start: it includes waiting for the server), peak RSS (``VmHWM``)
-and RSS per open stream: ``VmRSS`` when every stream has yielded its first event and none
-has finished (they wait on a barrier), minus ``VmRSS`` before the batch, over N, taken in
-the first batch, whose connections are new. (``ru_maxrss`` would do for the peak, but a
-child inherits its parent's on Linux; ``/proc/self/status`` is the process's own.) The soft
-limit of open files is raised to fit N sockets when it is lower (``resource.setrlimit``);
-the run says so.
+event (from the batch's start: it includes waiting for the server), the server's CPU time
+over the batch's wall time, all from the measured batch; peak RSS (``VmHWM``) and RSS per
+open stream: ``VmRSS`` when every stream has yielded its first event and none has finished
+(they wait on a barrier), minus ``VmRSS`` before the batch, over N, taken in the first
+batch, whose connections are new. Only that batch holds its streams: held, their frames
+pile up, and a paced stream would no longer be read a frame at a time. (``ru_maxrss``
+would do for the peak, but a child inherits its parent's on Linux; ``/proc/self/status`` is
+the process's own.) The soft limit of open files is raised to fit N sockets when it is
+lower (``resource.setrlimit``); the run says so.
 """
 
 from __future__ import annotations
@@ -89,13 +93,19 @@ def raise_file_limit(needed: int) -> str:
 
 
 class Opened:
-    """Counts streams that yielded their first event; all wait until every one has."""
+    """Counts streams that yielded their first event; with ``hold``, all wait until every one has.
 
-    def __init__(self, count: int) -> None:
+    Held, all N streams are open at once (for the memory per open stream); their frames pile
+    up meanwhile, so the batches that measure speed do not hold.
+    """
+
+    def __init__(self, count: int, *, hold: bool) -> None:
         self.count = count
         self.firsts: list[float] = []
         self.all_open = asyncio.Event()
         self.rss_open = 0.0
+        if not hold:
+            self.all_open.set()
 
     def first(self, start: float) -> None:
         self.firsts.append(time.perf_counter() - start)
@@ -163,38 +173,42 @@ async def aiobotocore_streams(url: str, count: int, endpoint: str) -> Side:
 
 
 async def async_batch(
-    one: Callable[[Opened, float], Any], count: int, events: int
+    one: Callable[[Opened, float], Any], count: int, events: int, *, hold: bool, server: int
 ) -> dict[str, float]:
-    opened = Opened(count)
+    opened = Opened(count, hold=hold)
     rss_before = status("VmRSS")
+    server_cpu = process_cpu(server)
     cpu = time.process_time()  # user + system
     start = time.perf_counter()
     counts = await asyncio.gather(*(one(opened, start) for _ in range(count)))
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu
+    server_cpu = process_cpu(server) - server_cpu
     assert counts == [events] * count, counts[:5]
     firsts = sorted(opened.firsts)
     return {
         "events_per_s": count * events / wall,
         "cpu_us_per_event": cpu / (count * events) * 1e6,
-        "wall": wall,
+        "server_busy": server_cpu / wall,
         "p50_first": firsts[len(firsts) // 2],
         "p99_first": firsts[min(len(firsts) - 1, int(len(firsts) * 0.99))],
         "rss_per_stream_kib": (opened.rss_open - rss_before) * 1024 / count,
     }
 
 
-def async_child(side: str, url: str, count: int, endpoint: str) -> dict[str, float]:
+def async_child(side: str, url: str, count: int, endpoint: str, server: int) -> dict[str, float]:
     async def main() -> dict[str, float]:
         make = ours_streams if side == "ours-async" else aiobotocore_streams
         events = int(endpoint.rpartition("-")[2])
         one, close = await make(url, count, endpoint)
-        first = await async_batch(one, count, events)  # warm-up: opens the connections
-        await async_batch(one, count, events)  # warm-up: the pool is full after this one
-        result = await async_batch(one, count, events)
+        # Warm-up, held: opens the connections, and measures the memory per open stream.
+        first = await async_batch(one, count, events, hold=True, server=server)
+        # Warm-up: aiohttp kept only some of the new connections; the pool is full after it.
+        await async_batch(one, count, events, hold=False, server=server)
+        result = await async_batch(one, count, events, hold=False, server=server)
         await close()
-        # Memory per open stream from the first batch, whose connections are new: in the
-        # second, memory the first freed is reused and the difference is mostly noise.
+        # Memory per open stream from the first batch, whose connections are new: in a
+        # later one, memory the first freed is reused and the difference is mostly noise.
         return {
             **result,
             "rss_per_stream_kib": first["rss_per_stream_kib"],
@@ -303,13 +317,15 @@ def thread_child(side: str, url: str, pool: int | None) -> dict[str, float]:
 
 
 def run_child(server_pid: int, *args: str) -> dict[str, float]:
-    """One side in a fresh process; adds the server's CPU seconds over the child's life."""
-    server_cpu = process_cpu(server_pid)
+    """One side in a fresh process (told the server's process id, to read its CPU time)."""
     out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--child", str(server_pid), *args],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return {**result, "server_cpu": process_cpu(server_pid) - server_cpu}
+    return result
 
 
 def turns(
@@ -340,10 +356,6 @@ def loop_rows(ours: list[dict[str, float]], base: list[dict[str, float]]) -> lis
             f"{paired_ratio(ours, base, key):.2f}x",
         )
 
-    def server_busy(samples: list[dict[str, float]]) -> float:
-        # The child runs three batches (two warm-ups, one measured) of about the same length.
-        return statistics.median(s["server_cpu"] / (3 * s["wall"]) for s in samples)
-
     return [
         row("aggregate events/s (higher is better)", "events_per_s", ""),
         row("time to first event, p50 (from the batch's start)", "p50_first", " ms", 1000),
@@ -353,8 +365,8 @@ def loop_rows(ours: list[dict[str, float]], base: list[dict[str, float]]) -> lis
         row("peak RSS of the process (VmHWM)", "peak_rss_mib", " MiB"),
         (
             "server busy (its CPU over the batch's wall time)",
-            f"{server_busy(base):.0%}",
-            f"{server_busy(ours):.0%}",
+            f"{median(base, 'server_busy'):.0%}",
+            f"{median(ours, 'server_busy'):.0%}",
             "",
         ),
     ]
@@ -449,9 +461,9 @@ def main() -> None:
 
 
 def child(argv: list[str]) -> None:
-    side, url, size, *endpoint = argv
+    server, side, url, size, *endpoint = argv
     if side in ("ours-async", "aiobotocore"):
-        result = async_child(side, url, int(size), endpoint[0])
+        result = async_child(side, url, int(size), endpoint[0], int(server))
     else:
         result = thread_child(side, url, None if size == "default" else int(size))
     print(json.dumps(result))

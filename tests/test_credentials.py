@@ -40,7 +40,7 @@ def _assert_explains_credentials(exc: smr.CredentialsError, clients: Clients) ->
         assert hint in text, hint
     # The session the caller would pass: aiobotocore's for the asyncio client.
     if clients.is_async:
-        assert "session=AioSession(profile=NAME)" in text
+        assert "session=aiobotocore.session.AioSession(profile=NAME)" in text
         assert "boto3.Session" not in text
     else:
         assert "session=boto3.Session(profile_name=NAME)" in text

@@ -50,6 +50,7 @@ PAGES = {
     "not-found": (404, NOT_FOUND_PAGE),
     "bad-gateway": (502, BAD_GATEWAY_PAGE),
     "generic": (503, GENERIC_PAGE),
+    "json-502": (502, b'{"message": "Internal server error"}'),  # an API gateway's
     "titled-reason": (404, b"<!DOCTYPE html><title>Not Found</title><p>Nothing here.</p>"),
     "generic-huge": (504, b"<html><title>Gateway Timeout</title>" + b"x" * 1_000_000 + b"</html>"),
 }
@@ -149,16 +150,24 @@ def test_a_generic_5xx_page_keeps_its_class_and_one_line_with_an_excerpt(
     assert error.response["Error"]["Page"] == GENERIC_PAGE.decode()
 
 
-def test_a_page_botocore_keeps_is_not_kept_twice(html_server: str, clients: Clients) -> None:
-    error = _call(clients, html_server, "invoke", "bad-gateway")
+@pytest.mark.parametrize("page", ["bad-gateway", "json-502"])
+def test_a_body_botocore_keeps_is_not_kept_twice(
+    html_server: str, clients: Clients, page: str
+) -> None:
+    """Only the page botocore drops (a 5xx starting with ``<html>``) is kept beside it."""
+    error = _call(clients, html_server, "invoke", page)
     assert "Page" not in error.response["Error"]
+    if page == "json-502":
+        assert str(error).endswith(": Internal server error")
 
 
 def test_a_huge_dropped_page_is_kept_in_part(html_server: str, clients: Clients) -> None:
     """A kept exception does not hold a megabyte page: its first 64 KiB, title included."""
     error = _call(clients, html_server, "invoke", "generic-huge")
     assert str(error).endswith("not an AWS error response (a proxy, or the wrong endpoint_url?)")
-    assert len(error.response["Error"]["Page"]) == 64 * 1024
+    page = error.response["Error"]["Page"]
+    assert len(page) == 64 * 1024
+    assert page.startswith("<html><title>Gateway Timeout</title>")
 
 
 def test_a_page_titled_with_the_reason_alone_is_still_named_a_page(

@@ -6,6 +6,8 @@ import ast
 import subprocess
 import sys
 
+import pytest
+
 import typed_sagemaker_runtime
 
 DESIGNED = {
@@ -128,14 +130,43 @@ def test_root_import_loads_no_lazy_module() -> None:
 
 
 def test_the_sync_client_loads_no_llm_or_decoder_module() -> None:
-    """A plain invoke needs none of the LLM layer, the decoders or async inference."""
+    """A plain invoke needs none of the LLM layer, the decoders, streams or async inference."""
     code = (
         "import sys; from typed_sagemaker_runtime import SageMakerRuntime;"
         "print(sorted(m for m in ('_tokens', '_chunks', '_chat', '_decoders', '_sse',"
-        " '_async_inference', '_async_results', '_llm_types', '_async_client')"
+        " '_async_inference', '_async_results', '_llm_types', '_async_client',"
+        " '_streaming', '_stream_core', '_eventstream')"
         " if 'typed_sagemaker_runtime.' + m in sys.modules))"
     )
     assert run(code) == "[]"
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_stream_names_the_public_module_before_the_root_name_is_used(flavour: str) -> None:
+    """The stream classes load on first use; their reprs name the public module anyway."""
+    if flavour == "async":
+        pytest.importorskip("aiobotocore", reason="the 'aio' extra is not installed")
+        use = (
+            "import asyncio\n"
+            "async def main():\n"
+            "    async with local.async_client() as smr:\n"
+            "        async with await smr.stream('echo', b'x') as stream:\n"
+            "            print(type(stream).__module__, type(stream).__name__)\n"
+            "asyncio.run(main())\n"
+        )
+    else:
+        use = (
+            "with local.client() as smr, smr.stream('echo', b'x') as stream:\n"
+            "    print(type(stream).__module__, type(stream).__name__)\n"
+        )
+    code = (
+        "from typed_sagemaker_runtime.testing import LocalRuntime\n"
+        "with LocalRuntime() as local:\n"
+        "    local.add_endpoint('echo')\n"
+        + "".join("    " + line + "\n" for line in use.splitlines())
+    )
+    name = "AsyncResponseStream" if flavour == "async" else "ResponseStream"
+    assert run(code) == f"typed_sagemaker_runtime {name}"
 
 
 def test_every_name_resolves_in_a_fresh_interpreter() -> None:

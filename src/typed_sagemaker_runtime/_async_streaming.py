@@ -210,6 +210,7 @@ class AsyncResponseStream(StreamState):
                 return data
             # The first read takes one HTTP chunk: the first event is not held back while
             # a backlog behind it is decoded (a client that fell behind, many streams).
+            # (A body with a Content-Length has no chunks: aiohttp's first buffered piece.)
             self._first_read = False
             while True:
                 data, end_of_chunk = await content.readchunk()
@@ -417,3 +418,8 @@ class _Decoded(Generic[_T]):
                 self._events.abandon()
                 raise
         return pending.popleft()
+
+
+# Loaded on first use by the client, maybe before the root package has looked the name up
+# (see ``__init__._publish``): reprs and tracebacks name the public module all the same.
+AsyncResponseStream.__module__ = "typed_sagemaker_runtime"

@@ -25,7 +25,6 @@ from ._errors import map_exception
 from ._params import build_params
 from ._results import invoke_async_result, invoke_result, stream_metadata
 from ._retry import RetryPolicy
-from ._streaming import ResponseStream
 from ._telemetry import CHAT, INVOKE, INVOKE_ASYNC, OFF, TEXT_COMPLETION, CallRecord, Telemetry
 from ._types import AsyncOutput, Body, InvokeAsyncResult, InvokeResult, Operation
 from ._user_agent import unsent_app_id
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from ._async_results import Destination, Progress
     from ._chat import ToolChoiceOption
     from ._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
+    from ._streaming import ResponseStream
 
 __all__ = ["SageMakerRuntime"]
 
@@ -421,6 +421,8 @@ class SageMakerRuntime:
             return self._stream(params, call)
 
     def _stream(self, params: dict[str, Any], call: CallRecord) -> ResponseStream:
+        from ._streaming import ResponseStream  # on first use: an invoke never needs it
+
         requested_at = time.monotonic()
         response, retries = self._call("InvokeEndpointWithResponseStream", params, call)
         raw = response["Body"]._raw_stream  # botocore's EventStream keeps the urllib3 response

@@ -132,25 +132,26 @@ def _keep(parsed: dict[str, Any], status: int, body: object) -> None:
     if code is not None:
         parsed.setdefault("ErrorCode", code)
     # A 5xx page starting with <html> (a proxy's, a load balancer's) is botocore's
-    # "generic error": it keeps the status and its reason phrase, and drops the page.
-    # Kept beside them (botocore's own fields unchanged) for the message's excerpt.
+    # "generic error" (its test, ResponseParser._is_generic_error_response): it keeps the
+    # status and its reason phrase, and drops the page. Kept beside them (botocore's own
+    # fields unchanged) for the message's excerpt.
     error = parsed.get("Error")
     if (
         status >= 500
         and isinstance(error, dict)
-        and error.get("Code") == str(status)  # pyright: ignore[reportUnknownMemberType]
         and isinstance(body, (bytes, bytearray))
-        and body.strip()
+        and body.strip().startswith(b"<html>")
     ):
         page = bytes(body[:_PAGE_KEPT]).decode("utf-8", "replace")
-        if error.get("Message") != page:  # pyright: ignore[reportUnknownMemberType]
-            error.setdefault("Page", page)  # pyright: ignore[reportUnknownMemberType]
+        error.setdefault("Page", page)  # pyright: ignore[reportUnknownMemberType]
 
 
 def keep_error_code(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
     """botocore ``after-call`` hook: keep the service's ``ErrorCode`` sub-code.
 
-    Also keeps, as ``Error.Page``, the body of a 5xx error page that botocore drops.
+    Also keeps, as ``Error.Page``, the first 64 KiB of a 5xx error page that botocore
+    drops (one starting with ``<html>``). Registered on a client passed in with
+    ``client=`` too, so its own error responses carry these two additions.
     Relies on botocore emitting ``after-call`` with the ``AWSResponse`` (whose body it
     has already read for an error, so ``content`` is cached bytes) and the ``parsed``
     dict that becomes ``ClientError.response``: true from botocore 1.34 to today, while

@@ -110,7 +110,7 @@ _CREDENTIAL_FAILURES: tuple[type[bce.BotoCoreError], ...] = (
 PROFILE_HINT = "session=boto3.Session(profile_name=NAME)"
 """How a Python caller picks a profile; the CLI says ``--profile NAME`` instead."""
 
-AIO_PROFILE_HINT = "session=AioSession(profile=NAME)"
+AIO_PROFILE_HINT = "session=aiobotocore.session.AioSession(profile=NAME)"
 """The same for the asyncio client, whose session is aiobotocore's."""
 
 

@@ -356,3 +356,8 @@ def _finish(events: Iterator[StreamEvent]) -> None:
     """Run the events past an error event (the last one) so the connection is reused."""
     for _ in events:
         pass
+
+
+# Loaded on first use by the client, maybe before the root package has looked the name up
+# (see ``__init__._publish``): reprs and tracebacks name the public module all the same.
+ResponseStream.__module__ = "typed_sagemaker_runtime"

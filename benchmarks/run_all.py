@@ -122,12 +122,29 @@ print(first, statistics.median(further))
 """
 
 
+# Further clients, in one process that built one of each first: raw and facade in turns,
+# so that the machine's drift lands on both (the ratio is the median of the pairs).
+_FURTHER = """
+import statistics, time
+import boto3
+from typed_sagemaker_runtime import SageMakerRuntime
+boto3.client("sagemaker-runtime"); SageMakerRuntime()
+raw, ours, ratios = [], [], []
+for _ in range(40):
+    t = time.perf_counter(); boto3.client("sagemaker-runtime"); r = time.perf_counter() - t
+    t = time.perf_counter(); SageMakerRuntime(); o = time.perf_counter() - t
+    raw.append(r); ours.append(o); ratios.append(o / r)
+print(statistics.median(raw), statistics.median(ours), statistics.median(ratios))
+"""
+
+
 def client_rows(runs: int) -> list[Row]:
-    raw_first, raw_more = median_of(
+    raw_first, _ = median_of(
         runs,
         _CLIENTS.format(imports="", make='boto3.client("sagemaker-runtime")'),
     )
-    our_first, our_more = median_of(
+    raw_more, our_more, more_ratio = median_of(runs, _FURTHER)
+    our_first, _ = median_of(
         runs,
         _CLIENTS.format(
             imports="from typed_sagemaker_runtime import SageMakerRuntime",
@@ -159,11 +176,11 @@ def client_rows(runs: int) -> list[Row]:
             verdict(our_first / same_first <= 1.05, "<= 1.05x"),
         ),
         (
-            "client construction, further clients",
+            "client construction, further clients (in turns, one process)",
             ms(raw_more),
             ms(our_more),
-            f"{our_more / raw_more:.3f}x time",
-            verdict(our_more / raw_more <= 1.05, "<= 1.05x"),
+            f"{more_ratio:.3f}x time",
+            verdict(more_ratio <= 1.05, "<= 1.05x"),
         ),
     ]
 

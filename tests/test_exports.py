@@ -142,8 +142,9 @@ def test_the_sync_client_loads_no_llm_or_decoder_module() -> None:
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
-def test_a_stream_names_the_public_module_before_the_root_name_is_used(flavour: str) -> None:
-    """The stream classes load on first use; their reprs name the public module anyway."""
+def test_classes_name_the_public_module_before_the_root_names_are_used(flavour: str) -> None:
+    """A client from ``testing``, its stream and events: none looked up through the root."""
+    show = "print(*(f'{type(o).__module__}.{type(o).__name__}' for o in (smr, stream, event)))"
     if flavour == "async":
         pytest.importorskip("aiobotocore", reason="the 'aio' extra is not installed")
         use = (
@@ -151,13 +152,15 @@ def test_a_stream_names_the_public_module_before_the_root_name_is_used(flavour: 
             "async def main():\n"
             "    async with local.async_client() as smr:\n"
             "        async with await smr.stream('echo', b'x') as stream:\n"
-            "            print(type(stream).__module__, type(stream).__name__)\n"
+            "            event = await anext(aiter(stream))\n"
+            f"            {show}\n"
             "asyncio.run(main())\n"
         )
     else:
         use = (
             "with local.client() as smr, smr.stream('echo', b'x') as stream:\n"
-            "    print(type(stream).__module__, type(stream).__name__)\n"
+            "    event = next(iter(stream))\n"
+            f"    {show}\n"
         )
     code = (
         "from typed_sagemaker_runtime.testing import LocalRuntime\n"
@@ -165,8 +168,11 @@ def test_a_stream_names_the_public_module_before_the_root_name_is_used(flavour: 
         "    local.add_endpoint('echo')\n"
         + "".join("    " + line + "\n" for line in use.splitlines())
     )
-    name = "AsyncResponseStream" if flavour == "async" else "ResponseStream"
-    assert run(code) == f"typed_sagemaker_runtime {name}"
+    prefix = "Async" if flavour == "async" else ""
+    assert run(code) == (
+        f"typed_sagemaker_runtime.{prefix}SageMakerRuntime "
+        f"typed_sagemaker_runtime.{prefix}ResponseStream typed_sagemaker_runtime.PayloadPart"
+    )
 
 
 def test_every_name_resolves_in_a_fresh_interpreter() -> None:

@@ -208,16 +208,15 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    importlib.import_module(module, __name__)
-    _publish_loaded()
+    importlib.import_module(module, __name__)  # which binds its names (_publish_loaded)
     return globals()[name]
 
 
-def _publish_loaded() -> None:
+def _publish_loaded() -> None:  # pyright: ignore[reportUnusedFunction]  (the lazy modules call it)
     """Bind (and publish) every lazy name whose module is loaded by now.
 
-    Loading a client loads the modules of what it returns (results, events, streams):
-    their classes are published at once, not when first looked up here.
+    Each module of ``_LAZY`` calls it as its last line, however it was first imported
+    (a lookup here, a client loading its stream module, ``testing``, the CLI).
     """
     namespace = globals()
     for name, module in _LAZY.items():

@@ -269,3 +269,10 @@ def timeout_error(output: S3Uri, timeout: float | None) -> AsyncInferenceTimeout
         f"be running, and its output will appear at {output}",
         output_location=str(output),
     )
+
+
+# Classes of the root's __all__ name the public module in reprs and tracebacks, however
+# this module was first imported (the root's lookup, a client, ``testing``, the CLI).
+from . import _publish_loaded  # noqa: E402  # pyright: ignore[reportPrivateUsage]
+
+_publish_loaded()

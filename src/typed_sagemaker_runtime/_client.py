@@ -741,3 +741,10 @@ class SageMakerRuntime:
             time.sleep(delay)
             rewind(body, start)
             attempt += 1
+
+
+# Classes of the root's __all__ name the public module in reprs and tracebacks, however
+# this module was first imported (the root's lookup, a client, ``testing``, the CLI).
+from . import _publish_loaded  # noqa: E402  # pyright: ignore[reportPrivateUsage]
+
+_publish_loaded()

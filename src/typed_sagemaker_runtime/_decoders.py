@@ -360,3 +360,10 @@ def token_decoder(
     return RecordTokenDecoder(
         format, framing_hint=framing_hint(content_type), max_line_bytes=max_line_bytes
     )
+
+
+# Classes of the root's __all__ name the public module in reprs and tracebacks, however
+# this module was first imported (the root's lookup, a client, ``testing``, the CLI).
+from . import _publish_loaded  # noqa: E402  # pyright: ignore[reportPrivateUsage]
+
+_publish_loaded()

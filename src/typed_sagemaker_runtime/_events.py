@@ -40,3 +40,10 @@ class InternalStreamFailure:
 
 StreamEvent: TypeAlias = PayloadPart | ModelStreamError | InternalStreamFailure
 """Any event yielded by iterating a :class:`ResponseStream`."""
+
+
+# Classes of the root's __all__ name the public module in reprs and tracebacks, however
+# this module was first imported (the root's lookup, a client, ``testing``, the CLI).
+from . import _publish_loaded  # noqa: E402  # pyright: ignore[reportPrivateUsage]
+
+_publish_loaded()

@@ -295,3 +295,10 @@ class GenerateParameters(TypedDict, total=False):
     """Constrain the output: ``{"type": "json", "value": <schema>}`` or a regex (TGI)."""
     adapter_id: str
     """The LoRA adapter to use (TGI/LMI multi-LoRA)."""
+
+
+# Classes of the root's __all__ name the public module in reprs and tracebacks, however
+# this module was first imported (the root's lookup, a client, ``testing``, the CLI).
+from . import _publish_loaded  # noqa: E402  # pyright: ignore[reportPrivateUsage]
+
+_publish_loaded()

@@ -150,3 +150,10 @@ def _retry_after(response: Mapping[str, Any]) -> float | None:
     except ValueError:  # an HTTP date: not worth parsing for a retry
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+# Classes of the root's __all__ name the public module in reprs and tracebacks, however
+# this module was first imported (the root's lookup, a client, ``testing``, the CLI).
+from . import _publish_loaded  # noqa: E402  # pyright: ignore[reportPrivateUsage]
+
+_publish_loaded()

@@ -358,6 +358,8 @@ def _finish(events: Iterator[StreamEvent]) -> None:
         pass
 
 
-# Loaded on first use by the client, maybe before the root package has looked the name up
-# (see ``__init__._publish``): reprs and tracebacks name the public module all the same.
-ResponseStream.__module__ = "typed_sagemaker_runtime"
+# Classes of the root's __all__ name the public module in reprs and tracebacks, however
+# this module was first imported (the root's lookup, a client, ``testing``, the CLI).
+from . import _publish_loaded  # noqa: E402  # pyright: ignore[reportPrivateUsage]
+
+_publish_loaded()

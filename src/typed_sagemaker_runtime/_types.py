@@ -105,3 +105,10 @@ class AsyncOutput(TypedDict):
     """The content type of the output object."""
     output_location: str
     """The S3 URI it was read from."""
+
+
+# Classes of the root's __all__ name the public module in reprs and tracebacks, however
+# this module was first imported (the root's lookup, a client, ``testing``, the CLI).
+from . import _publish_loaded  # noqa: E402  # pyright: ignore[reportPrivateUsage]
+
+_publish_loaded()

@@ -162,7 +162,11 @@ def test_a_body_botocore_keeps_is_not_kept_twice(
 
 
 def test_a_huge_dropped_page_is_kept_in_part(html_server: str, clients: Clients) -> None:
-    """A kept exception does not hold a megabyte page: its first 64 KiB, title included."""
+    """``.response`` keeps a megabyte page's first 64 KiB, title included.
+
+    (The whole body stays reachable through botocore's frames in ``__cause__``'s traceback,
+    as for any botocore error, until the exception is dropped.)
+    """
     error = _call(clients, html_server, "invoke", "generic-huge")
     assert str(error).endswith("not an AWS error response (a proxy, or the wrong endpoint_url?)")
     page = error.response["Error"]["Page"]

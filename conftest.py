@@ -42,7 +42,7 @@ def _models_inline_async_body() -> bool:
     """Whether this botocore can send an inline async body, asked as the library asks."""
     import botocore.session
 
-    from typed_sagemaker_runtime._params import models_member
+    from typed_sagemaker_runtime._core._params import models_member
 
     model = botocore.session.get_session().get_service_model("sagemaker-runtime")
     return models_member(model.operation_model("InvokeEndpointAsync"), "Body")

@@ -27,7 +27,7 @@ import sys
 from _server import tgi_record
 
 from typed_sagemaker_runtime import PayloadPart
-from typed_sagemaker_runtime._eventstream import encode_event
+from typed_sagemaker_runtime._core._eventstream import encode_event
 from typed_sagemaker_runtime.testing import (
     EndpointResponse,
     InvocationRequest,

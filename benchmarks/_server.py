@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 from typed_sagemaker_runtime import PayloadPart
-from typed_sagemaker_runtime._eventstream import encode_event
+from typed_sagemaker_runtime._core._eventstream import encode_event
 from typed_sagemaker_runtime.testing import (
     EndpointResponse,
     InvocationRequest,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from typed_sagemaker_runtime import InvokeAsyncResult, SageMakerRuntime
-from typed_sagemaker_runtime._async_inference import parse_s3_uri
+from typed_sagemaker_runtime._core._async_inference import parse_s3_uri
 from typed_sagemaker_runtime.testing import InvocationRequest, LocalRuntime
 
 SDK_DELAY = 15  # WaiterConfig(max_attempts=60, delay=15), the SDK's default

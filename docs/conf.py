@@ -87,8 +87,8 @@ def _defined_in_private_modules() -> None:
     exported = {
         name: getattr(typed_sagemaker_runtime, name) for name in typed_sagemaker_runtime.__all__
     }
-    for module_info in pkgutil.iter_modules(typed_sagemaker_runtime.__path__, f"{_ROOT}."):
-        if not module_info.name.rsplit(".", 1)[1].startswith("_"):
+    for module_info in pkgutil.walk_packages(typed_sagemaker_runtime.__path__, f"{_ROOT}."):
+        if not module_info.name.rsplit(".", 1)[1].startswith("_") or module_info.ispkg:
             continue
         module = importlib.import_module(module_info.name)
         for name, value in exported.items():
@@ -151,7 +151,7 @@ def _attribute_docstrings() -> dict[str, list[str]]:
 
     found: dict[str, list[str]] = {}
     for package in (typed_sagemaker_runtime, typed_sagemaker_runtime.testing):
-        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             analyzer = ModuleAnalyzer.for_module(module.name)
             for (scope, name), lines in analyzer.find_attr_docs().items():
                 if not scope and name in _PUBLIC:

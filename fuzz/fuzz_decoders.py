@@ -36,22 +36,22 @@ except ImportError:  # the plain loop needs nothing but the library
 if atheris is not None and "--atheris" in sys.argv:
     with atheris.instrument_imports():
         from typed_sagemaker_runtime import GenerationError, PayloadPart, StreamDecodeError
-        from typed_sagemaker_runtime._decoders import (
+        from typed_sagemaker_runtime._core._eventstream import EventDecoder, encode_event
+        from typed_sagemaker_runtime._decoders._auto import (
             LineDecoder,
             SSEDecoder,
             Utf8Decoder,
             token_decoder,
         )
-        from typed_sagemaker_runtime._eventstream import EventDecoder, encode_event
 else:
     from typed_sagemaker_runtime import GenerationError, PayloadPart, StreamDecodeError
-    from typed_sagemaker_runtime._decoders import (
+    from typed_sagemaker_runtime._core._eventstream import EventDecoder, encode_event
+    from typed_sagemaker_runtime._decoders._auto import (
         LineDecoder,
         SSEDecoder,
         Utf8Decoder,
         token_decoder,
     )
-    from typed_sagemaker_runtime._eventstream import EventDecoder, encode_event
 
 SLOW_SECONDS = 2.0
 MAX_INPUT = 64 * 1024

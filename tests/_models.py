@@ -14,7 +14,7 @@ import botocore.session
 import pytest
 from botocore.model import OperationModel
 
-from typed_sagemaker_runtime._params import models_member
+from typed_sagemaker_runtime._core._params import models_member
 
 
 @functools.cache

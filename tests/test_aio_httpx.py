@@ -322,7 +322,7 @@ def test_a_truncated_stream_raises(local: LocalRuntime, clean_end: bool) -> None
 
 def test_a_content_length_body_cut_at_a_frame_boundary_raises() -> None:
     """A stream body shorter than its ``Content-Length``, cut between two whole frames."""
-    from typed_sagemaker_runtime.testing._stream import _encode
+    from typed_sagemaker_runtime.testing._server._stream import _encode
 
     config = _config()  # first: it skips the test where there is no httpx backend
     first = _encode(PayloadPart(b"first"))
@@ -400,8 +400,8 @@ def test_a_read_after_a_cancelled_read_fails_and_never_ends_quietly(local: Local
 
     (aiohttp keeps the bytes and the next read goes on; httpx's iterator is finished.)
     """
-    from typed_sagemaker_runtime._errors import map_aio_stream_exception
-    from typed_sagemaker_runtime._httpx_body import HttpxBody, aio_body
+    from typed_sagemaker_runtime._aio._httpx_body import HttpxBody, aio_body
+    from typed_sagemaker_runtime._core._errors import map_aio_stream_exception
 
     local.add_endpoint("stalled", _parts(b"a", b"b"), faults=[Stall(30, after_parts=1)])
 

@@ -35,8 +35,8 @@ from typed_sagemaker_runtime import (
     StreamConsumedError,
     StreamEvent,
 )
-from typed_sagemaker_runtime._eventstream import encode_event
-from typed_sagemaker_runtime._stream_core import EventStreamCore
+from typed_sagemaker_runtime._base._stream import EventStreamCore
+from typed_sagemaker_runtime._core._eventstream import encode_event
 from typed_sagemaker_runtime.testing import (
     EndpointResponse,
     ErrorResponse,
@@ -535,7 +535,7 @@ def test_async_waiter_existing_failure_costs_two_heads_and_one_get() -> None:
 @INLINE_ASYNC_BODY
 def test_async_waiter_sends_no_more_than_its_schedule() -> None:
     """Until the deadline: at most two HEADs per scheduled round, one HeadBucket, no GET."""
-    from typed_sagemaker_runtime._async_inference import PollSchedule
+    from typed_sagemaker_runtime._core._async_inference import PollSchedule
 
     sent = _waiter_requests("deadline")
     rounds = len(PollSchedule.round_starts(0.8, 0.2))

@@ -44,8 +44,8 @@ from typed_sagemaker_runtime import (
     ServiceError,
     TransportError,
 )
-from typed_sagemaker_runtime._async_inference import PollSchedule, parse_s3_uri, upload_uri
-from typed_sagemaker_runtime._cli_async import add_invoke_async_arguments, run_invoke_async
+from typed_sagemaker_runtime._cli._invoke_async import add_invoke_async_arguments, run_invoke_async
+from typed_sagemaker_runtime._core._async_inference import PollSchedule, parse_s3_uri, upload_uri
 from typed_sagemaker_runtime.testing import EndpointResponse, InvocationRequest, LocalRuntime
 
 if TYPE_CHECKING:  # the stubs are in the test extra; these tests run with only [local]
@@ -468,7 +468,7 @@ def _external_s3() -> Iterator[str]:
     """moto's S3 server in a subprocess: its memory is not this process's (for tracemalloc)."""
     code = (
         "import sys\n"
-        "from typed_sagemaker_runtime.testing._moto import MotoServer\n"
+        "from typed_sagemaker_runtime.testing._async_inference._moto import MotoServer\n"
         "server = MotoServer()\n"
         "print(server.url, flush=True)\n"
         "sys.stdin.read()\n"
@@ -773,7 +773,7 @@ def test_without_moto_only_async_fails_and_names_the_extra(
     InternalFailure (500): InvokeEndpointAsync's model lists no InternalDependencyException.
     """
     monkeypatch.setitem(sys.modules, "moto", None)  # ``import moto`` raises ImportError
-    monkeypatch.setitem(sys.modules, "typed_sagemaker_runtime.testing._moto", None)
+    monkeypatch.setitem(sys.modules, "typed_sagemaker_runtime.testing._async_inference._moto", None)
     with LocalRuntime() as local, local.client(retry=RetryPolicy(initial_backoff=0)) as smr:
         local.add_endpoint("echo")
         assert smr.invoke("echo", b"still works")["body"] == b"still works"

@@ -26,13 +26,13 @@ from typed_sagemaker_runtime import (
     ToolCallDelta,
     Usage,
 )
-from typed_sagemaker_runtime._chunks import (
+from typed_sagemaker_runtime._decoders._auto import TokenFormat, token_decoder
+from typed_sagemaker_runtime._decoders._chunks import (
     GenerationBuilder,
     chunk_decoder,
     generation_of,
     record_chunk,
 )
-from typed_sagemaker_runtime._decoders import TokenFormat, token_decoder
 
 MANIFEST = {fx.file: fx for fx in FIXTURE_LIST}
 fixtures = pytest.mark.parametrize("fx", FIXTURE_LIST, ids=str)

@@ -448,7 +448,7 @@ def test_serve_into_a_closed_pipe_stops_quietly() -> None:
 
 
 def _cli_line(exc: Exception) -> str:
-    from typed_sagemaker_runtime._cli import _describe
+    from typed_sagemaker_runtime._cli._main import _describe
 
     assert isinstance(exc, SageMakerRuntimeError)
     return _describe(exc)
@@ -458,8 +458,8 @@ def test_errors_name_command_line_options_not_python_arguments() -> None:
     """Messages written for Python callers, as ``smr`` prints them."""
     from botocore import exceptions as bce
 
-    from typed_sagemaker_runtime._config import construction_error
-    from typed_sagemaker_runtime._errors import map_exception
+    from typed_sagemaker_runtime._base._config import construction_error
+    from typed_sagemaker_runtime._core._errors import map_exception
 
     no_region = construction_error(bce.NoRegionError())
     assert no_region is not None

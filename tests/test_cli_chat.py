@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from typed_sagemaker_runtime._cli import main
+from typed_sagemaker_runtime._cli._main import main
 from typed_sagemaker_runtime.testing import DemoLLM, LocalRuntime
 
 pty = pytest.importorskip("pty")
@@ -124,7 +124,7 @@ class Terminal:
 
 
 def spawn_chat(endpoint_url: str, *extra: str) -> Terminal:
-    argv = [sys.executable, "-m", "typed_sagemaker_runtime._cli", "chat", "demo"]
+    argv = [sys.executable, "-m", "typed_sagemaker_runtime._cli._main", "chat", "demo"]
     argv += ["--endpoint-url", endpoint_url, *extra]
     pid, fd = pty.fork()
     if pid == 0:  # the child: its controlling terminal is the pty

@@ -16,7 +16,7 @@ from botocore import exceptions as bce
 
 import typed_sagemaker_runtime as smr
 from _twins import Clients
-from typed_sagemaker_runtime._errors import map_exception
+from typed_sagemaker_runtime._core._errors import map_exception
 from typed_sagemaker_runtime.testing import LocalRuntime
 
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar, cast
 import pytest
 
 from typed_sagemaker_runtime import ClientValidationError, GenerationError, StreamDecodeError
-from typed_sagemaker_runtime._decoders import (
+from typed_sagemaker_runtime._decoders._auto import (
     LineDecoder,
     ServerSentEvent,
     SSEDecoder,

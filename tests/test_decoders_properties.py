@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from typed_sagemaker_runtime import GenerationError, StreamDecodeError
-from typed_sagemaker_runtime._decoders import (
+from typed_sagemaker_runtime._decoders._auto import (
     LineDecoder,
     ServerSentEvent,
     SSEDecoder,
@@ -27,9 +27,9 @@ from typed_sagemaker_runtime._decoders import (
 )
 
 # The modules whose compiled patterns the linearity tests count searches of.
-TEXT_MODULE = importlib.import_module("typed_sagemaker_runtime._text")
-TOKENS_MODULE = importlib.import_module("typed_sagemaker_runtime._tokens")
-DECODERS_MODULE = importlib.import_module("typed_sagemaker_runtime._decoders")
+TEXT_MODULE = importlib.import_module("typed_sagemaker_runtime._decoders._text")
+TOKENS_MODULE = importlib.import_module("typed_sagemaker_runtime._decoders._tokens")
+DECODERS_MODULE = importlib.import_module("typed_sagemaker_runtime._decoders._auto")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "streams"
 MANIFEST: list[dict[str, Any]] = json.loads((FIXTURES / "manifest.json").read_text("utf-8"))

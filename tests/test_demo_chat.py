@@ -114,7 +114,7 @@ def test_smr_demo_shows_a_chat_stream_with_finish_reason_and_usage() -> None:
     import argparse
     import io
 
-    from typed_sagemaker_runtime._cli_demo import run_demo
+    from typed_sagemaker_runtime._cli._demo import run_demo
 
     out = io.StringIO()
     assert run_demo(argparse.Namespace(tokens_per_second=0.0), out) == 0

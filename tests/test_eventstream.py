@@ -18,7 +18,7 @@ from typed_sagemaker_runtime import (
     StreamDecodeError,
     StreamEvent,
 )
-from typed_sagemaker_runtime._eventstream import (
+from typed_sagemaker_runtime._core._eventstream import (
     EventDecoder,
     FrameDecoder,
     encode_event,

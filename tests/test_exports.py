@@ -193,7 +193,7 @@ def test_a_class_from_a_lazy_module_names_the_public_module() -> None:
     """Loaded as a dependency of the client, before anyone looks it up at the root."""
     code = (
         "from typed_sagemaker_runtime import SageMakerRuntime;"
-        "from typed_sagemaker_runtime._events import PayloadPart;"
+        "from typed_sagemaker_runtime._core._events import PayloadPart;"
         "print(PayloadPart.__module__)"
     )
     assert run(code) == "typed_sagemaker_runtime"

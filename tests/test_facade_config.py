@@ -19,9 +19,9 @@ from botocore.validate import ParamValidator
 
 from _twins import Clients
 from typed_sagemaker_runtime import ClientValidationError, SageMakerRuntime
-from typed_sagemaker_runtime._config import DEFAULT_POOL_CONNECTIONS, facade_config
-from typed_sagemaker_runtime._params import argument_name
-from typed_sagemaker_runtime._user_agent import user_agent
+from typed_sagemaker_runtime._base._config import DEFAULT_POOL_CONNECTIONS, facade_config
+from typed_sagemaker_runtime._base._user_agent import user_agent
+from typed_sagemaker_runtime._core._params import argument_name
 from typed_sagemaker_runtime.testing import LocalRuntime
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker-runtime")

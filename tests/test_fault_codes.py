@@ -265,7 +265,7 @@ def test_model_error_on_async_is_written_to_the_failure_location(
 def test_async_without_s3_answers_a_code_its_model_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     """No moto: InternalFailure (500), listed for InvokeEndpointAsync, naming the extra."""
     monkeypatch.setitem(sys.modules, "moto", None)  # ``import moto`` raises ImportError
-    monkeypatch.setitem(sys.modules, "typed_sagemaker_runtime.testing._moto", None)
+    monkeypatch.setitem(sys.modules, "typed_sagemaker_runtime.testing._async_inference._moto", None)
     with LocalRuntime() as local:
         local.add_endpoint("echo")
         raw = local.boto3_client(NO_RETRIES)

@@ -12,7 +12,7 @@ from botocore import exceptions as bce
 from botocore.config import Config
 
 from typed_sagemaker_runtime import ModelError, RetryPolicy, SageMakerRuntime
-from typed_sagemaker_runtime._eventstream import encode_event
+from typed_sagemaker_runtime._core._eventstream import encode_event
 from typed_sagemaker_runtime.testing import (
     ErrorResponse,
     InvocationRequest,

@@ -27,10 +27,10 @@ from typed_sagemaker_runtime import (
     StreamDecodeError,
     StreamEvent,
 )
-from typed_sagemaker_runtime._decoders import token_decoder
-from typed_sagemaker_runtime._eventstream import EventDecoder, encode_event
+from typed_sagemaker_runtime._core._eventstream import EventDecoder, encode_event
+from typed_sagemaker_runtime._decoders._auto import token_decoder
 
-EVENTSTREAM = importlib.import_module("typed_sagemaker_runtime._eventstream")
+EVENTSTREAM = importlib.import_module("typed_sagemaker_runtime._core._eventstream")
 
 fuzz = settings(
     max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

@@ -16,8 +16,8 @@ import urllib3
 from botocore import exceptions as bce
 from botocore.config import Config
 
-from typed_sagemaker_runtime._config import error_sub_code
-from typed_sagemaker_runtime._errors import _reset_in, protocol_error_causes
+from typed_sagemaker_runtime._base._config import error_sub_code
+from typed_sagemaker_runtime._core._errors import _reset_in, protocol_error_causes
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
     ErrorResponse,

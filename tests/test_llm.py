@@ -23,8 +23,8 @@ from typed_sagemaker_runtime import (
     ToolCall,
     Usage,
 )
-from typed_sagemaker_runtime._chat import chat_request, generate_request
-from typed_sagemaker_runtime._chunks import chunk_decoder
+from typed_sagemaker_runtime._decoders._chunks import chunk_decoder
+from typed_sagemaker_runtime._llm._chat import chat_request, generate_request
 from typed_sagemaker_runtime.testing import (
     EndpointResponse,
     InvocationRequest,
@@ -357,7 +357,7 @@ def _result(body: str) -> Any:
 
 def test_parse_lmi_and_tgi_non_streamed_shapes() -> None:
     """LMI's json_chat document, LMI's details, TGI's details, a completions choice."""
-    from typed_sagemaker_runtime._chat import parse_generation
+    from typed_sagemaker_runtime._llm._chat import parse_generation
 
     lmi_chat = (
         '{"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "choices": [{"index": 0, '

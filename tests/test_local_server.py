@@ -30,7 +30,7 @@ from botocore.config import Config
 from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
 from _models import INLINE_ASYNC_BODY, OUTPUT_NAMING, SESSIONS
-from typed_sagemaker_runtime._eventstream import EventDecoder, FrameDecoder
+from typed_sagemaker_runtime._core._eventstream import EventDecoder, FrameDecoder
 from typed_sagemaker_runtime.testing import (
     DEFAULT_ERROR_STATUS,
     ConnectionReset,

@@ -11,7 +11,7 @@ import pytest
 from _models import INLINE_ASYNC_BODY, SESSIONS
 from _twins import Clients
 from typed_sagemaker_runtime import ClientValidationError
-from typed_sagemaker_runtime._params import build_params
+from typed_sagemaker_runtime._core._params import build_params
 from typed_sagemaker_runtime.testing import LocalRuntime
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker-runtime")

@@ -39,9 +39,9 @@ from typed_sagemaker_runtime import (
     StreamDecodeError,
     StreamError,
 )
-from typed_sagemaker_runtime._eventstream import encode_event
-from typed_sagemaker_runtime._stream_core import declared_length
-from typed_sagemaker_runtime._streaming import connection_socket
+from typed_sagemaker_runtime._base._stream import declared_length
+from typed_sagemaker_runtime._core._eventstream import encode_event
+from typed_sagemaker_runtime._sync._stream import connection_socket
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
     CorruptFrame,

@@ -160,7 +160,7 @@ def test_the_client_retry_loop_survives_attempt_1025() -> None:
     """The shared sync/async decision step, fed botocore's own throttling error."""
     from botocore.exceptions import ClientError
 
-    from typed_sagemaker_runtime._calls import after_failure
+    from typed_sagemaker_runtime._base._calls import after_failure
 
     throttled = ClientError(
         {

@@ -22,13 +22,13 @@ from botocore.config import Config
 from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
 from _models import models
-from typed_sagemaker_runtime.testing._serve import add_serve_arguments, run_serve
+from typed_sagemaker_runtime._cli._serve import add_serve_arguments, run_serve
 
-SERVE = [sys.executable, "-m", "typed_sagemaker_runtime.testing._serve"]
+SERVE = [sys.executable, "-m", "typed_sagemaker_runtime._cli._serve"]
 
 
 class ServeProcess:
-    """``python -m typed_sagemaker_runtime.testing._serve`` with its announced URL."""
+    """``python -m typed_sagemaker_runtime._cli._serve`` with its announced URL."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(

@@ -23,7 +23,7 @@ from typed_sagemaker_runtime import (
     RetryPolicy,
     StreamConsumedError,
 )
-from typed_sagemaker_runtime._eventstream import encode_event, encode_frame
+from typed_sagemaker_runtime._core._eventstream import encode_event, encode_frame
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
     CorruptFrame,

@@ -34,8 +34,8 @@ from typed_sagemaker_runtime import (
     ModelStreamInterruptedError,
     RetryPolicy,
     SageMakerRuntime,
-    _telemetry as telemetry,
 )
+from typed_sagemaker_runtime._telemetry import _otel as telemetry
 from typed_sagemaker_runtime.testing import (
     DemoLLM,
     EndpointResponse,

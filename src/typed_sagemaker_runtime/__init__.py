@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import (
+from ._core._exceptions import (
     AccessDeniedError,
     AsyncInferenceError,
     AsyncInferenceFailedError,
@@ -35,13 +34,11 @@ from ._exceptions import (
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._async_client import AsyncSageMakerRuntime
-    from ._async_inference import S3ClientLike
-    from ._async_streaming import AsyncResponseStream
-    from ._client import SageMakerRuntime
-    from ._decoders import ServerSentEvent, TokenFormat
-    from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
-    from ._llm_types import (
+    from ._aio._client import AsyncSageMakerRuntime
+    from ._aio._stream import AsyncResponseStream
+    from ._core._async_inference import S3ClientLike
+    from ._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+    from ._core._llm_types import (
         ChatMessage,
         ChatToolCall,
         ContentPart,
@@ -61,9 +58,8 @@ if TYPE_CHECKING:
         ToolSpec,
         Usage,
     )
-    from ._retry import RetryPolicy
-    from ._streaming import ResponseStream
-    from ._types import (
+    from ._core._retry import RetryPolicy
+    from ._core._types import (
         AsyncOutput,
         Body,
         InvokeAsyncResult,
@@ -72,6 +68,10 @@ if TYPE_CHECKING:
         ResponseMetadata,
         StreamMetadata,
     )
+    from ._decoders._sse import ServerSentEvent
+    from ._decoders._tokens import TokenFormat
+    from ._sync._client import SageMakerRuntime
+    from ._sync._stream import ResponseStream
 
 __all__ = [
     # clients
@@ -147,18 +147,20 @@ __all__ = [
 # Imported on first use, so `import typed_sagemaker_runtime` costs little on top of boto3:
 # the clients pull in boto3 (which a pytest plugin or a CLI --help should not pay for),
 # the LLM layer and the decoders are not needed for a plain invoke. Only the exceptions
-# are imported eagerly.
+# are imported eagerly. Each class names this module as its own where it is defined
+# (``_core._public``), so nothing here rewrites what it hands out.
 _LAZY = {
-    "SageMakerRuntime": "._client",
-    "ResponseStream": "._streaming",
-    "AsyncSageMakerRuntime": "._async_client",
-    "AsyncResponseStream": "._async_streaming",
-    "S3ClientLike": "._async_inference",
-    "ServerSentEvent": "._decoders",
-    "TokenFormat": "._decoders",
-    "RetryPolicy": "._retry",
+    "SageMakerRuntime": "._sync._client",
+    "ResponseStream": "._sync._stream",
+    "AsyncSageMakerRuntime": "._aio._client",
+    "AsyncResponseStream": "._aio._stream",
+    "S3ClientLike": "._core._async_inference",
+    "ServerSentEvent": "._decoders._sse",
+    "TokenFormat": "._decoders._tokens",
+    "RetryPolicy": "._core._retry",
     **dict.fromkeys(
-        ("StreamEvent", "PayloadPart", "ModelStreamError", "InternalStreamFailure"), "._events"
+        ("StreamEvent", "PayloadPart", "ModelStreamError", "InternalStreamFailure"),
+        "._core._events",
     ),
     **dict.fromkeys(
         (
@@ -170,7 +172,7 @@ _LAZY = {
             "Body",
             "ReadableBody",
         ),
-        "._types",
+        "._core._types",
     ),
     **dict.fromkeys(
         (
@@ -193,49 +195,19 @@ _LAZY = {
             "ToolChoiceFunction",
             "GenerateParameters",
         ),
-        "._llm_types",
+        "._core._llm_types",
     ),
 }
-
-
-def _publish(obj: object) -> None:
-    """Tracebacks and reprs name the public module, not the private one a class lives in."""
-    if isinstance(obj, type) and obj.__module__.startswith(__name__ + "._"):
-        obj.__module__ = __name__
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    importlib.import_module(module, __name__)  # which binds its names (_publish_loaded)
-    return globals()[name]
-
-
-def _publish_loaded() -> None:  # pyright: ignore[reportUnusedFunction]  (the lazy modules call it)
-    """Bind (and publish) every lazy name whose module is loaded by now.
-
-    Each module of ``_LAZY`` calls it as its last line, however it was first imported
-    (a lookup here, a client loading its stream module, ``testing``, the CLI).
-    """
-    namespace = globals()
-    for name, module in _LAZY.items():
-        if name not in namespace:
-            loaded = sys.modules.get(__name__ + module)
-            if loaded is not None and name in vars(loaded):
-                value = vars(loaded)[name]
-                _publish(value)
-                namespace[name] = value
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-def _publish_eager() -> None:
-    for name in __all__:
-        if name not in _LAZY:
-            _publish(globals()[name])
-
-
-_publish_eager()

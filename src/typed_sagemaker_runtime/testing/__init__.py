@@ -24,9 +24,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
-    from ._container import Container, ContainerNotHealthyError
-    from ._demo import DemoLLM
+    from .._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+    from ._backends._container import Container, ContainerNotHealthyError
+    from ._backends._demo import DemoLLM
     from ._failure import ModelFailure
     from ._faults import (
         DEFAULT_ERROR_STATUS,
@@ -104,14 +104,14 @@ _MODULES = {
     "ResponseBody": "._model",
     "HandlerResult": "._model",
     "Handler": "._model",
-    "PayloadPart": ".._events",
-    "ModelStreamError": ".._events",
-    "InternalStreamFailure": ".._events",
-    "StreamEvent": ".._events",
+    "PayloadPart": ".._core._events",
+    "ModelStreamError": ".._core._events",
+    "InternalStreamFailure": ".._core._events",
+    "StreamEvent": ".._core._events",
     "ModelFailure": "._failure",
-    "Container": "._container",
-    "ContainerNotHealthyError": "._container",
-    "DemoLLM": "._demo",
+    "Container": "._backends._container",
+    "ContainerNotHealthyError": "._backends._container",
+    "DemoLLM": "._backends._demo",
     "stub_stream_response": "._stubbing",
     "botocore_event_stream": "._stubbing",
     "Fault": "._faults",

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal, TypeAlias
 
-from .._events import StreamEvent
+from .._core._events import StreamEvent
 from ._headers import Headers
 
 __all__ = [

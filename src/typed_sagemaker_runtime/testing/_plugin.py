@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .._client import SageMakerRuntime
+    from .._sync._client import SageMakerRuntime
     from ._runtime import LocalRuntime
 
 

@@ -10,23 +10,23 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
-from ._async import AsyncRunner
+from ._async_inference._jobs import AsyncRunner
+from ._async_inference._s3 import LocalS3
 from ._boto import dummy_aio_session, dummy_session
-from ._endpoint import Endpoint, echo
 from ._faults import Fault
 from ._model import Handler, InvocationRequest
-from ._s3 import LocalS3
-from ._server import Server
-from ._service import Service
+from ._server._endpoint import Endpoint, echo
+from ._server._listener import Server
+from ._server._service import Service
 
 if TYPE_CHECKING:
     from botocore.config import Config
     from types_boto3_s3.client import S3Client
     from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
-    from .._async_client import AsyncSageMakerRuntime
-    from .._client import SageMakerRuntime
-    from .._retry import RetryPolicy
+    from .._aio._client import AsyncSageMakerRuntime
+    from .._core._retry import RetryPolicy
+    from .._sync._client import SageMakerRuntime
 
 __all__ = ["LocalRuntime"]
 
@@ -298,7 +298,7 @@ class LocalRuntime:
         :attr:`s3_endpoint_url`, started only when first needed. Close it (or use ``with``)
         when done.
         """
-        from .._client import SageMakerRuntime
+        from .._sync._client import SageMakerRuntime
 
         return SageMakerRuntime(
             session=dummy_session(self._region_name),
@@ -317,7 +317,7 @@ class LocalRuntime:
         runtime's region and URL, S3 at :attr:`s3_endpoint_url`. Use it with ``async with``
         (or ``await smr.aclose()``) inside the event loop that makes the calls.
         """
-        from .._async_client import AsyncSageMakerRuntime
+        from .._aio._client import AsyncSageMakerRuntime
 
         return AsyncSageMakerRuntime(
             session=dummy_aio_session(self._region_name),

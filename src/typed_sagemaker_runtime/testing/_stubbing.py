@@ -37,8 +37,8 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from .._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
-from .._eventstream import encode_event
+from .._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+from .._core._eventstream import encode_event
 
 if TYPE_CHECKING:
     from botocore.eventstream import EventStream

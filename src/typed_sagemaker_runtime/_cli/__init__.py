@@ -1,0 +1,1 @@
+"""The ``smr`` command line: ``_main`` parses and dispatches; one module per subcommand."""

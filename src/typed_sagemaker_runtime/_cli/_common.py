@@ -1,0 +1,113 @@
+"""What every ``smr`` subcommand shares: connection options, the body, the client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from .._core._exceptions import ClientValidationError
+
+if TYPE_CHECKING:
+    from .._sync._client import SageMakerRuntime
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, s3: bool = False) -> None:
+    """``--endpoint-url``, ``--region``, ``--profile``, timeouts and retries (and S3's URL)."""
+    group = parser.add_argument_group("connection")
+    group.add_argument("--endpoint-url", help="SageMaker Runtime URL (default: boto3's)")
+    group.add_argument("--region", help="AWS region (default: boto3's)")
+    group.add_argument("--profile", help="AWS profile from your config files")
+    group.add_argument("--read-timeout", type=float, help="seconds to wait for data")
+    group.add_argument(
+        "--max-attempts", type=int, help="attempts in total for retryable failures (default 3)"
+    )
+    if s3:
+        group.add_argument(
+            "--s3-endpoint-url", help="S3 URL for --wait and --upload-to (default: boto3's)"
+        )
+
+
+def read_body(args: argparse.Namespace) -> bytes | None:
+    """The body from the ``body`` argument or ``--file`` (``-`` is standard input)."""
+    if args.file is not None and args.body is not None:
+        raise ClientValidationError("pass the body as an argument or with --file, not both")
+    if args.file == "-":
+        return sys.stdin.buffer.read()
+    if args.file is not None:
+        try:
+            with open(args.file, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise ClientValidationError(f"cannot read --file: {exc.strerror}", field="file")
+    return None if args.body is None else str(args.body).encode("utf-8")
+
+
+def write_bytes(out: TextIO, data: bytes) -> None:
+    """Write all of ``data`` to ``out``'s binary buffer (as text if it has none), then flush.
+
+    A buffered write can return a short count without an error, when the reader of a pipe
+    closes it in the middle of a large write; writing the rest raises the
+    ``BrokenPipeError`` that ``smr``'s main turns into a quiet exit.
+    """
+    out.flush()  # what was written as text goes first
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode("utf-8", "replace"))
+    else:
+        rest = memoryview(data)
+        while rest:
+            rest = rest[buffer.write(rest) :]
+    out.flush()
+
+
+def is_json_type(content_type: str) -> bool:
+    """Whether ``content_type`` is JSON: ``application/json`` or a ``+json`` type."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def refuse_non_json(body: bytes, content_type: str) -> None:
+    """Raise :class:`ClientValidationError` for a JSON ``content_type`` and a body that is not JSON.
+
+    The message says where parsing stopped, never what the body holds.
+    """
+    if not is_json_type(content_type):
+        return
+    if not body.strip():
+        problem = "the body is empty"
+    else:
+        try:
+            json.loads(body)
+        except UnicodeDecodeError:
+            problem = "the body is not JSON (not UTF-8 text)"
+        except json.JSONDecodeError as exc:
+            problem = f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        else:
+            return
+    raise ClientValidationError(
+        f"{problem}, but --content-type is {content_type}: pass the body's own --content-type "
+        "(e.g. text/plain), or --no-json-check to send it as it is",
+        field="content_type",
+    )
+
+
+def build_client(args: argparse.Namespace) -> SageMakerRuntime:
+    """A client from the connection options (a boto3 session for ``--profile``/``--region``)."""
+    import boto3
+    from botocore.config import Config
+
+    from .._core._retry import RetryPolicy
+    from .._sync._client import SageMakerRuntime
+
+    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    config = Config(read_timeout=args.read_timeout) if args.read_timeout else None
+    retry = RetryPolicy(max_attempts=args.max_attempts) if args.max_attempts else None
+    return SageMakerRuntime(
+        session=session,
+        endpoint_url=args.endpoint_url,
+        config=config,
+        retry=retry,
+        s3_endpoint_url=getattr(args, "s3_endpoint_url", None),
+    )

@@ -1,0 +1,7 @@
+"""Sans-I/O decoders of a stream's payload bytes.
+
+Text and lines (``_text``), server-sent events (``_sse``), the generated text of each LLM
+server format (``_tokens``), format detection (``_auto``) and structured chunks
+(``_chunks``). Each takes bytes in ``decode()`` and gives what is complete; ``flush()``
+ends the input.
+"""

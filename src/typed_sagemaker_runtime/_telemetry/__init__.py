@@ -1,0 +1,1 @@
+"""What a call reports: OpenTelemetry spans and GenAI metrics, shared by both clients."""

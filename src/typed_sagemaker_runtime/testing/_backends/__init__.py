@@ -1,0 +1,1 @@
+"""Backends of a local endpoint besides a Python callable: a model container, the demo LLM."""

@@ -1,0 +1,238 @@
+"""Minimal HTTP/1.1 for the local endpoint: read one request, write one response.
+
+Written by hand instead of using ``http.server`` so that every response goes out in as
+few ``send`` calls as possible (headers and body together; one call per stream chunk) and
+faults can cut a response at any byte.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from io import BufferedReader
+from urllib.parse import unquote
+
+from .._headers import Headers
+
+_MAX_LINE = 65536
+_MAX_HEADERS = 200
+_SMALL_BODY = 256 * 1024  # below this, head and body are joined into one buffer
+
+
+class BadRequest(Exception):
+    """The client sent something that is not a valid HTTP/1.1 request."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One parsed HTTP request."""
+
+    method: str
+    path: str
+    segments: tuple[str, ...]
+    headers: Headers
+    body: bytes
+    keep_alive: bool
+
+
+def _readline(reader: BufferedReader) -> bytes:
+    line = reader.readline(_MAX_LINE + 1)
+    if len(line) > _MAX_LINE:
+        raise BadRequest("line too long")
+    return line
+
+
+def _read_exact(reader: BufferedReader, size: int) -> bytes:
+    data = reader.read(size)
+    if len(data) != size:
+        raise ConnectionAbortedError("the client closed the connection mid-request")
+    return data
+
+
+def _read_chunked(reader: BufferedReader) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        line = _readline(reader)
+        if not line:
+            raise ConnectionAbortedError("the client closed the connection mid-request")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise BadRequest("invalid chunk size")
+        if size < 0:
+            raise BadRequest("invalid chunk size")
+        if size == 0:
+            break
+        parts.append(_read_exact(reader, size))
+        if _readline(reader).strip():
+            raise BadRequest("chunk not followed by CRLF")
+    while _readline(reader).strip():  # trailer fields, ignored
+        pass
+    return b"".join(parts)
+
+
+def read_request(reader: BufferedReader, sock: socket.socket) -> HttpRequest | None:
+    """Read one request; ``None`` when the client closed the connection between requests."""
+    line = _readline(reader)
+    while line in (b"\r\n", b"\n"):  # tolerate stray CRLFs between requests (RFC 9112 2.2)
+        line = _readline(reader)
+    if not line:
+        return None
+    words = line.decode("latin-1").split()
+    if len(words) != 3 or not words[2].startswith("HTTP/1."):
+        raise BadRequest("malformed request line")
+    method, target, version = words
+    fields: list[tuple[str, str]] = []
+    while True:
+        raw = _readline(reader)
+        if raw in (b"\r\n", b"\n"):
+            break
+        if not raw:
+            raise ConnectionAbortedError("the client closed the connection mid-request")
+        if len(fields) >= _MAX_HEADERS:
+            raise BadRequest("too many headers")
+        text = raw.decode("latin-1")
+        name, sep, value = text.partition(":")
+        if not sep or not name or name != name.strip():
+            raise BadRequest("malformed header line")
+        fields.append((name, value.strip()))
+    headers = Headers(fields)
+    connection = headers.get("Connection", "").lower()
+    keep_alive = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
+    if headers.get("Expect", "").lower() == "100-continue":
+        sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if "chunked" in headers.get("Transfer-Encoding", "").lower():
+        body = _read_chunked(reader)
+    else:
+        try:
+            length = int(headers.get("Content-Length", "0"))
+        except ValueError:
+            raise BadRequest("invalid Content-Length")
+        if length < 0:
+            raise BadRequest("invalid Content-Length")
+        body = _read_exact(reader, length) if length else b""
+    path = _origin_path(target)
+    segments = tuple(unquote(segment) for segment in path.split("/")[1:])
+    return HttpRequest(method, path, segments, headers, body, keep_alive)
+
+
+def _origin_path(target: str) -> str:
+    """The path of a request target, in origin form (``/a/b?q``) or absolute form.
+
+    Absolute form (``http://host:port/a/b?q``, RFC 9112 3.2.2) is what httpx sends when
+    aiobotocore passes the full URL as the target. The path is kept as sent, not normalised.
+    """
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        target = "/" + rest.partition("/")[2]
+    return target.split("?", 1)[0]
+
+
+def reason(status: int) -> str:
+    """The reason phrase for a status line."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def http_date() -> str:
+    """The current time in the HTTP ``Date`` format."""
+    return formatdate(usegmt=True)
+
+
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+class ResponseWriter:
+    """Writes one response on a connection; headers are held back until the first body bytes."""
+
+    __slots__ = ("_head", "_sock", "keep_alive")
+
+    def __init__(self, sock: socket.socket, *, keep_alive: bool) -> None:
+        self._sock = sock
+        self._head = b""
+        self.keep_alive = keep_alive
+        """Whether the connection may serve another request after this response."""
+
+    def _head_bytes(self, status: int, headers: list[tuple[str, str]]) -> bytes:
+        lines = [f"HTTP/1.1 {status} {reason(status)}"]
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        if not self.keep_alive:
+            lines.append("Connection: close")
+        lines.append("\r\n")
+        return "\r\n".join(lines).encode("latin-1")
+
+    def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Send a complete response with a ``Content-Length``, in one send when possible."""
+        headers = [*headers, ("Content-Length", str(len(body)))]
+        _send_all(self._sock, [self._head_bytes(status, headers), body])
+
+    def send_partial(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Send the head announcing all of ``body`` but only its first half; see ``send_rest``."""
+        headers = [*headers, ("Content-Length", str(len(body)))]
+        _send_all(self._sock, [self._head_bytes(status, headers), body[: len(body) // 2]])
+
+    def send_short(
+        self, status: int, headers: list[tuple[str, str]], sent: bytes, declared: int
+    ) -> None:
+        """Send the head announcing ``declared`` body bytes, then only ``sent``."""
+        headers = [*headers, ("Content-Length", str(declared))]
+        _send_all(self._sock, [self._head_bytes(status, headers), sent])
+
+    def send_rest(self, body: bytes) -> None:
+        """Send the second half of a body started with ``send_partial``."""
+        _send_all(self._sock, [body[len(body) // 2 :]])
+
+    def start_chunked(self, status: int, headers: list[tuple[str, str]]) -> None:
+        """Prepare a ``Transfer-Encoding: chunked`` response; its head goes with the first chunk."""
+        headers = [*headers, ("Transfer-Encoding", "chunked")]
+        self._head = self._head_bytes(status, headers)
+
+    def flush_head(self) -> None:
+        """Send the held-back head now (before a stall or a reset)."""
+        if self._head:
+            head, self._head = self._head, b""
+            self._sock.sendall(head)
+
+    def chunk(self, data: bytes) -> None:
+        """Send ``data`` as one HTTP chunk, at once (with the held-back head, if any)."""
+        if data:
+            head, self._head = self._head, b""
+            _send_all(self._sock, [head, b"%x\r\n" % len(data), data, b"\r\n"])
+
+    def end_chunked(self, data: bytes = b"") -> None:
+        """Send ``data`` as a last chunk, if any, and the terminating zero-length chunk at once."""
+        head, self._head = self._head, b""
+        last = b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+        _send_all(self._sock, [head, last, b"0\r\n\r\n"])
+
+
+def _send_all(sock: socket.socket, parts: list[bytes]) -> None:
+    """Send ``parts`` back to back: joined when small, else scatter-gather without copying."""
+    if sum(map(len, parts)) <= _SMALL_BODY or not hasattr(sock, "sendmsg"):
+        sock.sendall(b"".join(parts))
+        return
+    views = [memoryview(part) for part in parts if part]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views.pop(0))
+        if views and sent:
+            views[0] = views[0][sent:]
+
+
+def arm_reset(sock: socket.socket) -> None:
+    """Make the next ``close()`` of ``sock`` send a TCP RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+
+
+class ResetConnection(Exception):
+    """Raised inside a request to end the connection with a TCP RST."""
+
+
+class CloseConnection(Exception):
+    """Raised inside a request to close the connection at once (FIN, no further bytes)."""

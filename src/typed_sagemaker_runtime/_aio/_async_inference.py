@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from .._base._async_inference import Destination, Progress, check_dest
 from .._core._async_inference import (
     PollSchedule,
     S3Uri,
@@ -35,7 +36,6 @@ from .._core._exceptions import (
 )
 from .._core._params import encode_body
 from .._core._types import AsyncOutput, Body, InvokeAsyncResult
-from .._sync._async_inference import Destination, Progress, check_dest
 from ._httpx_body import aclose_body
 
 __all__ = ["AsyncS3ClientLike", "upload", "wait_for_result"]

@@ -53,9 +53,9 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
     from types_aiobotocore_sagemaker_runtime.client import SageMakerRuntimeClient
 
+    from .._base._async_inference import Destination, Progress
     from .._core._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
     from .._llm._chat import ToolChoiceOption
-    from .._sync._async_inference import Destination, Progress
     from ._async_inference import AsyncS3ClientLike
     from ._stream import AsyncResponseStream
 
@@ -675,7 +675,7 @@ class AsyncSageMakerRuntime:
             return
         from aiobotocore.session import get_session
 
-        from .._sync._async_inference import S3_RETRIES
+        from .._base._async_inference import S3_RETRIES
 
         if endpoint_url is None:
             endpoint = self._s3_endpoint

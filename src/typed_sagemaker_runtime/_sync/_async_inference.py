@@ -14,11 +14,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 from botocore import exceptions as bce
 from botocore.config import Config
 
+from .._base._async_inference import S3_RETRIES, Destination, Progress, check_dest
 from .._core._async_inference import (
     PollSchedule,
     S3ClientLike,
@@ -33,7 +34,6 @@ from .._core._async_inference import (
 from .._core._errors import map_exception
 from .._core._exceptions import (
     AccessDeniedError,
-    ClientValidationError,
     ServiceError,
     TimeoutError,
     TransportError,
@@ -41,16 +41,11 @@ from .._core._exceptions import (
 from .._core._params import encode_body
 from .._core._types import AsyncOutput, Body, InvokeAsyncResult
 
-__all__ = ["Destination", "Progress", "build_s3_client", "upload", "wait_for_result"]
-
-Destination: TypeAlias = "str | os.PathLike[str] | BinaryIO"
-Progress: TypeAlias = Callable[[float], object]
+__all__ = ["build_s3_client", "upload", "wait_for_result"]
 
 _T = TypeVar("_T")
 _CHUNK = 1024 * 1024
 _PROGRESS_TICK = 0.5  # with a progress callback, sleeps are cut into slices this long
-# The S3 client built for waiting retries transient failures itself: polls are idempotent.
-S3_RETRIES = Config(retries={"mode": "standard", "max_attempts": 3})
 
 
 def build_s3_client(
@@ -183,21 +178,6 @@ def _check_bucket(s3: S3ClientLike, location: S3Uri, what: str) -> None:
         if exc.http_status == 404 or exc.code in ("404", "NoSuchBucket"):
             raise missing_bucket_error(exc, location, what) from exc.__cause__
         raise
-
-
-def check_dest(dest: Destination) -> None:
-    """Fail before waiting, not after, when ``dest`` cannot take the output."""
-    if isinstance(dest, (str, os.PathLike)):
-        path = Path(dest)
-        if not path.parent.is_dir():
-            raise ClientValidationError(
-                f"dest: the directory {str(path.parent)!r} does not exist", field="dest"
-            )
-    elif not callable(getattr(dest, "write", None)):
-        raise ClientValidationError(
-            f"dest: expected a path or a binary file opened for writing, got {type(dest).__name__}",
-            field="dest",
-        )
 
 
 def _sleep(delay: float, start: float, progress: Progress | None) -> None:

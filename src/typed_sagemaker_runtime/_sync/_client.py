@@ -45,10 +45,10 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
     from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
+    from .._base._async_inference import Destination, Progress
     from .._core._async_inference import S3ClientLike
     from .._core._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
     from .._llm._chat import ToolChoiceOption
-    from ._async_inference import Destination, Progress
     from ._stream import ResponseStream
 
 __all__ = ["SageMakerRuntime"]

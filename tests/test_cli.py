@@ -448,7 +448,7 @@ def test_serve_into_a_closed_pipe_stops_quietly() -> None:
 
 
 def _cli_line(exc: Exception) -> str:
-    from typed_sagemaker_runtime._cli._main import _describe
+    from typed_sagemaker_runtime._cli._failures import describe as _describe
 
     assert isinstance(exc, SageMakerRuntimeError)
     return _describe(exc)

@@ -1,7 +1,7 @@
 """The asyncio I/O of asynchronous inference: the S3 poll loop, downloads, uploads.
 
-The twin of :mod:`._async_results` for aiobotocore. The decisions (poll schedule, what
-an S3 answer means, error texts) are the sans-I/O ones of :mod:`._async_inference`;
+The twin of ``_sync._async_inference`` for aiobotocore. The decisions (poll schedule,
+what an S3 answer means, error texts) are the sans-I/O ones of ``_core._async_inference``;
 only the calls are awaited and the sleeps are ``asyncio.sleep``, so cancelling the
 waiting task stops it at once. No task or thread is started.
 """

@@ -3,7 +3,7 @@
 Only the I/O is here: reading body chunks from aiohttp and releasing the connection.
 Frame decoding, the drain rule after error events, error events becoming exceptions and
 every payload decoder are the sans-I/O objects the sync stream uses
-(:mod:`._stream_core`, :mod:`._eventstream`, :mod:`._decoders`).
+(``_base._stream``, ``_core._eventstream``, ``_decoders``).
 
 The iterators are plain classes with ``__anext__``, not async generators: an abandoned
 iterator then closes its connection the moment it is dropped (``break``), instead of

@@ -1,11 +1,11 @@
-"""What every ``smr`` subcommand shares: connection options, the body, the client."""
+"""What the ``smr`` subcommands share: connection and request options, the body, the client."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .._core._exceptions import ClientValidationError
 
@@ -42,6 +42,55 @@ def read_body(args: argparse.Namespace) -> bytes | None:
         except OSError as exc:
             raise ClientValidationError(f"cannot read --file: {exc.strerror}", field="file")
     return None if args.body is None else str(args.body).encode("utf-8")
+
+
+def add_request_options(parser: argparse.ArgumentParser) -> None:
+    """ENDPOINT, BODY, ``--file`` and the request headers of ``invoke`` and ``stream``."""
+    parser.add_argument("endpoint", help="the endpoint name")
+    parser.add_argument("body", nargs="?", help="the request body as text")
+    parser.add_argument("--file", help="read the body from FILE ('-' for standard input)")
+    parser.add_argument(
+        "--content-type",
+        default="application/json",
+        help="default: application/json. With a JSON type (application/json or any +json) "
+        "the body must parse as JSON, or nothing is sent",
+    )
+    parser.add_argument(
+        "--no-json-check",
+        action="store_true",
+        help="send the body even if it does not parse as JSON under a JSON --content-type",
+    )
+    parser.add_argument("--accept", help="the response type to ask for")
+    parser.add_argument("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes")
+    parser.add_argument("--target-variant", help="the production variant to call")
+    parser.add_argument(
+        "--target-container-hostname", help="container of a multi-container endpoint"
+    )
+    parser.add_argument("--inference-id", help="an id for your own tracing")
+    parser.add_argument("--inference-component", help="the inference component to call")
+    parser.add_argument("--session-id", help="a stateful session id (or NEW_SESSION)")
+
+
+def request_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``invoke``/``stream`` that :func:`add_request_options` reads."""
+    return {
+        "content_type": args.content_type,
+        "accept": args.accept,
+        "custom_attributes": args.custom_attributes,
+        "target_variant": args.target_variant,
+        "target_container_hostname": args.target_container_hostname,
+        "inference_id": args.inference_id,
+        "inference_component_name": args.inference_component,
+        "session_id": args.session_id,
+    }
+
+
+def request_body(args: argparse.Namespace) -> bytes:
+    """The body to send: checked as JSON under a JSON ``--content-type`` unless told not to."""
+    body = read_body(args) or b""
+    if not args.no_json_check:
+        refuse_non_json(body, args.content_type)
+    return body
 
 
 def write_bytes(out: TextIO, data: bytes) -> None:

@@ -2,8 +2,8 @@
 
 SageMaker has no status API for InvokeEndpointAsync: the result is an object that
 appears at ``OutputLocation``, or a failure object at ``FailureLocation``. The waiter
-polls both in one loop. This module holds what the sync client (and later the asyncio
-client) share: the poll schedule, S3 URI parsing, what a HEAD answer means, and the
+polls both in one loop. This module holds what the sync and the asyncio waiters
+share: the poll schedule, S3 URI parsing, what a HEAD answer means, and the
 messages of the errors raised. It imports neither boto3 nor botocore.
 
 The schedule: a round probes the output location, then the failure location (one HEAD

@@ -1,7 +1,7 @@
 """The synchronous I/O of asynchronous inference: the S3 poll loop, downloads, uploads.
 
 The decisions (schedule, what an answer means, error texts) live in the sans-I/O
-``_async_inference`` module; this one only talks to S3 through a boto3 client. It starts
+``_core._async_inference`` module; this one only talks to S3 through a boto3 client. It starts
 no thread: everything runs in the caller's thread, so nothing is left polling once a
 call returns, and ``KeyboardInterrupt`` stops it at once (``time.sleep`` is interruptible).
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,23 +94,7 @@ def test_root_import_does_not_load_boto3() -> None:
     assert result.stdout.strip() == "[]"
 
 
-LAZY_MODULES = (
-    "_client",
-    "_async_client",
-    "_streaming",
-    "_async_streaming",
-    "_tokens",
-    "_chunks",
-    "_chat",
-    "_decoders",
-    "_sse",
-    "_async_inference",
-    "_async_results",
-    "_llm_types",
-    "_events",
-    "_types",
-    "_retry",
-)
+SOURCE = Path(typed_sagemaker_runtime.__file__).parent
 
 
 def run(code: str) -> str:
@@ -119,26 +104,52 @@ def run(code: str) -> str:
     return result.stdout.strip()
 
 
-def test_root_import_loads_no_lazy_module() -> None:
-    """``import typed_sagemaker_runtime`` loads the exceptions only; the rest on first use."""
+def loaded_after(statement: str) -> set[str]:
+    """The package's modules a fresh interpreter has loaded after ``statement``."""
     code = (
-        "import sys, typed_sagemaker_runtime;"
-        f"print(sorted(m for m in {LAZY_MODULES!r}"
-        " if 'typed_sagemaker_runtime.' + m in sys.modules))"
+        f"import sys; {statement};"
+        "print(*sorted(m for m in sys.modules if m.startswith('typed_sagemaker_runtime')))"
     )
-    assert run(code) == "[]"
+    return set(run(code).split())
+
+
+def existing(*names: str) -> tuple[str, ...]:
+    """``names`` (modules or packages), each checked to exist, so a rename cannot hide one."""
+    for name in names:
+        path = SOURCE.joinpath(*name.split(".")[1:])
+        assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), name
+    return names
+
+
+def test_root_import_loads_only_the_exceptions() -> None:
+    """``import typed_sagemaker_runtime`` loads the exceptions only; the rest on first use."""
+    assert loaded_after("import typed_sagemaker_runtime") == set(
+        existing(
+            "typed_sagemaker_runtime",
+            "typed_sagemaker_runtime._core",
+            "typed_sagemaker_runtime._core._exceptions",
+            "typed_sagemaker_runtime._core._public",
+            "typed_sagemaker_runtime._version",
+        )
+    )
 
 
 def test_the_sync_client_loads_no_llm_or_decoder_module() -> None:
     """A plain invoke needs none of the LLM layer, the decoders, streams or async inference."""
-    code = (
-        "import sys; from typed_sagemaker_runtime import SageMakerRuntime;"
-        "print(sorted(m for m in ('_tokens', '_chunks', '_chat', '_decoders', '_sse',"
-        " '_async_inference', '_async_results', '_llm_types', '_async_client',"
-        " '_streaming', '_stream_core', '_eventstream')"
-        " if 'typed_sagemaker_runtime.' + m in sys.modules))"
+    unwanted = existing(
+        "typed_sagemaker_runtime._decoders",
+        "typed_sagemaker_runtime._llm",
+        "typed_sagemaker_runtime._aio",
+        "typed_sagemaker_runtime._core._llm_types",
+        "typed_sagemaker_runtime._core._eventstream",
+        "typed_sagemaker_runtime._core._async_inference",
+        "typed_sagemaker_runtime._base._stream",
+        "typed_sagemaker_runtime._sync._stream",
+        "typed_sagemaker_runtime._sync._async_inference",
     )
-    assert run(code) == "[]"
+    loaded = loaded_after("from typed_sagemaker_runtime import SageMakerRuntime")
+    assert "typed_sagemaker_runtime._sync._client" in loaded
+    assert not {m for m in loaded if m.startswith(unwanted)}
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])

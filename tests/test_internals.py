@@ -50,7 +50,7 @@ def _failing(local: LocalRuntime) -> LocalRuntime:
     return local
 
 
-# --- the ErrorCode sub-code: _config.keep_error_code / keep_error_code_aio ---------------
+# --- the ErrorCode sub-code: _base._config.keep_error_code / keep_error_code_aio ---------
 
 
 def _check_after_call(seen: dict[str, Any], response: object, body: object) -> None:
@@ -58,7 +58,7 @@ def _check_after_call(seen: dict[str, Any], response: object, body: object) -> N
         "botocore",
         botocore.__version__,
         "the after-call event (kwargs http_response and parsed)",
-        "_config.keep_error_code",
+        "_base._config.keep_error_code",
     )
     assert {"http_response", "parsed"} <= seen.keys(), message
     assert seen["parsed"] is response, message

@@ -400,8 +400,8 @@ def test_a_read_after_a_cancelled_read_fails_and_never_ends_quietly(local: Local
 
     (aiohttp keeps the bytes and the next read goes on; httpx's iterator is finished.)
     """
+    from typed_sagemaker_runtime._aio._errors import map_aio_stream_exception
     from typed_sagemaker_runtime._aio._httpx_body import HttpxBody, aio_body
-    from typed_sagemaker_runtime._core._errors import map_aio_stream_exception
 
     local.add_endpoint("stalled", _parts(b"a", b"b"), faults=[Stall(30, after_parts=1)])
 

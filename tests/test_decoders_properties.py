@@ -28,7 +28,7 @@ from typed_sagemaker_runtime._decoders._auto import (
 
 # The modules whose compiled patterns the linearity tests count searches of.
 TEXT_MODULE = importlib.import_module("typed_sagemaker_runtime._decoders._text")
-TOKENS_MODULE = importlib.import_module("typed_sagemaker_runtime._decoders._tokens")
+DOCUMENT_MODULE = importlib.import_module("typed_sagemaker_runtime._decoders._document")
 DECODERS_MODULE = importlib.import_module("typed_sagemaker_runtime._decoders._auto")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "streams"
@@ -349,7 +349,7 @@ def test_json_document_in_one_byte_parts_is_linear_and_small(
 ) -> None:
     """A 200 kB generated text fed byte by byte: linear scanning, constant memory (json)."""
     counters = [
-        CountingPattern(monkeypatch, TOKENS_MODULE, name)
+        CountingPattern(monkeypatch, DOCUMENT_MODULE, name)
         for name in ("_STRUCTURE", "_STRING_END", "_TEXT_SPECIAL")
     ]
     text = "ab\\n\\u00e9" * 20_000

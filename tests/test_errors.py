@@ -12,10 +12,10 @@ from botocore.validate import validate_parameters
 from hypothesis import given, strategies as st
 
 import typed_sagemaker_runtime as smr
-from typed_sagemaker_runtime._core._errors import (
+from typed_sagemaker_runtime._core._errors import map_exception
+from typed_sagemaker_runtime._core._service_errors import (
     MODELED_ERRORS,
     map_client_error,
-    map_exception,
     page_excerpt,
 )
 

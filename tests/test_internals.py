@@ -16,8 +16,9 @@ import urllib3
 from botocore import exceptions as bce
 from botocore.config import Config
 
+from typed_sagemaker_runtime._aio._errors import _reset_in
 from typed_sagemaker_runtime._base._config import error_sub_code
-from typed_sagemaker_runtime._core._errors import _reset_in, protocol_error_causes
+from typed_sagemaker_runtime._core._errors import protocol_error_causes
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
     ErrorResponse,
@@ -126,7 +127,7 @@ def test_error_sub_code_reads_only_a_string_member(body: object, code: str | Non
     assert error_sub_code(body) == code
 
 
-# --- urllib3's ProtocolError: _errors.protocol_error_causes -------------------------------
+# --- urllib3's ProtocolError: _core._errors.protocol_error_causes --------------------------
 
 
 def _stream_failure(local: LocalRuntime) -> urllib3.exceptions.ProtocolError:
@@ -151,7 +152,7 @@ def test_urllib3_protocol_error_carries_the_reset(local: LocalRuntime) -> None:
         "urllib3",
         urllib3.__version__,
         f"where ProtocolError keeps the reset ({exc.args!r})",
-        "_errors.protocol_error_causes",
+        "_core._errors.protocol_error_causes",
     )
 
 
@@ -166,11 +167,11 @@ def test_urllib3_protocol_error_of_a_cut_body_carries_no_socket_error(
         "urllib3",
         urllib3.__version__,
         f"what ProtocolError reports for a body cut short ({exc.args!r})",
-        "_errors.protocol_error_causes",
+        "_core._errors.protocol_error_causes",
     )
 
 
-# --- aiohttp's ClientPayloadError: _errors._reset_in ---------------------------------------
+# --- aiohttp's ClientPayloadError: _aio._errors._reset_in ----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -206,5 +207,5 @@ def test_aiohttp_payload_error_tells_a_reset_from_a_cut(
         "aiohttp",
         aiohttp.__version__,
         f"how ClientPayloadError reports a reset ({exc!r})",
-        "_errors._reset_in",
+        "_aio._errors._reset_in",
     )

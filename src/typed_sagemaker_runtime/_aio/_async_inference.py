@@ -28,7 +28,6 @@ from .._core._async_inference import (
     timeout_error,
     wait_locations,
 )
-from .._core._errors import map_aio_exception
 from .._core._exceptions import (
     AccessDeniedError,
     ServiceError,
@@ -36,6 +35,7 @@ from .._core._exceptions import (
 )
 from .._core._params import encode_body
 from .._core._types import AsyncOutput, Body, InvokeAsyncResult
+from ._errors import map_aio_exception
 from ._httpx_body import aclose_body
 
 __all__ = ["AsyncS3ClientLike", "upload", "wait_for_result"]

@@ -28,7 +28,6 @@ from .._base._config import (
     resolve_retry,
 )
 from .._base._user_agent import session_app_id
-from .._core._errors import map_aio_exception
 from .._core._params import build_params
 from .._core._public import public
 from .._core._results import invoke_async_result, invoke_result, stream_metadata
@@ -43,6 +42,7 @@ from .._telemetry._otel import (
     CallRecord,
     Telemetry,
 )
+from ._errors import map_aio_exception
 from ._httpx_body import aclose_body
 
 if TYPE_CHECKING:

@@ -32,7 +32,6 @@ from .._base._stream import (
     StreamState,
     consumed_error,
 )
-from .._core._errors import map_aio_stream_exception
 from .._core._events import PayloadPart, StreamEvent
 from .._core._exceptions import SageMakerRuntimeError, StreamError
 from .._core._llm_types import Generation, GenerationChunk
@@ -48,6 +47,7 @@ from .._decoders._auto import (
 )
 from .._decoders._chunks import GenerationBuilder, chunk_decoder
 from .._telemetry._otel import OFF, CallRecord
+from ._errors import map_aio_stream_exception
 
 __all__ = ["AsyncResponseStream"]
 

@@ -7,8 +7,10 @@ or ``GenerationError``, run in time linear in the input, and hold at most one
 record (line, event, JSON line) in memory. The sync and async streams drive the
 same decoder objects.
 
-The decoders live in ``_text`` (UTF-8, lines), ``_sse`` (server-sent events) and
-``_tokens`` (LLM record formats); ``auto`` detection and :func:`token_decoder` are here.
+The decoders live in ``_text`` (UTF-8, lines), ``_sse`` (server-sent events),
+``_tokens`` (the token formats, their interface, ``text``), ``_records`` and ``_framing``
+(LLM record formats) and ``_document`` (``json``); ``auto`` detection and
+:func:`token_decoder` are here.
 """
 
 from __future__ import annotations
@@ -18,16 +20,11 @@ import re
 from typing import Protocol, TypeVar
 
 from .._core._exceptions import ClientValidationError, GenerationError, StreamDecodeError
+from ._document import DocumentTokenDecoder
+from ._framing import RecordTokenDecoder
 from ._sse import ServerSentEvent, SSEDecoder
 from ._text import DEFAULT_MAX_LINE_BYTES, BaseDecoder, LineDecoder, Utf8Decoder
-from ._tokens import (
-    DocumentTokenDecoder,
-    Framing,
-    RecordTokenDecoder,
-    TextTokenDecoder,
-    TokenDecoder,
-    TokenFormat,
-)
+from ._tokens import Framing, TextTokenDecoder, TokenDecoder, TokenFormat
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",

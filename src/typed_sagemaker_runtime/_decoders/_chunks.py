@@ -1,10 +1,10 @@
 """Structured chunks from LLM streams: text with finish reason, usage and tool calls.
 
 The same framing, format detection and error rules as ``tokens()``: the record
-decoders of ``_tokens`` are reused, and each record's text comes from the same
-function, so the chunks' text joined is ``tokens()`` joined, at every split. What a
-record says beyond its text is read leniently: a field of an unexpected shape is
-ignored, never an error ``tokens()`` would not raise.
+decoder of ``_framing`` is reused, and each record's text comes from the same
+function of ``_records``, so the chunks' text joined is ``tokens()`` joined, at every
+split. What a record says beyond its text is read leniently: a field of an
+unexpected shape is ignored, never an error ``tokens()`` would not raise.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from typing import cast
 
 from .._core._llm_types import Generation, GenerationChunk, ToolCall, ToolCallDelta, Usage
 from ._auto import AutoDecoder, FormatDecoder, check_format, framing_hint
-from ._text import DEFAULT_MAX_LINE_BYTES, BaseDecoder, Utf8Decoder
-from ._tokens import (
-    DocumentTokenDecoder,
-    Framing,
-    RecordDecoder,
-    TokenFormat,
+from ._document import DocumentTokenDecoder
+from ._framing import RecordDecoder
+from ._records import (
     choice_texts,
     family,
     load_record,
@@ -30,6 +27,8 @@ from ._tokens import (
     raise_for_error,
     token_texts,
 )
+from ._text import DEFAULT_MAX_LINE_BYTES, BaseDecoder, Utf8Decoder
+from ._tokens import Framing, TokenFormat
 
 __all__ = [
     "ChunkDecoder",
@@ -199,7 +198,7 @@ def _token_chunk(fields: dict[str, object], text: str) -> GenerationChunk | None
 def record_chunk(record: object, *, first: bool) -> GenerationChunk | None:
     """The chunk of one decoded JSON record, or ``None`` when it carries nothing.
 
-    The text and errors are :func:`~._tokens.record_texts`'s, whose dispatch this
+    The text and errors are :func:`~._records.record_texts`'s, whose dispatch this
     repeats so each record is read once; ``first`` means the same.
     """
     if type(record) is not dict:
@@ -233,7 +232,7 @@ def _text_chunk(text: str) -> GenerationChunk:
 class RecordChunkDecoder(RecordDecoder[GenerationChunk]):
     """``tgi``, ``openai``, ``lmi``: one chunk per record that carries something.
 
-    The records, framing and errors of :class:`~._tokens.RecordTokenDecoder`; see
+    The records, framing and errors of :class:`~._framing.RecordTokenDecoder`; see
     :func:`record_chunk` for what a chunk takes from a record.
     """
 

@@ -25,7 +25,7 @@ from .._core._llm_types import (
 )
 from .._core._types import InvokeResult
 from .._decoders._chunks import tool_call_deltas, usage_of
-from .._decoders._tokens import raise_for_error
+from .._decoders._records import raise_for_error
 
 __all__ = [
     "ToolChoiceOption",

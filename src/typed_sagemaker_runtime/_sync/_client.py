@@ -28,15 +28,15 @@ from .._core._public import public
 from .._core._results import invoke_async_result, invoke_result, stream_metadata
 from .._core._retry import RetryPolicy
 from .._core._types import AsyncOutput, Body, InvokeAsyncResult, InvokeResult, Operation
-from .._telemetry._otel import (
+from .._telemetry._call_record import (
     CHAT,
     INVOKE,
     INVOKE_ASYNC,
     OFF,
     TEXT_COMPLETION,
     CallRecord,
-    Telemetry,
 )
+from .._telemetry._instrumentation import Telemetry
 
 if TYPE_CHECKING:
     from collections.abc import Callable

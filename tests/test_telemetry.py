@@ -35,7 +35,8 @@ from typed_sagemaker_runtime import (
     RetryPolicy,
     SageMakerRuntime,
 )
-from typed_sagemaker_runtime._telemetry import _otel as telemetry
+from typed_sagemaker_runtime._telemetry import _otel_api
+from typed_sagemaker_runtime._telemetry._call_record import OFF
 from typed_sagemaker_runtime.testing import (
     DemoLLM,
     EndpointResponse,
@@ -620,12 +621,12 @@ def test_no_sdk_configured_gives_the_no_op_record(local: LocalRuntime) -> None:
     from opentelemetry import metrics, trace
 
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-    assert isinstance(metrics.get_meter_provider(), telemetry.unset_meter_providers(metrics))
+    assert isinstance(metrics.get_meter_provider(), _otel_api.unset_meter_providers(metrics))
     with _sync_client(local, None) as smr:
         assert smr.invoke("echo", b"x")["body"] == b"x"
-        assert smr._telemetry.start("chat", "echo", smr.client) is telemetry.OFF  # pyright: ignore[reportPrivateUsage]
+        assert smr._telemetry.start("chat", "echo", smr.client) is OFF  # pyright: ignore[reportPrivateUsage]
         with smr.stream("echo", b"x") as s:
-            assert s._telemetry is telemetry.OFF  # pyright: ignore[reportPrivateUsage]
+            assert s._telemetry is OFF  # pyright: ignore[reportPrivateUsage]
             assert s.read() == b"x"
 
 
@@ -634,12 +635,12 @@ def test_opentelemetry_not_installed_records_nothing(
 ) -> None:
     """Without the opentelemetry package the calls work and record nothing."""
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
-    monkeypatch.setattr(telemetry, "_api_state", [])
+    monkeypatch.setattr(_otel_api, "_api_state", [])
     with _sync_client(local, otel) as smr:
         assert smr.invoke("echo", b"x")["body"] == b"x"
         with smr.stream("echo", b"x") as s:
             assert s.read() == b"x"
-    assert telemetry._api_state == [None]  # pyright: ignore[reportPrivateUsage]
+    assert _otel_api._api_state == [None]  # pyright: ignore[reportPrivateUsage]
     assert otel.spans() == []
 
 

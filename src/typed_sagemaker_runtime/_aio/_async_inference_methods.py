@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .._core._params import build_params
 from .._core._results import invoke_async_result
 from .._core._types import AsyncOutput, Body, InvokeAsyncResult
-from .._telemetry._otel import INVOKE_ASYNC
+from .._telemetry._call_record import INVOKE_ASYNC
 from ._client_core import ClientCore
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from .._core._params import build_params
 from .._core._public import public
 from .._core._retry import RetryPolicy
 from .._core._types import Body, InvokeResult
-from .._telemetry._otel import INVOKE
+from .._telemetry._call_record import INVOKE
 from ._async_inference_methods import AsyncInferenceMethods
 from ._client_core import AIO_EXTRA_HINT
 from ._llm_methods import LLMMethods

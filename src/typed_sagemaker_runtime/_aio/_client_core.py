@@ -31,7 +31,8 @@ from .._base._user_agent import session_app_id
 from .._core._results import invoke_result, stream_metadata
 from .._core._retry import RetryPolicy
 from .._core._types import InvokeResult, Operation
-from .._telemetry._otel import OFF, CallRecord, Telemetry
+from .._telemetry._call_record import OFF, CallRecord
+from .._telemetry._instrumentation import Telemetry
 from ._errors import map_aio_exception
 from ._httpx_body import aclose_body
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from typing_extensions import Unpack
 
 from .._base._routing import Routing, routed_params
-from .._telemetry._otel import CHAT, TEXT_COMPLETION
+from .._telemetry._call_record import CHAT, TEXT_COMPLETION
 from ._client_core import ClientCore
 
 if TYPE_CHECKING:

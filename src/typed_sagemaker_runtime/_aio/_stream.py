@@ -46,7 +46,7 @@ from .._decoders._auto import (
     token_decoder,
 )
 from .._decoders._chunks import GenerationBuilder, chunk_decoder
-from .._telemetry._otel import OFF, CallRecord
+from .._telemetry._call_record import OFF, CallRecord
 from ._errors import map_aio_stream_exception
 
 __all__ = ["AsyncResponseStream"]

@@ -24,7 +24,7 @@ from .._core._exceptions import (
     StreamError,
 )
 from .._core._types import StreamMetadata
-from .._telemetry._otel import OFF, CallRecord
+from .._telemetry._call_record import OFF, CallRecord
 
 __all__ = [
     "OPERATION",

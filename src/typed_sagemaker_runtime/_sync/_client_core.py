@@ -28,7 +28,8 @@ from .._core._errors import map_exception
 from .._core._results import invoke_result, stream_metadata
 from .._core._retry import RetryPolicy
 from .._core._types import InvokeResult, Operation
-from .._telemetry._otel import OFF, CallRecord, Telemetry
+from .._telemetry._call_record import OFF, CallRecord
+from .._telemetry._instrumentation import Telemetry
 
 if TYPE_CHECKING:
     from collections.abc import Callable

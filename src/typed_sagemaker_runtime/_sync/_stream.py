@@ -25,7 +25,7 @@ from .._core._events import PayloadPart, StreamEvent
 from .._core._exceptions import SageMakerRuntimeError, StreamError
 from .._core._public import public
 from .._core._types import StreamMetadata
-from .._telemetry._otel import OFF, CallRecord
+from .._telemetry._call_record import OFF, CallRecord
 
 if TYPE_CHECKING:
     from .._core._llm_types import Generation, GenerationChunk

@@ -1,4 +1,4 @@
-"""Client construction shared by the sync and async clients, sans-I/O."""
+"""Client construction shared by the sync and asyncio clients, sans-I/O."""
 
 from __future__ import annotations
 

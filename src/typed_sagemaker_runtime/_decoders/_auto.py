@@ -1,4 +1,4 @@
-"""Sans-I/O decoders for the payload of a response stream: text, lines, SSE, tokens.
+"""Choosing a stream's payload decoder: ``auto`` format detection and :func:`token_decoder`.
 
 Every decoder has the same two methods, like httpx's decoders: ``feed(bytes)``
 returns what is complete so far and ``flush()`` ends the stream. They accept the

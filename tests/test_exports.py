@@ -135,7 +135,8 @@ def test_root_import_loads_only_the_exceptions() -> None:
 
 
 def test_the_sync_client_loads_no_llm_or_decoder_module() -> None:
-    """A plain invoke needs none of the LLM layer, the decoders, streams or async inference."""
+    """A plain invoke needs none of the LLM layer, the decoders, streams, async inference or
+    OpenTelemetry's record (loaded once something records)."""
     unwanted = existing(
         "typed_sagemaker_runtime._decoders",
         "typed_sagemaker_runtime._llm",
@@ -146,6 +147,7 @@ def test_the_sync_client_loads_no_llm_or_decoder_module() -> None:
         "typed_sagemaker_runtime._base._stream",
         "typed_sagemaker_runtime._sync._stream",
         "typed_sagemaker_runtime._sync._async_inference",
+        "typed_sagemaker_runtime._telemetry._otel_record",
     )
     loaded = loaded_after("from typed_sagemaker_runtime import SageMakerRuntime")
     assert "typed_sagemaker_runtime._sync._client" in loaded

@@ -17,7 +17,6 @@ from .._core._exceptions import ClientValidationError
 from .._version import __version__
 from ._call_record import OFF, CallRecord
 from ._otel_api import load_api
-from ._otel_record import Recording
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Histogram, MeterProvider
@@ -131,6 +130,8 @@ class Telemetry:
             instruments = self._current_instruments(api)
             if tracer is None and instruments is None:
                 return OFF
+            from ._otel_record import Recording  # loaded only once something records
+
             return Recording(
                 api,
                 tracer,

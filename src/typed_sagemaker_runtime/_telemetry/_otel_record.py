@@ -107,7 +107,6 @@ class Recording(CallRecord):
         component: str | None,
         request: Mapping[str, object] | None,
     ) -> None:
-        self._started = time.perf_counter()
         self._api = api
         self._instruments = instruments
         self._operation = operation
@@ -148,6 +147,8 @@ class Recording(CallRecord):
             name = f"{operation} {model if isinstance(model, str) else endpoint_name}"
             span = tracer.start_span(name, kind=api.trace.SpanKind.CLIENT, attributes=attributes)
             self._span = span if span.is_recording() else None
+        # After the span starts: time to first chunk then never exceeds the span's duration.
+        self._started = time.perf_counter()
 
     def __enter__(self) -> Self:
         if self._span is not None:  # botocore's own spans (if instrumented) nest under it

@@ -20,6 +20,8 @@ from ._auto import AutoDecoder, FormatDecoder, check_format, framing_hint
 from ._document import DocumentTokenDecoder
 from ._framing import RecordDecoder
 from ._records import (
+    JSON_SPACE,
+    as_object,
     choice_texts,
     family,
     load_record,
@@ -44,15 +46,10 @@ __all__ = [
 ChunkDecoder = FormatDecoder[GenerationChunk]
 """A sans-I/O decoder from payload bytes to :class:`GenerationChunk` values."""
 
-_JSON_SPACE = " \t\r\n"
 _NO_CALLS: tuple[ToolCallDelta, ...] = ()
 
 
 # --- Reading what a record says beside its text ---------------------------------------
-
-
-def _object(value: object) -> dict[str, object] | None:
-    return cast("dict[str, object]", value) if isinstance(value, dict) else None
 
 
 def _count(value: object) -> int | None:
@@ -76,7 +73,7 @@ def _reason(value: object) -> str | None:
 
 def usage_of(value: object) -> Usage | None:
     """An OpenAI-style ``usage`` object as :class:`Usage`; ``None`` if it is not one."""
-    fields = _object(value)
+    fields = as_object(value)
     if fields is None:
         return None
     return Usage(
@@ -117,10 +114,10 @@ def tool_call_deltas(value: object) -> tuple[ToolCallDelta, ...]:
         return _NO_CALLS
     deltas: list[ToolCallDelta] = []
     for position, item in enumerate(items):
-        call = _object(item)
+        call = as_object(item)
         if call is None:
             continue
-        function = _object(call.get("function")) or {}
+        function = as_object(call.get("function")) or {}
         arguments = function.get("arguments")
         if not isinstance(arguments, str):
             # TGI's non-streamed message carries the arguments as an object.
@@ -140,7 +137,7 @@ def tool_call_deltas(value: object) -> tuple[ToolCallDelta, ...]:
 
 
 def _details(value: object) -> tuple[str | None, Usage | None]:
-    details = _object(value)
+    details = as_object(value)
     if details is None:
         return None, None
     return _reason(details.get("finish_reason")), _details_usage(details)
@@ -161,14 +158,14 @@ def _choices_chunk(fields: dict[str, object], text: str) -> GenerationChunk | No
     choices = fields.get("choices")
     if isinstance(choices, list):
         for item in cast("list[object]", choices):
-            choice = _object(item)
+            choice = as_object(item)
             if choice is None:
                 continue
             index = choice.get("index")
             if index is not None and index != 0:  # the choices tokens() reads
                 continue
             finish = _reason(choice.get("finish_reason")) or finish
-            part = _object(choice.get("delta")) or _object(choice.get("message"))
+            part = as_object(choice.get("delta")) or as_object(choice.get("message"))
             if part is not None and "tool_calls" in part:
                 calls += tool_call_deltas(part["tool_calls"])
     if not (text or finish or usage or calls):
@@ -239,7 +236,7 @@ class RecordChunkDecoder(RecordDecoder[GenerationChunk]):
     __slots__ = ()
 
     def _take_record(self, text: str, out: list[GenerationChunk]) -> None:
-        text = text.strip(_JSON_SPACE)
+        text = text.strip(JSON_SPACE)
         if not text or text == "[DONE]":
             return
         record = load_record(text)

@@ -212,3 +212,57 @@ def test_a_class_from_a_lazy_module_names_the_public_module() -> None:
         "print(PayloadPart.__module__)"
     )
     assert run(code) == "typed_sagemaker_runtime"
+
+
+# The exceptions of a stream name their event's type only for the type checkers (the
+# events module is not loaded by ``import typed_sagemaker_runtime``).
+_HINTS_NEED_TYPE_CHECKING = {
+    "StreamError",
+    "ModelStreamInterruptedError",
+    "InternalStreamFailureError",
+    "StreamDecodeError",
+    "GenerationError",
+}
+
+
+def test_type_hints_of_public_classes_resolve_without_the_root_names() -> None:
+    """``typing.get_type_hints`` (pydantic, cattrs, typeguard) on a class nobody looked up.
+
+    The classes name the package as their module, whose names load lazily; their
+    annotations resolve in the module that defines them (``Generation.usage`` is a
+    ``Usage`` even when ``typed_sagemaker_runtime.Usage`` was never touched).
+    """
+    code = (
+        "import importlib, typing, typed_sagemaker_runtime as t\n"
+        "from typed_sagemaker_runtime import _LAZY\n"
+        "failed = []\n"
+        "for name in t.__all__:\n"
+        "    where = importlib.import_module(_LAZY[name], t.__name__) if name in _LAZY else t\n"
+        "    value = vars(where)[name]\n"
+        "    if isinstance(value, type):\n"
+        "        try:\n"
+        "            typing.get_type_hints(value)\n"
+        "        except NameError:\n"
+        "            failed.append(name)\n"
+        "print(*sorted(failed))\n"
+        "print(typing.get_type_hints(vars(importlib.import_module("
+        "'typed_sagemaker_runtime._core._llm_types'))['Generation'])['usage'])\n"
+    )
+    failed, usage = run(code).splitlines()
+    assert set(failed.split()) == _HINTS_NEED_TYPE_CHECKING
+    assert usage == "typed_sagemaker_runtime.Usage | None"
+
+
+def test_a_vendored_copy_names_its_own_package(tmp_path: Path) -> None:
+    """Copied under another package, the classes name the copy (so they still pickle)."""
+    import shutil
+
+    shutil.copytree(SOURCE, tmp_path / "vendor" / "typed_sagemaker_runtime")
+    (tmp_path / "vendor" / "__init__.py").write_text("")
+    code = (
+        f"import sys, pickle; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from vendor.typed_sagemaker_runtime import ModelError, StreamDecodeError\n"
+        "print(ModelError.__module__)\n"
+        "print(type(pickle.loads(pickle.dumps(StreamDecodeError('x')))).__module__)\n"
+    )
+    assert run(code).splitlines() == ["vendor.typed_sagemaker_runtime"] * 2

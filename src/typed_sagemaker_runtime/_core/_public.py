@@ -9,17 +9,28 @@ of the package.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import ForwardRef, TypeVar
 
 __all__ = ["PACKAGE", "public"]
 
-PACKAGE = __name__.partition(".")[0]
-"""The import name of the package: ``typed_sagemaker_runtime``."""
+PACKAGE = __name__.rsplit(".", 2)[0]
+"""The import name of the package: ``typed_sagemaker_runtime`` (or wherever it is vendored)."""
 
 _C = TypeVar("_C", bound=type)
 
 
 def public(cls: _C) -> _C:
-    """Name the package root as ``cls``'s module; return ``cls`` (a class decorator)."""
+    """Name the package root as ``cls``'s module; return ``cls`` (a class decorator).
+
+    Its string annotations (``from __future__ import annotations``) are bound to the
+    module that defines them, so ``typing.get_type_hints(cls)`` resolves them there
+    rather than in the package root, which imports its names lazily.
+    """
+    defined_in = cls.__module__
+    annotations = cls.__dict__.get("__annotations__")
+    if annotations:
+        for name, value in annotations.items():
+            if isinstance(value, str):
+                annotations[name] = ForwardRef(value, module=defined_in, is_class=True)
     cls.__module__ = PACKAGE
     return cls

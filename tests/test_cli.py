@@ -43,6 +43,30 @@ def test_console_script_is_installed() -> None:
     assert SMR.exists()
 
 
+def test_the_entry_points_load_what_they_name() -> None:
+    """``smr`` and the pytest plugin, as installed metadata names them (a stale path fails)."""
+    from importlib.metadata import entry_points
+
+    from typed_sagemaker_runtime._cli._main import main
+    from typed_sagemaker_runtime.testing import _plugin
+
+    (script,) = entry_points(group="console_scripts", name="smr")
+    assert script.value == "typed_sagemaker_runtime._cli:main"
+    assert script.load() is main
+    (plugin,) = entry_points(group="pytest11", name="typed_sagemaker_runtime")
+    assert plugin.load() is _plugin
+
+
+def test_python_dash_m_runs_the_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "typed_sagemaker_runtime._cli", "--help"],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"usage: smr ")
+
+
 def test_invoke_prints_the_body(local: LocalRuntime) -> None:
     result = smr(local, "invoke", "echo", '{"inputs": "hi"}')
     assert result.returncode == 0, result.stderr

@@ -27,7 +27,9 @@ def public(cls: _C) -> _C:
     rather than in the package root, which imports its names lazily.
     """
     defined_in = cls.__module__
-    annotations = cls.__dict__.get("__annotations__")
+    # The class's own dict, changed in place (inspect.get_annotations gives a copy, and
+    # importing inspect would cost the root import more than this whole module).
+    annotations = cls.__dict__.get("__annotations__")  # noqa: RUF063
     if annotations:
         for name, value in annotations.items():
             if isinstance(value, str):

@@ -88,7 +88,8 @@ def _defined_in_private_modules() -> None:
         name: getattr(typed_sagemaker_runtime, name) for name in typed_sagemaker_runtime.__all__
     }
     for module_info in pkgutil.walk_packages(typed_sagemaker_runtime.__path__, f"{_ROOT}."):
-        if not module_info.name.rsplit(".", 1)[1].startswith("_") or module_info.ispkg:
+        last = module_info.name.rsplit(".", 1)[1]
+        if not last.startswith("_") or last == "__main__" or module_info.ispkg:
             continue
         module = importlib.import_module(module_info.name)
         for name, value in exported.items():
@@ -136,6 +137,16 @@ def _check_reference_complete(app: Sphinx, env: BuildEnvironment) -> None:
     domain: Any = env.get_domain("py")
     documented = {str(name) for name in domain.objects}
     missing = sorted(set(_PUBLIC.values()) - documented)
+    for client in (
+        typed_sagemaker_runtime.SageMakerRuntime,
+        typed_sagemaker_runtime.AsyncSageMakerRuntime,
+    ):
+        methods = {name for name in dir(client) if not name.startswith("_")}
+        missing += sorted(
+            f"{_ROOT}.{client.__name__}.{name}"
+            for name in methods
+            if f"{_ROOT}.{client.__name__}.{name}" not in documented
+        )
     if missing:
         logger.warning("not in the API reference: %s", ", ".join(missing))
 
@@ -152,6 +163,8 @@ def _attribute_docstrings() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for package in (typed_sagemaker_runtime, typed_sagemaker_runtime.testing):
         for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if module.name.endswith(".__main__"):
+                continue
             analyzer = ModuleAnalyzer.for_module(module.name)
             for (scope, name), lines in analyzer.find_attr_docs().items():
                 if not scope and name in _PUBLIC:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -266,3 +267,18 @@ def test_a_vendored_copy_names_its_own_package(tmp_path: Path) -> None:
         "print(type(pickle.loads(pickle.dumps(StreamDecodeError('x')))).__module__)\n"
     )
     assert run(code).splitlines() == ["vendor.typed_sagemaker_runtime"] * 2
+
+
+@pytest.mark.parametrize("name", ["SageMakerRuntime", "AsyncSageMakerRuntime"])
+def test_a_wrong_call_names_the_client_not_a_mixin(name: str) -> None:
+    """The clients are composed of private parts; their errors name the class used."""
+    client = getattr(typed_sagemaker_runtime, name)
+    for attribute in dir(client):
+        member = getattr(client, attribute)
+        function = member.fget if isinstance(member, property) else member
+        if not attribute.startswith("__") and inspect.isfunction(function):
+            assert function.__qualname__ == f"{name}.{attribute}"
+    with pytest.raises(TypeError, match=rf"^{name}\.__init__\(\) got an unexpected keyword"):
+        client(regoin_name="us-east-1")
+    with pytest.raises(TypeError, match=rf"^{name}\.chat\(\) missing 1 required positional"):
+        client.chat(object(), "endpoint")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from typing_extensions import Self, override
 
 from .._core._params import build_params
-from .._core._public import public
+from .._core._public import adopt_methods, public
 from .._core._retry import RetryPolicy
 from .._core._types import Body, InvokeResult
 from .._telemetry._call_record import INVOKE
@@ -30,6 +30,7 @@ __all__ = ["AsyncSageMakerRuntime", "AIO_EXTRA_HINT"]
 
 
 @public
+@adopt_methods
 class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
     """The asyncio twin of :class:`SageMakerRuntime`, on aiobotocore (extra ``aio``).
 

@@ -9,9 +9,10 @@ of the package.
 
 from __future__ import annotations
 
+from types import FunctionType
 from typing import ForwardRef, TypeVar
 
-__all__ = ["PACKAGE", "public"]
+__all__ = ["PACKAGE", "adopt_methods", "public"]
 
 PACKAGE = __name__.rsplit(".", 2)[0]
 """The import name of the package: ``typed_sagemaker_runtime`` (or wherever it is vendored)."""
@@ -35,4 +36,22 @@ def public(cls: _C) -> _C:
             if isinstance(value, str):
                 annotations[name] = ForwardRef(value, module=defined_in, is_class=True)
     cls.__module__ = PACKAGE
+    return cls
+
+
+def adopt_methods(cls: _C) -> _C:
+    """Name the methods ``cls`` inherits from the package's private bases as its own.
+
+    For a public class composed of private mixins (the clients): a call with a wrong
+    argument then says ``SageMakerRuntime.chat() missing 1 required positional
+    argument``, naming the class the caller used, not the mixin the method is written
+    in. Only for bases that no other class of the package composes.
+    """
+    for base in cls.__mro__[1:]:
+        if not base.__module__.startswith(PACKAGE + "."):
+            continue
+        for name, member in vars(base).items():
+            function = member.fget if isinstance(member, property) else member
+            if isinstance(function, FunctionType):
+                function.__qualname__ = f"{cls.__qualname__}.{name}"
     return cls

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._core._params import build_params
-from .._core._public import public
+from .._core._public import adopt_methods, public
 from .._core._retry import RetryPolicy
 from .._core._types import Body, InvokeResult
 from .._telemetry._call_record import INVOKE
@@ -27,6 +27,7 @@ __all__ = ["SageMakerRuntime"]
 
 
 @public
+@adopt_methods
 class SageMakerRuntime(LLMMethods, AsyncInferenceMethods):
     """A typed client for SageMaker Runtime: ``invoke``, ``invoke_async`` and ``stream``.
 

@@ -80,6 +80,35 @@ def _walk(node: ast.AST, typing_only: bool) -> Iterator[tuple[ast.AST, bool]]:
             yield from _walk(child, typing_only)
 
 
+def _is_dynamic_import(node: ast.Call) -> bool:
+    """``importlib.import_module("...")`` or ``__import__("...")`` with a literal name."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return (
+        name in ("import_module", "__import__")
+        and bool(node.args)
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    )
+
+
+def _names(node: ast.Call, index: int, name: str) -> bool:
+    """Whether argument ``index`` of the call is the bare name ``name``."""
+    args = node.args
+    return len(args) > index and isinstance(args[index], ast.Name) and args[index].id == name  # type: ignore[attr-defined]
+
+
+def _resolve(name: str, package: str) -> str:
+    """An absolute module name for ``name``, relative (leading dots) to ``package``."""
+    level = len(name) - len(name.lstrip("."))
+    if not level:
+        return name
+    base = package.split(".")
+    base = base[: len(base) - (level - 1)]
+    rest = name[level:]
+    return ".".join([*base, *([rest] if rest else [])])
+
+
 def imports_of(name: str, path: Path, known: Mapping[str, Path]) -> list[Import]:
     """Every import in ``path``, resolved to the modules (or packages) of ``known`` it loads."""
     is_package = path.name == "__init__.py"
@@ -99,6 +128,9 @@ def imports_of(name: str, path: Path, known: Mapping[str, Path]) -> list[Import]
             for alias in node.names:
                 submodule = f"{origin}.{alias.name}"
                 targets.append(submodule if submodule in known else origin)
+        elif isinstance(node, ast.Call) and _is_dynamic_import(node):
+            anchor = name if _names(node, 1, "__name__") else package
+            targets = [_resolve(str(node.args[0].value), anchor)]  # type: ignore[attr-defined]
         for target in targets:
             if target == PACKAGE or target.startswith(PACKAGE + "."):
                 found.append(Import(name, target, getattr(node, "lineno", 0), typing_only))
@@ -121,13 +153,25 @@ def root_imports(known: Mapping[str, Path]) -> list[str]:
     ]
 
 
+def _ancestors(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:end]) for end in range(1, len(parts))]
+
+
+def loaded_by(importer: str, target: str, known: Mapping[str, Path]) -> set[str]:
+    """What importing ``target`` from ``importer`` runs: ``target``, and the ``__init__`` of
+    each package above it that is not already above ``importer`` (those run first)."""
+    running = {importer, *_ancestors(importer)}
+    return {m for m in (target, *_ancestors(target)) if m in known and m not in running}
+
+
 def cycles(known: Mapping[str, Path]) -> list[list[str]]:
     """The runtime import cycles among ``known`` (one cycle per strongly connected group)."""
     graph: dict[str, set[str]] = {name: set() for name in known}
     for name, path in known.items():
         for imp in imports_of(name, path, known):
-            if not imp.typing_only and imp.target in known and imp.target != name:
-                graph[name].add(imp.target)
+            if not imp.typing_only:
+                graph[name].update(loaded_by(name, imp.target, known))
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -278,6 +322,8 @@ def _package(tmp_path: Path, files: Mapping[str, str]) -> dict[str, Path]:
         ("from typed_sagemaker_runtime import ModelError\n", 1),
         ("import typed_sagemaker_runtime\n", 1),
         ("def f():\n    from .. import ModelError\n", 2),
+        ("import importlib\nimportlib.import_module('typed_sagemaker_runtime')\n", 2),
+        ("import importlib\nimportlib.import_module('..', __package__)\n", 2),
     ],
 )
 def test_the_root_import_check_finds_each_form(tmp_path: Path, source: str, line: int) -> None:
@@ -347,3 +393,21 @@ def test_the_length_check_counts_lines(tmp_path: Path) -> None:
 def test_an_unplaced_subpackage_is_found(tmp_path: Path) -> None:
     known = _package(tmp_path, {"_bulk/__init__.py": "", "_core/__init__.py": ""})
     assert unlayered(known, LAYERS) == ["_bulk"]
+
+
+def test_the_cycle_check_sees_the_package_init_an_import_runs(tmp_path: Path) -> None:
+    """Importing ``_backends._m`` runs ``_backends/__init__``, which may import back."""
+    known = _package(
+        tmp_path,
+        {
+            "testing/__init__.py": "",
+            "testing/_server/__init__.py": "",
+            "testing/_server/_a.py": "from .._backends._m import z\n",
+            "testing/_backends/__init__.py": "from .._server._a import q\n",
+            "testing/_backends/_m.py": "z = 1\n",
+            "testing/_ok/__init__.py": "from ._b import x\n",
+            "testing/_ok/_b.py": "from ._c import y\n",
+            "testing/_ok/_c.py": "y = 1\n",
+        },
+    )
+    assert cycles(known) == [[f"{PACKAGE}.testing._backends", f"{PACKAGE}.testing._server._a"]]

@@ -59,7 +59,7 @@ nitpick_ignore_regex = [
     ("py:class", r"(datetime\.)?timedelta|pathlib\.Path|Path|os\.PathLike|_io\.\w+"),
     ("py:class", r"ellipsis|NoneType|(.*\.)?_T\w*"),
     # Private helpers named in signatures; the docstrings say what they accept.
-    ("py:class", r"(.*\.)?(PayloadDecoder|Destination|Progress|AsyncS3ClientLike)"),
+    ("py:class", r"(.*\.)?(PayloadDecoder|Destination|Progress|AioS3ClientLike)"),
     # chat()'s tool_choice: "none" | "auto" | "required" | ToolChoice.
     ("py:class", r"(.*\.)?ToolChoiceOption"),
 ]

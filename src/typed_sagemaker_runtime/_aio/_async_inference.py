@@ -38,14 +38,14 @@ from .._core._types import AsyncOutput, Body, InvokeAsyncResult
 from ._errors import map_aio_exception
 from ._httpx_body import aclose_body
 
-__all__ = ["AsyncS3ClientLike", "upload", "wait_for_result"]
+__all__ = ["AioS3ClientLike", "upload", "wait_for_result"]
 
 _T = TypeVar("_T")
 _CHUNK = 1024 * 1024
 _PROGRESS_TICK = 0.5
 
 
-class AsyncS3ClientLike(Protocol):
+class AioS3ClientLike(Protocol):
     """The part of an aiobotocore S3 client the async-inference helpers use.
 
     Any entered ``session.create_client("s3")`` of aiobotocore satisfies it.
@@ -81,7 +81,7 @@ async def _call(operation: str, call: Callable[[], Awaitable[_T]]) -> _T:
         raise mapped from exc
 
 
-async def _head(s3: AsyncS3ClientLike, location: S3Uri) -> bool:
+async def _head(s3: AioS3ClientLike, location: S3Uri) -> bool:
     try:
         await _call("HeadObject", lambda: s3.head_object(Bucket=location.bucket, Key=location.key))
     except AccessDeniedError as exc:
@@ -93,7 +93,7 @@ async def _head(s3: AsyncS3ClientLike, location: S3Uri) -> bool:
     return True
 
 
-async def _get(s3: AsyncS3ClientLike, location: S3Uri) -> Any | None:
+async def _get(s3: AioS3ClientLike, location: S3Uri) -> Any | None:
     try:
         return await _call(
             "GetObject", lambda: s3.get_object(Bucket=location.bucket, Key=location.key)
@@ -154,7 +154,7 @@ async def _save(body: Any, location: S3Uri, dest: Destination) -> None:
 
 
 async def _fetch_output(
-    s3: AsyncS3ClientLike, location: S3Uri, dest: Destination | None
+    s3: AioS3ClientLike, location: S3Uri, dest: Destination | None
 ) -> AsyncOutput | None:
     response = await _get(s3, location)
     if response is None:
@@ -172,14 +172,14 @@ async def _fetch_output(
     return AsyncOutput(body=data, content_type=content_type, output_location=str(location))
 
 
-async def _fetch_text(s3: AsyncS3ClientLike, location: S3Uri) -> str | None:
+async def _fetch_text(s3: AioS3ClientLike, location: S3Uri) -> str | None:
     response = await _get(s3, location)
     if response is None:
         return None
     return (await _read_all(response["Body"], location)).decode("utf-8", "replace")
 
 
-async def _check_bucket(s3: AsyncS3ClientLike, location: S3Uri, what: str) -> None:
+async def _check_bucket(s3: AioS3ClientLike, location: S3Uri, what: str) -> None:
     try:
         await _call("HeadBucket", lambda: s3.head_bucket(Bucket=location.bucket))
     except AccessDeniedError:
@@ -201,7 +201,7 @@ async def _sleep(delay: float, start: float, progress: Progress | None) -> None:
 
 
 async def wait_for_result(
-    s3: AsyncS3ClientLike,
+    s3: AioS3ClientLike,
     job: InvokeAsyncResult,
     *,
     timeout: float | None,
@@ -240,7 +240,7 @@ async def wait_for_result(
 
 
 async def upload(
-    s3: AsyncS3ClientLike, location: S3Uri, body: Body, *, content_type: str | None
+    s3: AioS3ClientLike, location: S3Uri, body: Body, *, content_type: str | None
 ) -> None:
     """PutObject ``body`` at ``location`` (one request, up to S3's 5 GB limit)."""
     data = encode_body("body", body, "InvokeEndpointAsync")

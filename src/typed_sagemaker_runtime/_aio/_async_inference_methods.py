@@ -21,7 +21,7 @@ from ._client_core import ClientCore
 
 if TYPE_CHECKING:
     from .._base._async_inference import Destination, Progress
-    from ._async_inference import AsyncS3ClientLike
+    from ._async_inference import AioS3ClientLike
 
 __all__ = ["AsyncInferenceMethods"]
 
@@ -69,7 +69,7 @@ class AsyncInferenceMethods(ClientCore):
         body: Body,
         *,
         s3_prefix: str,
-        s3_client: AsyncS3ClientLike | None = None,
+        s3_client: AioS3ClientLike | None = None,
         content_type: str | None = None,
         accept: str | None = None,
         custom_attributes: str | None = None,
@@ -113,7 +113,7 @@ class AsyncInferenceMethods(ClientCore):
         *,
         timeout: float | None = 900.0,
         poll_interval: float = 5.0,
-        s3_client: AsyncS3ClientLike | None = None,
+        s3_client: AioS3ClientLike | None = None,
         s3_endpoint_url: str | None = None,
         dest: Destination | None = None,
         progress: Progress | None = None,
@@ -147,8 +147,8 @@ class AsyncInferenceMethods(ClientCore):
 
     @contextlib.asynccontextmanager
     async def _s3(
-        self, s3_client: AsyncS3ClientLike | None, endpoint_url: str | None
-    ) -> AsyncGenerator[AsyncS3ClientLike, None]:
+        self, s3_client: AioS3ClientLike | None, endpoint_url: str | None
+    ) -> AsyncGenerator[AioS3ClientLike, None]:
         """The caller's S3 client, or one created for the call and closed after it."""
         if s3_client is not None:
             yield s3_client

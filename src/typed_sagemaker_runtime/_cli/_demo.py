@@ -62,7 +62,7 @@ def _chat_step(smr: SageMakerRuntime, out: TextIO) -> None:
     out.write(f"\nfinish_reason: {finish}\nusage:         {usage}\n")
 
 
-def _queue_async(
+def _queue_async_inference(
     local: LocalRuntime, smr: SageMakerRuntime, body: bytes, out: TextIO
 ) -> InvokeAsyncResult:
     """Queue an async request: inline if this botocore models it, else through S3."""
@@ -145,7 +145,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"\ncaught {type(exc).__name__}: error_code={exc.error_code}\n")
                 out.write(f"        request_id={exc.request_id}\n")
 
-            job = _queue_async(local, smr, json.dumps(request).encode(), out)
+            job = _queue_async_inference(local, smr, json.dumps(request).encode(), out)
             out.write(f"output_location: {job['output_location']}\n")
             output = smr.wait_for_async_result(job, timeout=60)
             generated = json.loads(output["body"])[0]["generated_text"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
-from ._async_inference._jobs import AsyncRunner
+from ._async_inference._jobs import AsyncInferenceRunner
 from ._async_inference._s3 import LocalS3
 from ._boto import dummy_aio_session, dummy_session
 from ._faults import Fault
@@ -102,7 +102,7 @@ class LocalRuntime:
         self._requests: list[InvocationRequest] = []
         self._stopping = threading.Event()
         self._s3 = LocalS3(s3_endpoint_url, host=host, region_name=region_name)
-        self._async = AsyncRunner(
+        self._async_inference = AsyncInferenceRunner(
             self._s3,
             workers=async_workers,
             time_scale=async_time_scale,
@@ -117,7 +117,7 @@ class LocalRuntime:
             endpoints=self._endpoints.get,
             record=self._record,
             stopping=self._stopping,
-            submit_async=self._async.submit,
+            submit_async_inference=self._async_inference.submit,
         )
         self._server: Server | None = None
 
@@ -208,7 +208,7 @@ class LocalRuntime:
 
         For tests that look at S3 directly, instead of sleeping.
         """
-        if not self._async.wait_idle(timeout):
+        if not self._async_inference.wait_idle(timeout):
             raise TimeoutError(f"async requests still running after {timeout} s")
 
     # --- S3 -----------------------------------------------------------------------------
@@ -253,7 +253,7 @@ class LocalRuntime:
             if server is not None:
                 server.stop(self._stop_timeout)
         finally:
-            alive = self._async.stop(self._stop_timeout)
+            alive = self._async_inference.stop(self._stop_timeout)
             self._s3.stop()
         if alive:
             raise RuntimeError(

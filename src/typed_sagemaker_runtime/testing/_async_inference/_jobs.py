@@ -39,7 +39,12 @@ from .._server._errors import model_error_members
 from .._server._shaping import content_type_for, join_body, response_of
 from ._s3 import LocalS3
 
-__all__ = ["DEFAULT_INVOCATION_TIMEOUT", "DEFAULT_REQUEST_TTL", "AsyncJob", "AsyncRunner"]
+__all__ = [
+    "DEFAULT_INVOCATION_TIMEOUT",
+    "DEFAULT_REQUEST_TTL",
+    "AsyncInferenceJob",
+    "AsyncInferenceRunner",
+]
 
 logger = logging.getLogger("typed_sagemaker_runtime.testing")
 
@@ -52,7 +57,7 @@ _FAILURE_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True, slots=True)
-class AsyncJob:
+class AsyncInferenceJob:
     """One accepted InvokeEndpointAsync request."""
 
     endpoint: Endpoint
@@ -76,7 +81,7 @@ class AsyncJob:
         return self.request.invocation_timeout_seconds or DEFAULT_INVOCATION_TIMEOUT
 
 
-class AsyncRunner:
+class AsyncInferenceRunner:
     """A bounded pool of workers for one runtime's async requests; started on first use."""
 
     def __init__(
@@ -99,7 +104,7 @@ class AsyncRunner:
         self._region_name = region_name
         self._account_id = account_id
         self._name = name
-        self._queue: queue.Queue[AsyncJob | None] = queue.Queue()
+        self._queue: queue.Queue[AsyncInferenceJob | None] = queue.Queue()
         self._cond = threading.Condition()
         self._pending = 0
         self._workers: list[threading.Thread] = []
@@ -108,7 +113,7 @@ class AsyncRunner:
 
     # --- the server side --------------------------------------------------------------
 
-    def submit(self, job: AsyncJob) -> None:
+    def submit(self, job: AsyncInferenceJob) -> None:
         """Queue an accepted request. S3 is reached here: moto starts (a missing extra
         fails the request) and the output and failure buckets exist before the answer,
         as they do for a real endpoint."""
@@ -172,7 +177,7 @@ class AsyncRunner:
             finally:
                 self._finished()
 
-    def _run(self, job: AsyncJob) -> None:
+    def _run(self, job: AsyncInferenceJob) -> None:
         if time.monotonic() - job.received > job.ttl_seconds * self._time_scale:
             self._fail(
                 job,
@@ -223,7 +228,7 @@ class AsyncRunner:
         body, content_type = result
         self._put(job.output, body, content_type)
 
-    def _input(self, job: AsyncJob) -> bytes | None:
+    def _input(self, job: AsyncInferenceJob) -> bytes | None:
         location = job.request.input_location
         if location is None:
             return job.request.body
@@ -238,7 +243,7 @@ class AsyncRunner:
             self._fail(job, f"Failed to download the input from {location}: {reason}")
             return None
 
-    def _model_failure(self, job: AsyncJob, exc: Exception) -> str:
+    def _model_failure(self, job: AsyncInferenceJob, exc: Exception) -> str:
         failure = exc if isinstance(exc, ModelFailure) else None
         logger.log(
             logging.INFO if failure else logging.WARNING,
@@ -257,7 +262,7 @@ class AsyncRunner:
         )
         return str(members["Message"])
 
-    def _fail(self, job: AsyncJob, message: str) -> None:
+    def _fail(self, job: AsyncInferenceJob, message: str) -> None:
         logger.info("async request %s failed: %s", job.inference_id, message)
         self._put(job.failure, message.encode("utf-8"), _FAILURE_CONTENT_TYPE)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from ..._core._async_inference import S3Uri
-from .._async_inference._jobs import AsyncJob
+from .._async_inference._jobs import AsyncInferenceJob
 from .._codes import ASYNC_MODEL_FAILURE
 from .._failure import ModelFailure
 from .._faults import ConnectionReset, ErrorResponse, Fault, RawResponse, ShortContentLength, Stall
@@ -55,7 +55,7 @@ class Service:
         endpoints: Callable[[str], Endpoint | None],
         record: Callable[[InvocationRequest], None],
         stopping: threading.Event,
-        submit_async: Callable[[AsyncJob], None] | None = None,
+        submit_async_inference: Callable[[AsyncInferenceJob], None] | None = None,
     ) -> None:
         self.region_name = region_name
         self.account_id = account_id
@@ -63,7 +63,7 @@ class Service:
         self._endpoints = endpoints
         self._record = record
         self.stopping = stopping
-        self._submit_async = submit_async
+        self._submit_async_inference = submit_async_inference
 
     # --- entry point ------------------------------------------------------------------
 
@@ -265,8 +265,8 @@ class Service:
         model_failure = None
         if isinstance(fault, ErrorResponse) and _is_async_model_failure(fault, request):
             model_failure = self._model_failure_text(fault, request)
-        if self._submit_async is not None:
-            job = AsyncJob(
+        if self._submit_async_inference is not None:
+            job = AsyncInferenceJob(
                 endpoint=endpoint,
                 request=request,
                 inference_id=inference_id,
@@ -276,7 +276,7 @@ class Service:
                 model_failure=model_failure,
             )
             try:
-                self._submit_async(job)  # queued before the answer: it was accepted
+                self._submit_async_inference(job)  # queued before the answer: it was accepted
             except Exception as exc:  # no moto (S3Unavailable), S3 unreachable, stopping
                 logger.error("cannot run async request %s: %s", inference_id, exc)
                 code = "InternalFailure"  # what InvokeEndpointAsync's model lists for it

@@ -50,7 +50,7 @@ from typed_sagemaker_runtime.testing import (
 
 # Parameter annotations that differ on purpose: the async client takes aiobotocore clients.
 _ASYNC_ANNOTATIONS = {
-    "S3ClientLike | None": "AsyncS3ClientLike | None",
+    "S3ClientLike | None": "AioS3ClientLike | None",
     "SageMakerRuntimeClient | None": "SageMakerRuntimeClient | None",
     "boto3.session.Session | None": "AioSession | None",
 }

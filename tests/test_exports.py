@@ -206,9 +206,10 @@ def test_every_name_resolves_in_a_fresh_interpreter() -> None:
 
 
 def test_a_class_from_a_lazy_module_names_the_public_module() -> None:
-    """Loaded as a dependency of the client, before anyone looks it up at the root."""
+    """Loaded as a dependency of the stream, before anyone looks it up at the root."""
     code = (
-        "from typed_sagemaker_runtime import SageMakerRuntime;"
+        "from typed_sagemaker_runtime import ResponseStream;"
+        "import sys; assert 'typed_sagemaker_runtime._core._events' in sys.modules;"
         "from typed_sagemaker_runtime._core._events import PayloadPart;"
         "print(PayloadPart.__module__)"
     )

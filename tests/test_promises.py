@@ -340,7 +340,7 @@ def test_the_private_socket_accessor_still_finds_urllib3s_socket(local: LocalRun
         assert isinstance(sock, socket.socket), (
             "urllib3's HTTPResponse no longer exposes its socket as .connection.sock: "
             "ResponseStream.close() from another thread cannot wake a blocked read; "
-            "update connection_socket() in _streaming.py for this urllib3 version"
+            "update connection_socket() in _sync/_stream.py for this urllib3 version"
         )
         assert sock.fileno() != -1
         list(stream)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from typing import TextIO, get_args
 
+from .._decoders._tokens import TokenFormat
 from ._common import (
     add_connection_options,
     add_request_options,
@@ -23,7 +24,7 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "tgi", "openai", "lmi", "json", "text"],
+        choices=get_args(TokenFormat),
         help="how the model server writes tokens (default: auto-detect)",
     )
     shown = parser.add_mutually_exclusive_group()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, get_args
 
 from .._core._exceptions import ClientValidationError, GenerationError, StreamDecodeError
 from ._document import DocumentTokenDecoder
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_TOKEN_FORMATS: frozenset[str] = frozenset(("auto", "tgi", "openai", "lmi", "json", "text"))
+_TOKEN_FORMATS: frozenset[str] = frozenset(get_args(TokenFormat))
 _JSON_LINES_TYPES = frozenset(
     (
         "application/jsonlines",

@@ -354,7 +354,7 @@ def chunk_decoder(
 ) -> ChunkDecoder:
     """Return a decoder from payload bytes to :class:`GenerationChunk` values.
 
-    Formats, detection and limits are :func:`~._decoders.token_decoder`'s. Record
+    Formats, detection and limits are :func:`~._auto.token_decoder`'s. Record
     formats give one chunk per record that carries text, a finish reason, usage or
     tool-call fragments; ``json`` gives text chunks as the document streams, then
     one with its ``details``; ``text`` gives text chunks.

@@ -171,6 +171,25 @@ def test_stream_prints_text_tokens(local: LocalRuntime) -> None:
     assert result.stdout == b"Once upon a time\n"
 
 
+def test_stream_failing_before_a_token_prints_no_empty_line(local: LocalRuntime) -> None:
+    result = smr(local, "stream", "missing", "{}")
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert result.stderr.startswith(b"smr: error: EndpointNotFoundError ")
+
+
+def test_stream_cut_by_an_error_ends_the_line_of_text_once(local: LocalRuntime) -> None:
+    def cut(request: InvocationRequest) -> Iterator[bytes | ModelStreamError]:
+        yield b"Once "
+        yield ModelStreamError(message="too slow", error_code="ModelInvocationTimeExceeded")
+
+    local.add_endpoint("cut", cut)
+    result = smr(local, "stream", "cut", "{}")
+    assert result.returncode == 1
+    assert result.stdout == b"Once \n"
+    assert result.stderr.startswith(b"smr: error: ModelStreamInterruptedError ")
+
+
 def test_stream_raw_writes_the_payload_unchanged(local: LocalRuntime) -> None:
     local.add_endpoint("story", lambda r: iter([b"data: x\r\n", b"\r\n"]))
     result = smr(local, "stream", "story", "{}", "--raw")
@@ -254,6 +273,9 @@ def test_demo_walks_through_everything_and_exits_0() -> None:
     assert "output_location: s3://" in out
     assert "the local endpoint is stopped" in out
     assert result.stderr == ""
+    lines = out.splitlines()
+    assert "...     for token in stream.tokens(): print(token, end='')" in lines
+    assert not [line for line in lines if line.startswith(">>>  ")], "a block's body shows ..."
 
 
 # --- a terminal, a pipe, a pipe closed early ---------------------------------------------

@@ -18,10 +18,16 @@ from typing import Any
 
 import pytest
 
+from typed_sagemaker_runtime import Generation, GenerationChunk
 from typed_sagemaker_runtime._cli._main import main
 from typed_sagemaker_runtime.testing import DemoLLM, LocalRuntime
 
 pty = pytest.importorskip("pty")
+
+
+def pipe_in(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    """Standard input as a pipe holding ``data`` (text over bytes, as Python opens it)."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
 
 
 def test_one_shot_streams_the_answer_and_stats(
@@ -53,15 +59,16 @@ def test_one_shot_streams_the_answer_and_stats(
 
 
 def test_conversation_through_a_pipe_keeps_the_history(
-    local: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+    local: LocalRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     local.add_endpoint("demo", DemoLLM(tokens_per_second=None))
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Hello\n\nAnd then?\n"))
+    pipe_in(monkeypatch, b"Hello\n\nAnd then?\n")
     out = io.StringIO()
     status = main(
         ["chat", "demo", "--endpoint-url", local.endpoint_url, "--max-tokens", "5"], out=out
     )
     assert status == 0
+    assert capsys.readouterr().err == "", "no hint how to leave, without a terminal"
     assert len(local.requests) == 2  # the blank line is no turn
     first, second = (json.loads(request.body)["messages"] for request in local.requests)
     answer = out.getvalue().splitlines()[0]
@@ -165,6 +172,7 @@ def test_interactive_through_a_pty_answers_and_keeps_history() -> None:
         local.add_endpoint("demo", DemoLLM(tokens_per_second=None))
         terminal = spawn_chat(local.endpoint_url, "--max-tokens", "4", "--system", "Be brief.")
         try:
+            terminal.wait_for(b"smr: Ctrl-D to end, Ctrl-C to stop an answer\r\n")
             terminal.wait_for(b"> ")
             terminal.type(b"Hello\r")
             terminal.wait_for(b"> ")
@@ -203,13 +211,111 @@ def test_a_failed_turn_is_one_line_and_the_conversation_goes_on(
         return demo(request)
 
     local.add_endpoint("demo", handler)
-    monkeypatch.setattr(sys, "stdin", io.StringIO("fail\nHello\n"))
+    pipe_in(monkeypatch, b"fail\nHello\n")
     out = io.StringIO()
     status = main(
         ["chat", "demo", "--endpoint-url", local.endpoint_url, "--max-tokens", "3"], out=out
     )
-    assert status == 0
+    assert status == 1, "a turn failed"
     errors = capsys.readouterr().err.splitlines()
     assert len(errors) == 1
-    assert errors[0].startswith("smr: error: ModelError:")
+    assert errors[0].startswith("smr: error: ModelError code=ModelError status=424 ")
     assert json.loads(local.requests[-1].body)["messages"] == [{"role": "user", "content": "Hello"}]
+
+
+# --- failures: the exit status, and where their lines start ------------------------------
+
+
+def test_piped_turns_that_fail_exit_as_the_one_shot_does(
+    local: LocalRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["chat", "missing", "--endpoint-url", local.endpoint_url]
+    one_shot = io.StringIO()
+    assert main([*argv, "hi"], out=one_shot) == 1
+    assert one_shot.getvalue() == "", "no empty line before the error"
+    assert capsys.readouterr().err.startswith("smr: error: EndpointNotFoundError code=")
+    pipe_in(monkeypatch, b"hi\nagain\n")
+    out = io.StringIO()
+    assert main(argv, out=out) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2
+    assert all(line.startswith("smr: error: EndpointNotFoundError code=") for line in errors)
+    assert out.getvalue() == "", "no empty line before the errors"
+
+
+def _chat_chunk(text: str) -> bytes:
+    chunk = {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": text}}],
+    }
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+def test_an_answer_cut_by_an_error_ends_its_line_once(
+    local: LocalRuntime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from typed_sagemaker_runtime.testing import EndpointResponse, ModelStreamError
+
+    def cut(request: object) -> EndpointResponse:
+        events = [_chat_chunk("Once "), _chat_chunk("upon"), ModelStreamError("late", "Timeout")]
+        return EndpointResponse(iter(events), content_type="text/event-stream")
+
+    local.add_endpoint("cut", cut)
+    out = io.StringIO()
+    assert main(["chat", "cut", "hi", "--endpoint-url", local.endpoint_url], out=out) == 1
+    assert out.getvalue() == "Once upon\n"
+    assert capsys.readouterr().err.startswith("smr: error: ModelStreamInterruptedError ")
+
+
+# --- --stats: tokens per second -----------------------------------------------------------
+
+
+def _token(text: str, finish: str | None = None, index: int = 0) -> GenerationChunk:
+    return GenerationChunk(text, finish, None, (), index)
+
+
+def test_tokens_per_second_is_the_pace_after_the_first_token() -> None:
+    """5 tokens 20 ms apart, the first after 300 ms: 4 intervals of 20 ms, 50 tokens/s."""
+    from typed_sagemaker_runtime._cli._chat_stats import AnswerTiming
+
+    timing = AnswerTiming(started=10.0)
+    for number in range(5):
+        timing.add(_token("tok", "length" if number == 4 else None), 10.3 + 0.02 * number)
+    timing.add(_token("other choice", index=1), 20.0)
+    usage_only = GenerationChunk(
+        "", None, {"prompt_tokens": 1, "completion_tokens": 5, "total_tokens": 6}, (), 0
+    )
+    timing.add(usage_only, 11.0)
+    assert timing.tokens_per_second(5) == pytest.approx(50.0)
+    generation = Generation("x", "length", usage_only.usage, (), 0.3, 1.0)
+    line = timing.line(generation)
+    assert line.startswith("smr: time to first token 0.300 s, 50.0 tokens/s, total 1.000 s")
+
+
+def test_tokens_per_second_needs_two_tokens() -> None:
+    from typed_sagemaker_runtime._cli._chat_stats import AnswerTiming
+
+    timing = AnswerTiming(started=0.0)
+    assert timing.tokens_per_second(3) is None
+    timing.add(_token("only", "stop"), 1.0)
+    assert timing.tokens_per_second(1) is None
+    assert timing.tokens_per_second(None) is None
+
+
+def test_stats_read_the_demo_pace(local: LocalRuntime, capsys: pytest.CaptureFixture[str]) -> None:
+    """3 tokens at 10 tokens/s: 2 intervals of 100 ms (counting 3 tokens read 15)."""
+    local.add_endpoint("slow", DemoLLM(tokens_per_second=10))
+    argv = ["chat", "slow", "hi", "--max-tokens", "3", "--stats"]
+    assert main([*argv, "--endpoint-url", local.endpoint_url], out=io.StringIO()) == 0
+    stats = capsys.readouterr().err
+    rate = float(stats.split(" tokens/s")[0].rsplit(" ", 1)[-1])
+    assert 7.0 < rate < 12.5, stats
+    assert "completion=3 " in stats
+
+
+def test_stats_help_says_what_tokens_per_second_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["chat", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    counted = "the completion tokens after the first over the time from the first token to the last"
+    assert f"tokens/s ({counted})" in shown

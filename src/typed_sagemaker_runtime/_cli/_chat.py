@@ -2,22 +2,27 @@
 
 With a prompt it streams one answer and exits. Without, it is a conversation: each line
 read from standard input is a turn, the history is kept and sent with the next one,
-answers are printed as they arrive; end of input (Ctrl-D) exits 0 and Ctrl-C stops the
-answer in flight and returns to the prompt. ``--stats`` writes time to first token,
-tokens per second, the finish reason and usage to standard error after each answer.
+answers are printed as they arrive; end of input (Ctrl-D) ends it and Ctrl-C stops the
+answer in flight and returns to the prompt. A turn that fails is one ``smr: error:`` line
+and the conversation goes on; the exit status is then the one-shot form's for that
+failure (the highest, if several failed). ``--stats`` writes time to first token, tokens
+per second, the finish reason and usage to standard error after each answer.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
 from .._core._exceptions import ClientValidationError, SageMakerRuntimeError
-from .._core._llm_types import ChatMessage, Generation
+from .._core._llm_types import ChatMessage
 from .._decoders._chunks import GenerationBuilder
-from ._common import add_connection_options, build_client
+from ._chat_stats import STATS_HELP, AnswerTiming
+from ._common import add_connection_options, build_client, is_utf8, standard_input
+from ._failures import describe, exit_status
 
 if TYPE_CHECKING:
     from .._sync._client import SageMakerRuntime
@@ -25,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["add_chat_arguments", "run_chat"]
 
 _PROMPT = "> "
+_NOT_TYPED_IN_UTF8 = "the line typed is not UTF-8 text"
+_HINT = "smr: Ctrl-Z then Enter to end" if os.name == "nt" else "smr: Ctrl-D to end"
 
 
 def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,11 +44,7 @@ def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, help="the most tokens per answer")
     parser.add_argument("--temperature", type=float, help="sampling temperature")
     parser.add_argument("--model", help="the model name some servers ask for")
-    parser.add_argument(
-        "--stats",
-        action="store_true",
-        help="after each answer, print time to first token, tokens/s and usage on stderr",
-    )
+    parser.add_argument("--stats", action="store_true", help=STATS_HELP)
     parser.add_argument("--target-variant", help="the production variant to call")
     parser.add_argument("--inference-component", help="the inference component to call")
     add_connection_options(parser)
@@ -63,18 +66,27 @@ def run_chat(args: argparse.Namespace, out: TextIO) -> int:
 def _converse(
     smr: SageMakerRuntime, args: argparse.Namespace, history: list[ChatMessage], out: TextIO
 ) -> int:
-    interactive = sys.stdin.isatty()
+    interactive = standard_input().isatty()
+    if interactive:
+        _error(f"{_HINT}, Ctrl-C to stop an answer")
+    status = 0
+    number = 0
     while True:
+        number += 1
         try:
-            line = _read_turn(interactive)
+            line = _read_turn(interactive, number)
         except KeyboardInterrupt:  # at the prompt: a fresh prompt, like Python's REPL
             out.write("\n")
+            continue
+        except ClientValidationError as exc:  # a line that is not UTF-8
+            _error(describe(exc))
+            status = max(status, exit_status(exc))
             continue
         if line is None:
             if interactive:
                 out.write("\n")
                 out.flush()
-            return 0
+            return status
         if not line.strip():
             continue
         history.append({"role": "user", "content": line})
@@ -84,31 +96,54 @@ def _converse(
             _error("smr: answer interrupted")
             history.pop()
             continue
-        except ClientValidationError:
+        except ClientValidationError:  # every turn would be refused the same way
             raise
         except SageMakerRuntimeError as exc:
-            _error(f"smr: error: {type(exc).__name__}: {exc.message}")
+            _error(describe(exc))
+            status = max(status, exit_status(exc))
             history.pop()
             continue
         history.append({"role": "assistant", "content": text})
 
 
-def _read_turn(interactive: bool) -> str | None:
-    """The next line the user typed (without its newline); ``None`` at end of input."""
+def _read_turn(interactive: bool, number: int) -> str | None:
+    """The next line the user typed (without its newline); ``None`` at end of input.
+
+    A line that is not UTF-8 raises :class:`ClientValidationError`.
+    """
     if interactive:
         try:
-            return input(_PROMPT)
+            line = input(_PROMPT)
         except EOFError:
             return None
-    line = sys.stdin.readline()
-    return line.rstrip("\r\n") if line else None
+        except UnicodeDecodeError:  # under a strict UTF-8 locale
+            raise ClientValidationError(_NOT_TYPED_IN_UTF8) from None
+        if not is_utf8(line):  # undecodable bytes as lone surrogates (Python's UTF-8 mode)
+            raise ClientValidationError(_NOT_TYPED_IN_UTF8)
+        return line
+    try:
+        data = standard_input().readline()
+    except OSError as exc:
+        raise ClientValidationError(f"cannot read standard input: {exc.strerror}") from exc
+    if not data:
+        return None
+    try:
+        return data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise ClientValidationError(
+            f"line {number} of standard input is not UTF-8 text "
+            f"(byte {exc.start + 1} cannot start or continue a character)"
+        ) from None
 
 
 def _answer(
     smr: SageMakerRuntime, args: argparse.Namespace, history: list[ChatMessage], out: TextIO
 ) -> str:
-    """Stream one answer to ``out``; return its text."""
-    builder = GenerationBuilder(started=time.monotonic())
+    """Stream one answer to ``out``, ending its line; return its text."""
+    started = time.monotonic()
+    builder = GenerationBuilder(started=started)
+    timing = AnswerTiming(started)
+    open_line = False  # text written since the last newline
     try:
         with smr.chat_stream(
             args.endpoint,
@@ -120,37 +155,31 @@ def _answer(
             inference_component_name=args.inference_component,
         ) as stream:
             for chunk in stream.chunks():
+                timing.add(chunk, time.monotonic())
                 builder.add(chunk)
                 if chunk.text:
                     out.write(chunk.text)
                     out.flush()
-    finally:  # end the line, also before an error message on stderr
-        out.write("\n")
-        out.flush()
+                    open_line = not chunk.text.endswith("\n")
+    except KeyboardInterrupt:  # past the ^C the terminal echoed, and the partial answer
+        _end_line(out)
+        raise
+    except BaseException:  # the error's line on stderr starts a line of its own
+        if open_line:
+            _end_line(out)
+        raise
+    _end_line(out)  # one line per answer, also for an answer that ends with a newline
     generation = builder.build()
     if args.stats:
-        _error(_stats(generation))
+        _error(timing.line(generation))
     return generation.text
+
+
+def _end_line(out: TextIO) -> None:
+    out.write("\n")
+    out.flush()
 
 
 def _error(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
-
-
-def _stats(generation: Generation) -> str:
-    usage = generation.usage
-    parts: list[str] = []
-    first = generation.time_to_first_token
-    parts.append(f"time to first token {first:.3f} s" if first is not None else "no text")
-    completion = usage["completion_tokens"] if usage is not None else None
-    if completion and first is not None and generation.duration > first:
-        parts.append(f"{completion / (generation.duration - first):.1f} tokens/s")
-    parts.append(f"total {generation.duration:.3f} s")
-    parts.append(f"finish_reason {generation.finish_reason}")
-    if usage is not None:
-        parts.append(
-            f"usage prompt={usage['prompt_tokens']} completion={usage['completion_tokens']} "
-            f"total={usage['total_tokens']}"
-        )
-    return "smr: " + ", ".join(parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .._core._exceptions import ClientValidationError
 
@@ -29,12 +29,52 @@ def add_connection_options(parser: argparse.ArgumentParser, *, s3: bool = False)
         )
 
 
+# Options naming local files: any bytes the file system accepts are fine there.
+_PATH_OPTIONS = frozenset({"file", "output", "config"})
+_POSITIONALS = {"endpoint": "ENDPOINT", "body": "BODY", "prompt": "PROMPT"}
+
+
+def refuse_undecodable_arguments(args: argparse.Namespace) -> None:
+    """Raise :class:`ClientValidationError` for an argument whose bytes are not UTF-8.
+
+    Python hands such bytes over as lone surrogates, which no request can carry.
+    """
+    for name, value in vars(args).items():
+        if isinstance(value, str) and name not in _PATH_OPTIONS and not is_utf8(value):
+            shown = _POSITIONALS.get(name, "--" + name.replace("_", "-"))
+            raise ClientValidationError(f"{shown} is not UTF-8 text")
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be sent as UTF-8 (it holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def standard_input() -> BinaryIO:
+    """Standard input's bytes; :class:`ClientValidationError` if it was closed (``<&-``)."""
+    if sys.stdin is None:
+        raise ClientValidationError("standard input is closed")
+    return sys.stdin.buffer
+
+
+def read_standard_input() -> bytes:
+    """All of standard input, or :class:`ClientValidationError` saying why it cannot be read."""
+    try:
+        return standard_input().read()
+    except OSError as exc:  # a directory (< /tmp), a descriptor opened for writing only
+        raise ClientValidationError(f"cannot read standard input: {exc.strerror}") from exc
+
+
 def read_body(args: argparse.Namespace) -> bytes | None:
     """The body from the ``body`` argument or ``--file`` (``-`` is standard input)."""
     if args.file is not None and args.body is not None:
         raise ClientValidationError("pass the body as an argument or with --file, not both")
     if args.file == "-":
-        return sys.stdin.buffer.read()
+        return read_standard_input()
     if args.file is not None:
         try:
             with open(args.file, "rb") as handle:

@@ -38,7 +38,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 def _step(out: TextIO, title: str, code: str) -> None:
     out.write(f"\n== {title}\n")
     for line in code.splitlines():
-        out.write(f">>> {line}\n")
+        prompt = "..." if line[:1].isspace() else ">>>"  # an indented line continues a block
+        out.write(f"{prompt} {line}\n")
     out.flush()
 
 

@@ -1,4 +1,5 @@
-"""How a failure reads on the command line: one line, with the command line's option names."""
+"""How a failure reads on the command line: one line with the command line's option names,
+and its exit status."""
 
 from __future__ import annotations
 
@@ -6,9 +7,26 @@ import re
 from collections.abc import Mapping
 
 from .._core._errors import PROFILE_HINT
-from .._core._exceptions import ClientValidationError, SageMakerRuntimeError, ServiceError
+from .._core._exceptions import (
+    ClientValidationError,
+    CredentialsError,
+    SageMakerRuntimeError,
+    ServiceError,
+)
 
-__all__ = ["describe"]
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "describe",
+    "exit_status",
+]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a tool that SIGPIPE ended
 
 
 # The Python arguments a message can name, as the command line spells them.
@@ -67,3 +85,10 @@ def describe(exc: SageMakerRuntimeError) -> str:
     if exc.request_id:
         parts.append(f"request_id={exc.request_id}")
     return f"smr: error: {' '.join(parts)}: {_command_line_message(exc)}"
+
+
+def exit_status(exc: SageMakerRuntimeError) -> int:
+    """2 when nothing was sent (the request or the set-up was refused), else 1."""
+    return (
+        EXIT_USAGE if isinstance(exc, (ClientValidationError, CredentialsError)) else EXIT_FAILURE
+    )

@@ -14,21 +14,24 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError
 
-from .._core._exceptions import ClientValidationError, CredentialsError, SageMakerRuntimeError
+from .._core._exceptions import SageMakerRuntimeError
 from ._chat import add_chat_arguments, run_chat
+from ._common import refuse_undecodable_arguments
 from ._demo import add_demo_arguments, run_demo
-from ._failures import describe
+from ._failures import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    describe,
+    exit_status,
+)
 from ._invoke import add_invoke_arguments, run_invoke
 from ._invoke_async import add_invoke_async_arguments, run_invoke_async
 from ._serve import add_serve_arguments, run_serve
 from ._stream import add_stream_arguments, run_stream
 
-__all__ = ["main"]
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a tool that SIGPIPE ended
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
 
 Run = Callable[[argparse.Namespace, TextIO], int]
 
@@ -68,16 +71,37 @@ _SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None], R
 )
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``smr`` parser, and each subcommand's parser by name."""
     parser = argparse.ArgumentParser(
         prog="smr", description="Call Amazon SageMaker endpoints, typed and streaming."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parsers: dict[str, argparse.ArgumentParser] = {}
     for name, summary, add_arguments, run in _SUBCOMMANDS:
         command = commands.add_parser(name, help=summary)
         add_arguments(command)
         command.set_defaults(run=run)
-    return parser
+        parsers[name] = command
+    return parser, parsers
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed command line, a subcommand's positionals taken anywhere among its options.
+
+    ``smr chat demo --max-tokens 5 "a prompt"``: argparse stops filling positionals at
+    the first option and calls the prompt "unrecognized"; the subcommand's parser then
+    reads its arguments again, intermixed.
+    """
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser, parsers = _build_parser()
+    args, unrecognized = parser.parse_known_args(arguments)
+    if not unrecognized:
+        return args
+    if arguments[0] != args.command:  # something before the command: argparse's own error
+        return parser.parse_args(arguments)
+    command = argparse.Namespace(command=args.command)
+    return parsers[args.command].parse_intermixed_args(arguments[1:], command)
 
 
 def _discard_output(out: TextIO) -> None:
@@ -99,18 +123,18 @@ def _discard_output(out: TextIO) -> None:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the ``smr`` command line; return the exit status."""
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(argv)
     stdout = out if out is not None else sys.stdout
+    if stdout is None:  # started with standard output closed (smr ... >&-)
+        print("smr: error: standard output is closed", file=sys.stderr)
+        return EXIT_FAILURE
     run: Run = args.run
     try:
+        refuse_undecodable_arguments(args)
         return run(args, stdout)
-    except (ClientValidationError, CredentialsError) as exc:  # nothing was sent
-        print(describe(exc), file=sys.stderr)
-        return EXIT_USAGE
     except SageMakerRuntimeError as exc:
         print(describe(exc), file=sys.stderr)
-        return EXIT_FAILURE
+        return exit_status(exc)
     except BotoCoreError as exc:  # configuration problems: unknown profile, no region
         print(f"smr: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE

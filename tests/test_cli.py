@@ -452,6 +452,32 @@ def test_stream_into_a_closed_pipe_ends_quietly(local: LocalRuntime, shown: list
     assert (status, errors) == (SIGPIPE_STATUS, b"")
 
 
+def test_chat_into_a_closed_pipe_ends_quietly(local: LocalRuntime) -> None:
+    closed = threading.Event()
+    waited: list[bool] = []
+
+    def delta(text: str) -> bytes:
+        chunk = {
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": text}}],
+        }
+        return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+    def story(request: InvocationRequest) -> Iterator[bytes]:
+        yield delta("Once upon a time, ")
+        waited.append(closed.wait(20))
+        yield from [delta("there "), delta("was "), delta("a pipe.")]
+
+    local.add_endpoint(
+        "story", lambda r: EndpointResponse(story(r), content_type="text/event-stream")
+    )
+    status, errors = read_12_bytes_then_close(
+        ["chat", "story", "hi", "--endpoint-url", local.endpoint_url], closed
+    )
+    assert waited == [True]
+    assert (status, errors) == (SIGPIPE_STATUS, b"")
+
+
 @pytest.mark.parametrize("shown", [[], ["--json"]])
 def test_invoke_into_a_closed_pipe_ends_quietly(local: LocalRuntime, shown: list[str]) -> None:
     """4 MB cannot fit in the pipe: the write is still blocked when the reader closes."""

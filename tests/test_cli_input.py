@@ -194,3 +194,17 @@ def test_an_extra_positional_is_still_a_usage_error(local: LocalRuntime) -> None
     assert result.returncode == 2
     assert b"unrecognized arguments: surplus" in result.stderr
     assert local.requests == []
+
+
+def test_a_repeatable_option_that_is_not_utf8_is_refused() -> None:
+    result = subprocess.run(
+        [SMR, "serve", "--endpoint", "demo=demo", "--endpoint", b"caf\xe9=echo"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (
+        one_error_line(result) == "smr: error: ClientValidationError: --endpoint is not UTF-8 text"
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
 from .._core._exceptions import ClientValidationError
 
@@ -31,18 +32,26 @@ def add_connection_options(parser: argparse.ArgumentParser, *, s3: bool = False)
 
 # Options naming local files: any bytes the file system accepts are fine there.
 _PATH_OPTIONS = frozenset({"file", "output", "config"})
-_POSITIONALS = {"endpoint": "ENDPOINT", "body": "BODY", "prompt": "PROMPT"}
 
 
-def refuse_undecodable_arguments(args: argparse.Namespace) -> None:
+def refuse_undecodable_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Raise :class:`ClientValidationError` for an argument whose bytes are not UTF-8.
 
     Python hands such bytes over as lone surrogates, which no request can carry.
+    ``parser`` is the subcommand's: the message names the option, or the positional.
     """
     for name, value in vars(args).items():
-        if isinstance(value, str) and name not in _PATH_OPTIONS and not is_utf8(value):
-            shown = _POSITIONALS.get(name, "--" + name.replace("_", "-"))
-            raise ClientValidationError(f"{shown} is not UTF-8 text")
+        values = cast("list[object]", value) if isinstance(value, list) else [value]
+        texts = [text for text in values if isinstance(text, str)]  # repeatable options too
+        if name not in _PATH_OPTIONS and not all(is_utf8(text) for text in texts):
+            raise ClientValidationError(f"{_argument_name(name, parser)} is not UTF-8 text")
+
+
+def _argument_name(dest: str, parser: argparse.ArgumentParser) -> str:
+    """``--dest-name`` if ``parser`` has that option, else the positional's ``DEST``."""
+    option = "--" + dest.replace("_", "-")
+    usage = parser.format_usage()
+    return option if re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", usage) else dest.upper()
 
 
 def is_utf8(text: str) -> bool:

@@ -86,8 +86,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     return parser, parsers
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The parsed command line, a subcommand's positionals taken anywhere among its options.
+def _parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
+    """The parsed command line and the subcommand's parser; positionals anywhere among options.
 
     ``smr chat demo --max-tokens 5 "a prompt"``: argparse stops filling positionals at
     the first option and calls the prompt "unrecognized"; the subcommand's parser then
@@ -96,12 +96,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     arguments = sys.argv[1:] if argv is None else list(argv)
     parser, parsers = _build_parser()
     args, unrecognized = parser.parse_known_args(arguments)
+    command = parsers[args.command]
     if not unrecognized:
-        return args
+        return args, command
     if arguments[0] != args.command:  # something before the command: argparse's own error
-        return parser.parse_args(arguments)
-    command = argparse.Namespace(command=args.command)
-    return parsers[args.command].parse_intermixed_args(arguments[1:], command)
+        return parser.parse_args(arguments), command
+    named = argparse.Namespace(command=args.command)
+    return command.parse_intermixed_args(arguments[1:], named), command
 
 
 def _discard_output(out: TextIO) -> None:
@@ -123,14 +124,14 @@ def _discard_output(out: TextIO) -> None:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the ``smr`` command line; return the exit status."""
-    args = _parse(argv)
+    args, command = _parse(argv)
     stdout = out if out is not None else sys.stdout
     if stdout is None:  # started with standard output closed (smr ... >&-)
         print("smr: error: standard output is closed", file=sys.stderr)
         return EXIT_FAILURE
     run: Run = args.run
     try:
-        refuse_undecodable_arguments(args)
+        refuse_undecodable_arguments(args, command)
         return run(args, stdout)
     except SageMakerRuntimeError as exc:
         print(describe(exc), file=sys.stderr)

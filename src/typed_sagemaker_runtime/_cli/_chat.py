@@ -21,7 +21,7 @@ from .._core._exceptions import ClientValidationError, SageMakerRuntimeError
 from .._core._llm_types import ChatMessage
 from .._decoders._chunks import GenerationBuilder
 from ._chat_stats import STATS_HELP, AnswerTiming
-from ._common import add_connection_options, build_client, is_utf8, standard_input
+from ._common import add_connection_options, build_client, is_utf8, live_text, standard_input
 from ._failures import describe, exit_status
 
 if TYPE_CHECKING:
@@ -143,9 +143,9 @@ def _answer(
     started = time.monotonic()
     builder = GenerationBuilder(started=started)
     timing = AnswerTiming(started)
-    open_line = False  # text written since the last newline
-    try:
-        with smr.chat_stream(
+    with (
+        live_text(out) as write,
+        smr.chat_stream(
             args.endpoint,
             history,
             model=args.model,
@@ -153,31 +153,16 @@ def _answer(
             temperature=args.temperature,
             target_variant=args.target_variant,
             inference_component_name=args.inference_component,
-        ) as stream:
-            for chunk in stream.chunks():
-                timing.add(chunk, time.monotonic())
-                builder.add(chunk)
-                if chunk.text:
-                    out.write(chunk.text)
-                    out.flush()
-                    open_line = not chunk.text.endswith("\n")
-    except KeyboardInterrupt:  # past the ^C the terminal echoed, and the partial answer
-        _end_line(out)
-        raise
-    except BaseException:  # the error's line on stderr starts a line of its own
-        if open_line:
-            _end_line(out)
-        raise
-    _end_line(out)  # one line per answer, also for an answer that ends with a newline
+        ) as stream,
+    ):
+        for chunk in stream.chunks():
+            timing.add(chunk, time.monotonic())
+            builder.add(chunk)
+            write(chunk.text)
     generation = builder.build()
     if args.stats:
         _error(timing.line(generation))
     return generation.text
-
-
-def _end_line(out: TextIO) -> None:
-    out.write("\n")
-    out.flush()
 
 
 def _error(line: str) -> None:

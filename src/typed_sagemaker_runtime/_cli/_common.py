@@ -6,6 +6,8 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
 from .._core._exceptions import ClientValidationError
@@ -157,6 +159,40 @@ def write_bytes(out: TextIO, data: bytes) -> None:
         rest = memoryview(data)
         while rest:
             rest = rest[buffer.write(rest) :]
+    out.flush()
+
+
+@contextmanager
+def live_text(out: TextIO) -> Generator[Callable[[str], None], None, None]:
+    """A writer printing text to ``out`` as it arrives; the line is ended on leaving.
+
+    Ended always when the text ended normally (one line per answer) and on Ctrl-C (the
+    terminal echoed ``^C`` on it); after a failure only if text is on it, so the error's
+    line on standard error follows no empty line.
+    """
+    open_line = False  # text written since the last newline
+
+    def write(text: str) -> None:
+        nonlocal open_line
+        if text:
+            out.write(text)
+            out.flush()
+            open_line = not text.endswith("\n")
+
+    try:
+        yield write
+    except KeyboardInterrupt:
+        _end_line(out)
+        raise
+    except BaseException:
+        if open_line:
+            _end_line(out)
+        raise
+    _end_line(out)
+
+
+def _end_line(out: TextIO) -> None:
+    out.write("\n")
     out.flush()
 
 

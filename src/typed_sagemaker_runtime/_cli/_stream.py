@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
 from typing import TextIO, get_args
 
 from .._decoders._tokens import TokenFormat
@@ -11,6 +10,7 @@ from ._common import (
     add_connection_options,
     add_request_options,
     build_client,
+    live_text,
     request_body,
     request_options,
     write_bytes,
@@ -49,29 +49,7 @@ def run_stream(args: argparse.Namespace, out: TextIO) -> int:
             for data in stream.payloads():
                 write_bytes(out, data)
         else:
-            _write_tokens(stream.tokens(args.format), out)
+            with live_text(out) as write:
+                for token in stream.tokens(args.format):
+                    write(token)
     return 0
-
-
-def _write_tokens(tokens: Iterable[str], out: TextIO) -> None:
-    """Print tokens as they arrive, then end the line (an error's line starts its own)."""
-    open_line = False  # text written since the last newline
-    try:
-        for token in tokens:
-            out.write(token)
-            out.flush()
-            if token:
-                open_line = not token.endswith("\n")
-    except KeyboardInterrupt:  # past the ^C the terminal echoed
-        _end_line(out)
-        raise
-    except BaseException:
-        if open_line:
-            _end_line(out)
-        raise
-    _end_line(out)
-
-
-def _end_line(out: TextIO) -> None:
-    out.write("\n")
-    out.flush()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from _models import INLINE_ASYNC_BODY
-from typed_sagemaker_runtime.testing import DemoLLM, LocalRuntime
+from typed_sagemaker_runtime.testing import DemoLLM, EndpointResponse, LocalRuntime
 
 SMR = Path(sys.executable).parent / "smr"
 NOT_UTF8 = b"caf\xe9\n"
@@ -142,6 +142,54 @@ def test_a_closed_standard_output_is_one_line_and_exit_1(
     assert result.returncode == 1
     assert one_error_line(result) == "smr: error: standard output is closed"
     assert demo.requests == []
+
+
+# --- text standard output cannot carry ---------------------------------------------------
+
+# "café" and a lone surrogate, which a JSON escape can carry and no encoding can
+SURROGATE_CHUNK = (
+    b'data: {"object": "chat.completion.chunk", "choices": [{"index": 0, '
+    b'"delta": {"content": "caf\\u00e9 \\ud800!"}}]}\n\n'
+)
+
+
+@pytest.fixture(name="odd")
+def _odd(local: LocalRuntime) -> LocalRuntime:
+    local.add_endpoint(
+        "odd",
+        lambda r: EndpointResponse(
+            iter([SURROGATE_CHUNK, b"data: [DONE]\n\n"]), content_type="text/event-stream"
+        ),
+    )
+    return local
+
+
+@pytest.mark.parametrize(
+    ("encoding", "shown"), [(None, "café ?!\n".encode()), ("ascii", b"caf? ?!\n")]
+)
+@pytest.mark.parametrize("args", [["chat", "odd", "hi"], ["stream", "odd", "{}"]])
+def test_text_the_output_cannot_encode_prints_as_a_question_mark(
+    odd: LocalRuntime, args: list[str], encoding: str | None, shown: bytes
+) -> None:
+    environment = dict(os.environ)
+    if encoding is not None:
+        environment["PYTHONIOENCODING"] = encoding
+    result = subprocess.run(
+        [SMR, *args, "--endpoint-url", odd.endpoint_url],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, shown, b"")
+
+
+def test_an_answer_with_a_lone_surrogate_can_be_sent_back(odd: LocalRuntime) -> None:
+    result = run(odd, "chat", "odd", stdin=b"hi\nagain\n")
+    assert result.returncode == 0, result.stderr
+    history = json.loads(odd.requests[1].body)["messages"]
+    assert history[1] == {"role": "assistant", "content": "café \ufffd!"}
 
 
 # --- positionals among the options --------------------------------------------------------

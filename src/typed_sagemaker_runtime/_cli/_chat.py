@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from typing import TYPE_CHECKING, TextIO
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["add_chat_arguments", "run_chat"]
 
 _PROMPT = "> "
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # what a JSON escape may give
 _NOT_TYPED_IN_UTF8 = "the line typed is not UTF-8 text"
 _HINT = "smr: Ctrl-Z then Enter to end" if os.name == "nt" else "smr: Ctrl-D to end"
 
@@ -139,7 +141,7 @@ def _read_turn(interactive: bool, number: int) -> str | None:
 def _answer(
     smr: SageMakerRuntime, args: argparse.Namespace, history: list[ChatMessage], out: TextIO
 ) -> str:
-    """Stream one answer to ``out``, ending its line; return its text."""
+    """Stream one answer to ``out``, ending its line; return its text, fit to be sent back."""
     started = time.monotonic()
     builder = GenerationBuilder(started=started)
     timing = AnswerTiming(started)
@@ -162,7 +164,7 @@ def _answer(
     generation = builder.build()
     if args.stats:
         _error(timing.line(generation))
-    return generation.text
+    return _LONE_SURROGATE.sub("\ufffd", generation.text)  # or no request could carry it
 
 
 def _error(line: str) -> None:

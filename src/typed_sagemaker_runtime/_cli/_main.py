@@ -7,6 +7,7 @@ and exit non-zero; no traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -122,6 +123,16 @@ def _discard_output(out: TextIO) -> None:
         os.close(devnull)
 
 
+def _replace_what_cannot_be_encoded(out: TextIO) -> None:
+    """Characters ``out``'s encoding cannot carry print as ``?`` instead of raising.
+
+    A model's JSON can escape a lone surrogate (``"\\ud800"``), and
+    ``PYTHONIOENCODING=ascii`` leaves no room for ``é``.
+    """
+    if isinstance(out, io.TextIOWrapper):
+        out.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the ``smr`` command line; return the exit status."""
     args, command = _parse(argv)
@@ -129,6 +140,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if stdout is None:  # started with standard output closed (smr ... >&-)
         print("smr: error: standard output is closed", file=sys.stderr)
         return EXIT_FAILURE
+    _replace_what_cannot_be_encoded(stdout)
     run: Run = args.run
     try:
         refuse_undecodable_arguments(args, command)

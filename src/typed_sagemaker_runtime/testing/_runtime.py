@@ -16,7 +16,7 @@ from ._boto import dummy_aio_session, dummy_session
 from ._faults import Fault
 from ._model import Handler, InvocationRequest
 from ._server._endpoint import Endpoint, echo
-from ._server._listener import Server
+from ._server._listener import ConnectionLimits, Server
 from ._server._service import Service
 
 if TYPE_CHECKING:
@@ -74,6 +74,9 @@ class LocalRuntime:
         s3_endpoint_url: str | None = None,
         async_workers: int = 4,
         async_time_scale: float = 1.0,
+        idle_timeout: float | None = 60.0,
+        request_timeout: float | None = 30.0,
+        max_connections: int = 100,
     ) -> None:
         """Configure the runtime; nothing is bound until :meth:`start` (or ``with``).
 
@@ -90,6 +93,18 @@ class LocalRuntime:
         can expire. ``async_time_scale`` multiplies the TTL and ``InvocationTimeoutSeconds``
         (default 15 min) before they are enforced: with 0.001, the 60 s minimum TTL is 60 ms
         of real time, for tests of expiry and timeouts.
+
+        Clients are not trusted (``smr serve --host 0.0.0.0`` is reachable by anyone): a
+        keep-alive connection that sends nothing for ``idle_timeout`` seconds is closed (as
+        is one that stops reading a response for that long); a request must arrive whole,
+        head and body, within ``request_timeout`` seconds of its first byte, or it is
+        answered 408 and the connection closed (``None`` disables either timeout). A body
+        over SageMaker's 6 MB limit (6,291,456 bytes) is answered as SageMaker answers it,
+        413 ``HTTP content length exceeded 6291456 bytes.``, without being read, and the
+        connection is closed; malformed requests get a 4xx answer and a close. At most
+        ``max_connections`` connections are served at once, one thread each: when all are
+        taken, an idle keep-alive connection is closed to make room, and if none is idle a
+        new connection waits (in the listen backlog) until one ends.
         """
         self._host = host
         self._port = port
@@ -118,6 +133,11 @@ class LocalRuntime:
             record=self._record,
             stopping=self._stopping,
             submit_async_inference=self._async_inference.submit,
+        )
+        self._limits = ConnectionLimits(
+            idle_timeout=idle_timeout,
+            request_timeout=request_timeout,
+            max_connections=max_connections,
         )
         self._server: Server | None = None
 
@@ -238,7 +258,9 @@ class LocalRuntime:
                 raise RuntimeError("a stopped LocalRuntime cannot be started again")
             if self._server is not None:
                 return self
-            self._server = Server(self._host, self._port, self._service, self._stopping)
+            self._server = Server(
+                self._host, self._port, self._service, self._stopping, self._limits
+            )
         return self
 
     def stop(self) -> None:

@@ -15,6 +15,7 @@ from ._async_inference._s3 import LocalS3
 from ._boto import dummy_aio_session, dummy_session
 from ._faults import Fault
 from ._model import Handler, InvocationRequest
+from ._rechunk import Rechunk
 from ._server._endpoint import Endpoint, echo
 from ._server._listener import ConnectionLimits, Server
 from ._server._service import Service
@@ -174,6 +175,7 @@ class LocalRuntime:
         content_type: str | None = None,
         faults: Iterable[Fault] = (),
         max_chunk_bytes: int | None = None,
+        rechunk: Rechunk | None = None,
     ) -> None:
         """Serve endpoint ``name`` (replacing one of that name) with ``handler``.
 
@@ -186,9 +188,16 @@ class LocalRuntime:
         Stream events go out one HTTP chunk each, as the handler produces them. For
         benchmarks of tiny events, ``max_chunk_bytes=65536`` packs consecutive events into
         HTTP chunks of about that size instead (a chunk then waits until it is full).
+
+        ``rechunk`` cuts the streamed payload into PayloadParts as SageMaker does, records
+        split across parts and merged into one (``Rechunk.random()``, ``Rechunk.fixed(1)``;
+        see :class:`Rechunk`); by default each bare chunk the handler yields is one part.
+        Faults with ``after_parts`` count the parts as cut.
         """
         rng = random.Random(None if self._seed is None else f"{self._seed}/{name}")
-        endpoint = Endpoint(name, handler or echo, content_type, faults, max_chunk_bytes, rng)
+        endpoint = Endpoint(
+            name, handler or echo, content_type, faults, max_chunk_bytes, rng, rechunk
+        )
         with self._lock:
             self._endpoints[name] = endpoint
 

@@ -9,11 +9,12 @@ through raw boto3; the decoder tests run ``tokens()``, ``chunks()`` and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 from botocore.config import Config
+from hypothesis import given, strategies as st
 from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
 
 from _twins import Clients
@@ -24,9 +25,13 @@ from typed_sagemaker_runtime.testing import (
     LocalRuntime,
     ModelFailure,
     ModelStreamError,
+    PayloadPart,
     Rechunk,
     StreamErrorEvent,
+    StreamEvent,
 )
+from typed_sagemaker_runtime.testing._model import RawFrames
+from typed_sagemaker_runtime.testing._rechunk import rechunked
 
 RECORDS = [b'data: {"n":1}\n\n', b'data: {"n":22}\n\n', b'data: {"n":333}\n\n']
 WHOLE = b"".join(RECORDS)
@@ -53,6 +58,18 @@ def _events(raw: SageMakerRuntimeClient, endpoint: str) -> list[dict[str, Any]]:
 
 def _parts(raw: SageMakerRuntimeClient, endpoint: str) -> list[bytes]:
     return [event["PayloadPart"]["Bytes"] for event in _events(raw, endpoint)]
+
+
+def _parts_until_error(raw: SageMakerRuntimeClient, endpoint: str, match: str) -> list[bytes]:
+    """The parts before the stream's error event, whose message must match ``match``."""
+    response = raw.invoke_endpoint_with_response_stream(EndpointName=endpoint, Body=b"{}")
+    parts: list[bytes] = []
+    events: Any = response["Body"]
+    with pytest.raises(Exception, match=match):
+        for event in events:
+            parts.append(event["PayloadPart"]["Bytes"])
+    events.close()
+    return parts
 
 
 # --- the cut, on the wire -------------------------------------------------------------
@@ -108,17 +125,12 @@ def test_random_sizes_stay_in_range_and_repeat_with_the_seed(
 def test_an_error_event_follows_the_bytes_before_it(
     local: LocalRuntime, raw: SageMakerRuntimeClient
 ) -> None:
-    def handler(request: InvocationRequest) -> Iterator[object]:
+    def handler(request: InvocationRequest) -> Iterator[bytes | StreamEvent]:
         yield b"abcdef"
         yield ModelStreamError(message="boom", error_code="ModelStreamError")
 
     local.add_endpoint("fails", handler, rechunk=Rechunk.fixed(4))
-    response = raw.invoke_endpoint_with_response_stream(EndpointName="fails", Body=b"{}")
-    parts: list[bytes] = []
-    with pytest.raises(Exception, match="boom"):
-        for event in response["Body"]:
-            parts.append(event["PayloadPart"]["Bytes"])
-    response["Body"].close()
+    parts = _parts_until_error(raw, "fails", match="boom")
     assert parts == [b"abcd", b"ef"]
 
 
@@ -130,12 +142,7 @@ def test_a_handler_failing_mid_stream_sends_what_it_produced_first(
         raise ModelFailure(500, "out of memory")
 
     local.add_endpoint("dies", handler, rechunk=Rechunk.fixed(100))
-    response = raw.invoke_endpoint_with_response_stream(EndpointName="dies", Body=b"{}")
-    parts: list[bytes] = []
-    with pytest.raises(Exception, match="out of memory"):
-        for event in response["Body"]:
-            parts.append(event["PayloadPart"]["Bytes"])
-    response["Body"].close()
+    parts = _parts_until_error(raw, "dies", match="out of memory")
     assert parts == [b"hello"]
 
 
@@ -143,12 +150,7 @@ def test_faults_count_the_parts_as_cut(local: LocalRuntime, raw: SageMakerRuntim
     local.add_endpoint(
         "cut", _records, rechunk=Rechunk.fixed(2), faults=[StreamErrorEvent(after_parts=3)]
     )
-    response = raw.invoke_endpoint_with_response_stream(EndpointName="cut", Body=b"{}")
-    parts: list[bytes] = []
-    with pytest.raises(Exception, match="ModelStreamError"):
-        for event in response["Body"]:
-            parts.append(event["PayloadPart"]["Bytes"])
-    response["Body"].close()
+    parts = _parts_until_error(raw, "cut", match="ModelStreamError")
     assert parts == [WHOLE[0:2], WHOLE[2:4], WHOLE[4:6]]
 
 
@@ -164,6 +166,29 @@ def test_rechunk_refuses_sizes_below_one(arguments: dict[str, Any]) -> None:
 def test_rechunk_fixed_needs_a_size() -> None:
     with pytest.raises(ValueError, match="at least one size"):
         Rechunk.fixed()
+
+
+@given(
+    records=st.lists(st.binary(min_size=1, max_size=40), max_size=12),
+    sizes=st.lists(st.integers(1, 50), min_size=1, max_size=5),
+)
+def test_any_cut_keeps_every_byte_in_order_at_the_sizes_given(
+    records: list[bytes], sizes: list[int]
+) -> None:
+    """Whatever the records and sizes: the same bytes, parts of the sizes in turn, a short last."""
+
+    def source() -> Generator[StreamEvent | RawFrames, None, None]:
+        for record in records:
+            yield PayloadPart(record)
+
+    cut = Rechunk.fixed(*sizes)
+    parts = list(rechunked(source(), cut.part_sizes("x")))
+    data = [part.data for part in parts if isinstance(part, PayloadPart)]
+    assert b"".join(data) == b"".join(records)
+    expected = [sizes[i % len(sizes)] for i in range(len(data))]
+    assert [len(d) for d in data[:-1]] == expected[:-1]
+    if data:
+        assert 1 <= len(data[-1]) <= expected[-1]
 
 
 # --- the decoders reassemble under every cut ------------------------------------------

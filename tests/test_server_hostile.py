@@ -127,6 +127,18 @@ def test_an_oversized_body_is_refused_before_it_is_sent(
     _still_serves(raw)
 
 
+def test_an_oversized_body_waiting_for_100_continue_is_refused_at_once(
+    local: LocalRuntime, raw: SageMakerRuntimeClient
+) -> None:
+    """``Expect: 100-continue`` over the limit: 413 instead of an invitation to send 7 MB."""
+    with _connect(local) as sock:
+        sock.sendall(ECHO + b"Content-Length: 7000000\r\nExpect: 100-continue\r\n\r\n")
+        status, _, _ = _read_response(sock)
+        assert _closed(sock)
+    assert status == 413
+    _still_serves(raw)
+
+
 @pytest.mark.parametrize("operation", ["invoke_endpoint", "invoke_endpoint_with_response_stream"])
 def test_boto3_gets_sagemakers_413_for_a_body_over_6_mb(
     local: LocalRuntime, raw: SageMakerRuntimeClient, operation: str

@@ -361,3 +361,22 @@ def test_a_full_server_closes_an_idle_keep_alive_connection_to_make_room() -> No
         finally:
             for client in clients:
                 client.close()
+
+
+def test_silent_connections_cannot_hold_every_slot() -> None:
+    """Connections that never send a byte are closed after a second when others wait."""
+    config = Config(retries={"total_max_attempts": 1}, read_timeout=TIMEOUT)
+    with LocalRuntime(max_connections=3, idle_timeout=60) as local:
+        local.add_endpoint("echo")
+        silent = [_connect(local) for _ in range(3)]
+        assert _wait_for(lambda: local.connections_opened == 3)
+        client = local.boto3_client(config)
+        try:
+            started = time.monotonic()
+            _still_serves(client)
+            assert time.monotonic() - started < 10  # about a second, not the 60 s idle timeout
+            assert _closed(silent[0])  # the longest silent one made room
+        finally:
+            client.close()
+            for sock in silent:
+                sock.close()

@@ -45,9 +45,10 @@ such as ``1`` or ``5,300``, or ``off`` (one PayloadPart per record the backend y
 over SageMaker's 6 MB limit is answered 413 unread, a connection idle for
 ``--idle-timeout`` seconds (default 60) is closed, a request must arrive whole within
 ``--request-timeout`` seconds (default 30), and at most ``--max-connections`` (default
-100) are served at once (then an idle keep-alive connection is closed to make room, or
-new connections wait until one ends). The config file takes the same settings
-(``rechunk``, ``idle_timeout``, ``request_timeout``, ``max_connections``).
+100) are served at once (then an idle keep-alive connection, or a new one silent for a
+second, is closed to make room; else new connections wait until one ends). The config
+file takes the same settings (``rechunk``, ``idle_timeout``, ``request_timeout``,
+``max_connections``).
 
 Flags override the file. Run it directly with ``python -m typed_sagemaker_runtime._cli._serve``.
 """

@@ -104,8 +104,9 @@ class LocalRuntime:
         413 ``HTTP content length exceeded 6291456 bytes.``, without being read, and the
         connection is closed; malformed requests get a 4xx answer and a close. At most
         ``max_connections`` connections are served at once, one thread each: when all are
-        taken, an idle keep-alive connection is closed to make room, and if none is idle a
-        new connection waits (in the listen backlog) until one ends.
+        taken, an idle keep-alive connection (or a new one silent for a second) is closed
+        to make room, and if none is idle a new connection waits (in the listen backlog)
+        until one ends.
         """
         self._host = host
         self._port = port

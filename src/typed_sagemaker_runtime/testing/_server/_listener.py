@@ -5,7 +5,8 @@ connection idle between requests is closed after ``idle_timeout``, a request mus
 whole within ``request_timeout`` (no slowloris), a body over the service's limit is
 answered 413 without being read, and at most ``max_connections`` are served at once. A
 full server closes one idle keep-alive connection to make room; when none is idle, new
-connections wait in the listen backlog until one ends.
+connections wait in the listen backlog until one ends (a new connection that has
+sent nothing for a second counts as idle then: silent connections cannot hold every slot).
 
 ``stop()`` wakes the accept loop through a socket pair (no polling interval), shuts every
 open connection down (idle keep-alive ones, ones blocked writing to a slow reader, and
@@ -44,6 +45,8 @@ logger = logging.getLogger("typed_sagemaker_runtime.testing")
 
 MAX_BODY = 6291456  # InvokeEndpoint's Body in botocore's service model: SageMaker's 6 MB
 _LINGER_SECONDS = 2.0  # how long unread bytes are drained before closing after a refusal
+_SILENT_SECONDS = 1.0  # a full server may close a new connection silent for this long
+_FULL_POLL_SECONDS = 0.25  # while full, how often a silent connection is looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +117,11 @@ class Server:
             selector.register(self._listener, selectors.EVENT_READ)
             listening = True
             while not self._stopping.is_set():
-                for key, _ in selector.select():
+                events = selector.select(None if listening else _FULL_POLL_SECONDS)
+                if not events and not listening:  # look again: a connection may be idle now
+                    selector.register(self._listener, selectors.EVENT_READ)
+                    listening = True
+                for key, _ in events:
                     if self._stopping.is_set():
                         break
                     if key.fileobj is self._wake_reader:  # a connection ended
@@ -132,13 +139,17 @@ class Server:
     def _make_room(self) -> bool:
         """Whether a waiting connection can be served now; if not, close an idle one.
 
-        The idle connection's thread then ends and wakes the accept loop.
+        Idle: a keep-alive connection between requests, or a new one that has sent nothing
+        for ``_SILENT_SECONDS``. Its thread then ends and wakes the accept loop.
         """
         with self._lock:
             if len(self._connections) < self._limits.max_connections:
                 return True
+            silent_since = time.monotonic() - _SILENT_SECONDS
             for conn, connection in self._connections.items():
-                if connection.served and connection.reader.waiting and not connection.evicted:
+                reader = connection.reader
+                idle = reader.waiting and (connection.served or reader.waiting_since < silent_since)
+                if idle and not connection.evicted:
                     connection.evicted = True
                     with contextlib.suppress(OSError):
                         conn.shutdown(socket.SHUT_RDWR)

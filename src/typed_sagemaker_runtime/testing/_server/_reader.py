@@ -27,16 +27,17 @@ class SocketReader:
 
     ``deadline`` (a ``time.monotonic()`` value, or ``None`` for none) bounds every read
     until it is changed; ``waiting`` is true while the connection is idle between
-    requests, so that a full server may close it to make room.
+    requests (since ``waiting_since``), so that a full server may close it to make room.
     """
 
-    __slots__ = ("_buffer", "_sock", "deadline", "waiting")
+    __slots__ = ("_buffer", "_sock", "deadline", "waiting", "waiting_since")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._buffer = bytearray()
         self.deadline: float | None = None
         self.waiting = False
+        self.waiting_since = 0.0
 
     def _fill(self, size: int = _RECV_SIZE) -> bool:
         """Receive up to ``size`` more bytes into the buffer; ``False`` at end of stream."""
@@ -63,7 +64,8 @@ class SocketReader:
         """
         if self._buffer:
             return True
-        self.deadline = None if idle_timeout is None else time.monotonic() + idle_timeout
+        self.waiting_since = time.monotonic()
+        self.deadline = None if idle_timeout is None else self.waiting_since + idle_timeout
         self.waiting = True
         try:
             return self._fill()

@@ -6,6 +6,7 @@ Driven through both clients over HTTP (the ``clients`` fixture).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -91,7 +92,10 @@ def test_tool_call_arrives_in_fragments(clients: Clients, local: LocalRuntime) -
     assert generation.usage is not None
 
     answer = smr.chat("demo", MESSAGES, tools=[WEATHER])
-    assert answer.tool_calls == generation.tool_calls
+    (answered,) = answer.tool_calls
+    assert (answered.name, answered.arguments) == (call.name, call.arguments)  # the same call
+    assert re.fullmatch(r"call_[0-9a-f]{24}", answered.id or "")
+    assert len({deltas[0].id, call.id, answered.id}) == 3  # a fresh id per response
     assert answer.finish_reason == "tool_calls"
     assert answer.text == ""
 

@@ -1320,7 +1320,6 @@ def test_facade_client_is_wired_to_the_runtime(local: LocalRuntime) -> None:
 @pytest.mark.parametrize(
     ("arguments", "member"),
     [
-        ({"Body": b"x" * (6 * 1024 * 1024 + 1)}, "'body'"),
         ({"Body": b"{}", "CustomAttributes": "s3cret-" * 200}, "'customAttributes'"),
         ({"Body": b"{}", "TargetVariant": "v" * 64}, "'targetVariant'"),
     ],

@@ -108,8 +108,13 @@ def test_default_serve_runs_the_three_operations_until_sigint(
         )
         assert response["ContentType"] == "text/event-stream"
         parts = [event["PayloadPart"]["Bytes"] for event in response["Body"]]
-        assert len(parts) == 6
-        events = [json.loads(part.removeprefix(b"data: ")) for part in parts]
+        # Cut as SageMaker cuts streams: records split across parts and merged into one.
+        assert "--rechunk random" in " ".join(serve.banner)
+        records = b"".join(parts).split(b"\n\n")
+        assert records[-1] == b""
+        assert len(records[:-1]) == 6
+        assert parts != [record + b"\n\n" for record in records[:-1]]
+        events = [json.loads(record.removeprefix(b"data: ")) for record in records[:-1]]
         assert [event["index"] for event in events] == [1, 2, 3, 4, 5, 6]
         assert events[-1]["generated_text"].startswith(document["generated_text"])
 
@@ -405,6 +410,9 @@ def test_config_file(tmp_path: Path, env_client: Any) -> None:
             {
                 "seed": 3,
                 "tokens_per_second": 0,
+                "rechunk": "4",
+                "idle_timeout": 30,
+                "max_connections": 8,
                 "endpoints": {
                     "demo": "demo",
                     "flaky": {
@@ -419,6 +427,7 @@ def test_config_file(tmp_path: Path, env_client: Any) -> None:
     served = InProcess("--config", str(config), "--endpoint", "extra=echo")
     try:
         banner = served.out.getvalue()
+        assert "(--rechunk 4; off: one part per record)" in banner
         assert "endpoint demo: demo LLM (unpaced; TGI and Messages API)" in banner
         assert "endpoint flaky: echo (answers with the request body) + 1 fault(s)" in banner
         assert "endpoint extra: echo" in banner
@@ -428,6 +437,11 @@ def test_config_file(tmp_path: Path, env_client: Any) -> None:
         answer = client.invoke_endpoint(EndpointName="flaky", Body=b"x")
         assert answer["ContentType"] == "text/plain"
         assert answer["Body"].read() == b"x"
+        response = client.invoke_endpoint_with_response_stream(
+            EndpointName="extra", Body=b"abcdefghij"
+        )
+        parts = [event["PayloadPart"]["Bytes"] for event in response["Body"]]
+        assert parts == [b"abcd", b"efgh", b"ij"]
     finally:
         assert served.stop() == 0
     assert served.out.getvalue().endswith("Stopped.\n")
@@ -455,6 +469,37 @@ def test_fault_operations_and_custom_codes(env_client: Any) -> None:
         with pytest.raises(bce.ClientError) as caught:
             client.invoke_endpoint_with_response_stream(EndpointName="picky", Body=b"x")
         assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+    finally:
+        assert served.stop() == 0
+
+
+def test_rechunk_off_sends_one_part_per_record(env_client: Any) -> None:
+    """``--rechunk off``: each record the demo yields is one whole PayloadPart."""
+    served = InProcess("--endpoint", "demo=demo:0", "--rechunk", "off")
+    try:
+        assert "Streams: one PayloadPart per record (--rechunk off)." in served.out.getvalue()
+        client: SageMakerRuntimeClient = env_client(served.url)
+        body = json.dumps({"inputs": "x", "stream": True, "parameters": {"max_new_tokens": 5}})
+        response = client.invoke_endpoint_with_response_stream(EndpointName="demo", Body=body)
+        parts = [event["PayloadPart"]["Bytes"] for event in response["Body"]]
+        assert len(parts) == 5
+        assert all(part.startswith(b"data: {") and part.endswith(b"}\n\n") for part in parts)
+    finally:
+        assert served.stop() == 0
+
+
+def test_connection_limits_from_flags(env_client: Any) -> None:
+    """``--idle-timeout`` closes an idle connection; ``--request-timeout`` a stalled request."""
+    served = InProcess("--endpoint", "e=echo", "--idle-timeout", "0.2", "--request-timeout", "0.2")
+    try:
+        port = int(served.url.rpartition(":")[2])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+            assert idle.recv(100) == b""  # closed by the server, well before 10 s
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
+            stalled.sendall(b"POST /endpoints/e/invocations HTTP/1.1\r\nHost: x\r\n")
+            assert stalled.recv(100).startswith(b"HTTP/1.1 408 ")
+        client: SageMakerRuntimeClient = env_client(served.url)
+        assert client.invoke_endpoint(EndpointName="e", Body=b"ok")["Body"].read() == b"ok"
     finally:
         assert served.stop() == 0
 
@@ -499,6 +544,11 @@ def test_toml_config_file(tmp_path: Path, env_client: Any) -> None:
         (["--fault", "missing:reset"], "no endpoint named 'missing'"),
         (["--fault", "nocolon"], "expected ENDPOINT:KIND"),
         (["--port", "70000"], "out of range"),
+        (["--rechunk", "sometimes"], "--rechunk 'sometimes': use off, random"),
+        (["--rechunk", "0"], "(bytes, at least 1)"),
+        (["--rechunk", "random:9-3"], "--rechunk 'random:9-3'"),
+        (["--idle-timeout", "-1"], "'idle_timeout' must be >= 0 seconds"),
+        (["--max-connections", "0"], "'max_connections' must be an integer >= 1"),
         (["--config", "/nonexistent/serve.json"], "cannot read config file"),
     ],
 )
@@ -525,6 +575,9 @@ def test_configuration_errors(
         ('{"endpoints": {"a": {"backend": "echo", "faults": "reset"}}}', "list of strings"),
         ('{"endpoints": {"a": {"backend": 1}}}', "'backend' must be"),
         ('{"endpoints": {"a": {"backend": "echo", "faults": ["Nope"]}}}', "fault kind 'Nope'"),
+        ('{"rechunk": 1}', "'rechunk' must be a string"),
+        ('{"request_timeout": "soon"}', "'request_timeout' must be a number"),
+        ('{"max_connections": 2.5}', "'max_connections' must be an integer >= 1"),
     ],
 )
 def test_config_file_errors(

@@ -35,6 +35,21 @@ A config file (``--config FILE``, JSON, or TOML on Python 3.11+) looks like::
     backend = "echo"
     faults = ["ThrottlingException:rate=0.2", "stream-error:after=3"]
 
+Streams are cut into PayloadParts as SageMaker cuts them: a record (an SSE event, a JSON
+line) may be split across parts and several may share one, so a client's reassembly code
+runs as it would against AWS. ``--rechunk`` picks the cut: ``random`` (the default:
+random sizes from 1 to 512 bytes, seeded by ``--seed``), ``random:MIN-MAX``, fixed sizes
+such as ``1`` or ``5,300``, or ``off`` (one PayloadPart per record the backend yields).
+
+``smr serve --host 0.0.0.0`` is reachable by anyone, so clients are not trusted: a body
+over SageMaker's 6 MB limit is answered 413 unread, a connection idle for
+``--idle-timeout`` seconds (default 60) is closed, a request must arrive whole within
+``--request-timeout`` seconds (default 30), and at most ``--max-connections`` (default
+100) are served at once (then an idle keep-alive connection, or a new one silent for a
+second, is closed to make room; else new connections wait until one ends). The config
+file takes the same settings (``rechunk``, ``idle_timeout``, ``request_timeout``,
+``max_connections``).
+
 Flags override the file. Run it directly with ``python -m typed_sagemaker_runtime._cli._serve``.
 """
 
@@ -52,10 +67,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ._serve_config import (
     DEFAULT_HOST,
+    DEFAULT_RECHUNK,
     DEFAULT_TOKENS_PER_SECOND,
     EndpointSpec,
     ServeConfigError,
     Settings,
+    parse_rechunk,
     parse_settings,
 )
 
@@ -78,7 +95,8 @@ _EPILOG = (
     "custom=true for a code outside the service model); stream-error (after, code, "
     "message, times); stream-failure (after, message, times); truncate (after, clean, "
     "times); corrupt (after, times); reset (after, times); stall (seconds, after, times); "
-    "slow-tokens (delay, times). A config file holds host, port, seed, tokens_per_second "
+    "slow-tokens (delay, times). A config file holds host, port, seed, tokens_per_second, "
+    "rechunk, idle_timeout, request_timeout, max_connections "
     'and endpoints: NAME = "BACKEND" or a table with backend, url, health_timeout, '
     "invocation_timeout, tokens_per_second, content_type and faults (a list of "
     "KIND[:OPTION=VALUE,...])."
@@ -118,7 +136,35 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"pace of demo endpoints (default {DEFAULT_TOKENS_PER_SECOND:g}; 0: no pacing)",
     )
     parser.add_argument(
-        "--seed", type=int, help="seed for faults with a rate (default 0: repeatable runs)"
+        "--seed",
+        type=int,
+        help="seed for faults with a rate and random PayloadPart sizes (default 0: repeatable)",
+    )
+    parser.add_argument(
+        "--rechunk",
+        metavar="CUT",
+        help="how streams are cut into PayloadParts, as SageMaker cuts them: random (random "
+        "sizes of 1-512 bytes), random:MIN-MAX, sizes such as 1 or 5,300 (bytes, in turn), "
+        f"or off (one part per record) (default {DEFAULT_RECHUNK})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close a keep-alive connection idle this long (default 60; 0: never)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="answer 408 and close when a request takes longer to arrive (default 30; 0: never)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="connections served at once; a full server closes an idle one to make room, "
+        "else new ones wait (default 100)",
     )
     if parser.epilog is None:
         parser.epilog = _EPILOG
@@ -198,7 +244,15 @@ def run_serve(
         _error(str(exc))
         return EXIT_FAILURE
     stopping = stop if stop is not None else threading.Event()
-    runtime = LocalRuntime(host=settings.host, port=settings.port, seed=settings.seed)
+    runtime = LocalRuntime(
+        host=settings.host,
+        port=settings.port,
+        seed=settings.seed,
+        idle_timeout=settings.idle_timeout,
+        request_timeout=settings.request_timeout,
+        max_connections=settings.max_connections,
+    )
+    rechunk = parse_rechunk(settings.rechunk, settings.seed)
     for name, (handler, _) in handlers.items():
         spec = settings.endpoints[name]
         content_type = spec.options.get("content_type")
@@ -207,6 +261,7 @@ def run_serve(
             handler,
             content_type=content_type if isinstance(content_type, str) else None,
             faults=spec.faults,
+            rechunk=rechunk,
         )
     try:
         runtime.start()
@@ -230,6 +285,7 @@ def run_serve(
                 faults = settings.endpoints[name].faults
                 suffix = f" + {len(faults)} fault(s)" if faults else ""
                 lines.append(f"endpoint {name}: {description}{suffix}")
+            lines.append(_cut_description(settings.rechunk))
             if dummies:
                 lines.append(
                     "Any region and credentials work; none are configured here, so export "
@@ -247,6 +303,16 @@ def run_serve(
     stdout.write("Stopped.\n")
     stdout.flush()
     return EXIT_OK
+
+
+def _cut_description(rechunk: str) -> str:
+    """The banner line saying how streams are cut into PayloadParts."""
+    if rechunk.strip().lower() == "off":
+        return "Streams: one PayloadPart per record (--rechunk off)."
+    return (
+        f"Streams: records split and merged across PayloadParts as SageMaker does "
+        f"(--rechunk {rechunk}; off: one part per record)."
+    )
 
 
 _DUMMY_REGION = "AWS_DEFAULT_REGION=us-east-1"

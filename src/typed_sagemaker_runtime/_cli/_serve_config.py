@@ -1,8 +1,9 @@
 """What ``smr serve`` serves: endpoint and fault specifications and config files, parsed.
 
 ``--endpoint NAME=BACKEND``, ``--fault ENDPOINT:KIND[:OPTION=VALUE,...]``, the other flags
-and a JSON or TOML config file become one :class:`Settings`: host, port, seed, pace and
-each endpoint's backend, options and faults (the syntax is in ``_serve``'s docstring).
+and a JSON or TOML config file become one :class:`Settings`: host, port, seed, pace, how
+streams are cut into PayloadParts, the connection limits and each endpoint's backend,
+options and faults (the syntax is in ``_serve``'s docstring).
 Anything that cannot be served raises :class:`ServeConfigError` with a one-line message.
 """
 
@@ -29,6 +30,7 @@ from ..testing._faults import (
     StreamFailureEvent,
     TruncatedFrame,
 )
+from ..testing._rechunk import Rechunk
 
 if TYPE_CHECKING:
     from ..testing._model import Operation
@@ -36,15 +38,19 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_TOKENS_PER_SECOND",
+    "DEFAULT_RECHUNK",
     "EndpointSpec",
     "ServeConfigError",
     "Settings",
     "parse_fault",
+    "parse_rechunk",
     "parse_settings",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_TOKENS_PER_SECOND = 50.0
+DEFAULT_RECHUNK = "random"
+_LIMITS = ("idle_timeout", "request_timeout", "max_connections")
 
 
 class ServeConfigError(ValueError):
@@ -70,6 +76,54 @@ class Settings:
     seed: int | None = 0
     tokens_per_second: float | None = DEFAULT_TOKENS_PER_SECOND
     endpoints: dict[str, EndpointSpec] = field(default_factory=dict[str, EndpointSpec])
+    rechunk: str = DEFAULT_RECHUNK
+    """How streams are cut into PayloadParts (see :func:`parse_rechunk`)."""
+    idle_timeout: float | None = 60.0
+    """Seconds an idle keep-alive connection is kept (``None``: forever)."""
+    request_timeout: float | None = 30.0
+    """Seconds a request may take to arrive whole (``None``: forever)."""
+    max_connections: int = 100
+    """Connections served at once."""
+
+
+def parse_rechunk(spec: str, seed: int | None) -> Rechunk | None:
+    """A ``--rechunk`` value as a :class:`Rechunk` (``None`` for ``off``).
+
+    ``off``: one PayloadPart per chunk the backend yields; ``random``: random sizes from
+    1 to 512 bytes; ``random:MIN-MAX``: random sizes in that range; ``N[,N...]``: those
+    sizes in turn. Random sizes are seeded with ``seed``.
+    """
+    text = spec.strip().lower()
+    if text == "off":
+        return None
+    kind, sep, argument = text.partition(":")
+    try:
+        if kind == "random" and not sep:
+            return Rechunk.random(seed=seed)
+        if kind == "random":
+            low, dash, high = argument.partition("-")
+            if not dash:
+                raise ValueError(argument)
+            return Rechunk.random(int(low), int(high), seed=seed)
+        return Rechunk.fixed(*(int(size) for size in text.split(",")))
+    except ValueError:
+        raise ServeConfigError(
+            f"--rechunk {spec!r}: use off, random, random:MIN-MAX or sizes such as 1 or 5,300 "
+            "(bytes, at least 1)"
+        ) from None
+
+
+def _limit(name: str, value: object, source: str) -> float | int | None:
+    """A connection limit from a flag or the config file; 0 disables a timeout."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ServeConfigError(f"{source}: '{name}' must be a number")
+    if name == "max_connections":
+        if not isinstance(value, int) or value < 1:
+            raise ServeConfigError(f"{source}: 'max_connections' must be an integer >= 1")
+        return value
+    if value < 0:
+        raise ServeConfigError(f"{source}: '{name}' must be >= 0 seconds (0: no timeout)")
+    return float(value) or None
 
 
 def _number(kind: str, key: str, value: str, cast_to: Callable[[str], Any]) -> Any:
@@ -307,7 +361,8 @@ def _load_file(path: str) -> dict[str, Any]:
 
 
 def _apply_file(settings: Settings, document: Mapping[str, Any], path: str) -> None:
-    unknown = sorted(set(document) - {"host", "port", "seed", "tokens_per_second", "endpoints"})
+    known = {"host", "port", "seed", "tokens_per_second", "endpoints", "rechunk", *_LIMITS}
+    unknown = sorted(set(document) - known)
     if unknown:
         raise ServeConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
     host = document.get("host", settings.host)
@@ -324,6 +379,13 @@ def _apply_file(settings: Settings, document: Mapping[str, Any], path: str) -> N
         raise ServeConfigError(f"config file {path}: 'tokens_per_second' must be a number")
     settings.host, settings.port, settings.seed = host, port, seed
     settings.tokens_per_second = float(tokens_per_second)
+    rechunk = document.get("rechunk", settings.rechunk)
+    if not isinstance(rechunk, str):
+        raise ServeConfigError(f"config file {path}: 'rechunk' must be a string")
+    settings.rechunk = rechunk
+    for name in _LIMITS:
+        if name in document:
+            setattr(settings, name, _limit(name, document[name], f"config file {path}"))
     endpoints = document.get("endpoints", {})
     if not isinstance(endpoints, dict):
         raise ServeConfigError(f"config file {path}: 'endpoints' must be a table/object")
@@ -348,6 +410,12 @@ def parse_settings(args: argparse.Namespace) -> Settings:
         settings.seed = args.seed
     if args.tokens_per_second is not None:
         settings.tokens_per_second = args.tokens_per_second
+    if args.rechunk is not None:
+        settings.rechunk = args.rechunk
+    for name in _LIMITS:
+        value = getattr(args, name)
+        if value is not None:
+            setattr(settings, name, _limit(name, value, f"--{name.replace('_', '-')}"))
     for item in args.endpoint:
         name, sep, backend = item.partition("=")
         if not sep or not name:
@@ -371,4 +439,5 @@ def parse_settings(args: argparse.Namespace) -> Settings:
             raise ServeConfigError(f"--fault {item!r}: no endpoint named {target!r}")
     if not 0 <= settings.port <= 65535:
         raise ServeConfigError(f"port {settings.port} is out of range")
+    parse_rechunk(settings.rechunk, settings.seed)  # refused now, not when serving
     return settings

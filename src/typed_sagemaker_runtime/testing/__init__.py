@@ -52,12 +52,14 @@ if TYPE_CHECKING:
         RawFrames,
         ResponseBody,
     )
+    from ._rechunk import Rechunk
     from ._runtime import LocalRuntime
     from ._stubbing import botocore_event_stream, stub_stream_response
 
 __all__ = [
     # the server
     "LocalRuntime",
+    "Rechunk",
     # what handlers receive and return
     "InvocationRequest",
     "Operation",
@@ -96,6 +98,7 @@ __all__ = [
 
 _MODULES = {
     "LocalRuntime": "._runtime",
+    "Rechunk": "._rechunk",
     "InvocationRequest": "._model",
     "Operation": "._model",
     "Headers": "._headers",

@@ -15,8 +15,9 @@ from ._async_inference._s3 import LocalS3
 from ._boto import dummy_aio_session, dummy_session
 from ._faults import Fault
 from ._model import Handler, InvocationRequest
+from ._rechunk import Rechunk
 from ._server._endpoint import Endpoint, echo
-from ._server._listener import Server
+from ._server._listener import ConnectionLimits, Server
 from ._server._service import Service
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class LocalRuntime:
         s3_endpoint_url: str | None = None,
         async_workers: int = 4,
         async_time_scale: float = 1.0,
+        idle_timeout: float | None = 60.0,
+        request_timeout: float | None = 30.0,
+        max_connections: int = 100,
     ) -> None:
         """Configure the runtime; nothing is bound until :meth:`start` (or ``with``).
 
@@ -90,6 +94,19 @@ class LocalRuntime:
         can expire. ``async_time_scale`` multiplies the TTL and ``InvocationTimeoutSeconds``
         (default 15 min) before they are enforced: with 0.001, the 60 s minimum TTL is 60 ms
         of real time, for tests of expiry and timeouts.
+
+        Clients are not trusted (``smr serve --host 0.0.0.0`` is reachable by anyone): a
+        keep-alive connection that sends nothing for ``idle_timeout`` seconds is closed (as
+        is one that stops reading a response for that long); a request must arrive whole,
+        head and body, within ``request_timeout`` seconds of its first byte, or it is
+        answered 408 and the connection closed (``None`` disables either timeout). A body
+        over SageMaker's 6 MB limit (6,291,456 bytes) is answered as SageMaker answers it,
+        413 ``HTTP content length exceeded 6291456 bytes.``, without being read, and the
+        connection is closed; malformed requests get a 4xx answer and a close. At most
+        ``max_connections`` connections are served at once, one thread each: when all are
+        taken, an idle keep-alive connection (or a new one silent for a second) is closed
+        to make room, and if none is idle a new connection waits (in the listen backlog)
+        until one ends.
         """
         self._host = host
         self._port = port
@@ -118,6 +135,11 @@ class LocalRuntime:
             record=self._record,
             stopping=self._stopping,
             submit_async_inference=self._async_inference.submit,
+        )
+        self._limits = ConnectionLimits(
+            idle_timeout=idle_timeout,
+            request_timeout=request_timeout,
+            max_connections=max_connections,
         )
         self._server: Server | None = None
 
@@ -154,6 +176,7 @@ class LocalRuntime:
         content_type: str | None = None,
         faults: Iterable[Fault] = (),
         max_chunk_bytes: int | None = None,
+        rechunk: Rechunk | None = None,
     ) -> None:
         """Serve endpoint ``name`` (replacing one of that name) with ``handler``.
 
@@ -166,9 +189,16 @@ class LocalRuntime:
         Stream events go out one HTTP chunk each, as the handler produces them. For
         benchmarks of tiny events, ``max_chunk_bytes=65536`` packs consecutive events into
         HTTP chunks of about that size instead (a chunk then waits until it is full).
+
+        ``rechunk`` cuts the streamed payload into PayloadParts as SageMaker does, records
+        split across parts and merged into one (``Rechunk.random()``, ``Rechunk.fixed(1)``;
+        see :class:`Rechunk`); by default each bare chunk the handler yields is one part.
+        Faults with ``after_parts`` count the parts as cut.
         """
         rng = random.Random(None if self._seed is None else f"{self._seed}/{name}")
-        endpoint = Endpoint(name, handler or echo, content_type, faults, max_chunk_bytes, rng)
+        endpoint = Endpoint(
+            name, handler or echo, content_type, faults, max_chunk_bytes, rng, rechunk
+        )
         with self._lock:
             self._endpoints[name] = endpoint
 
@@ -238,7 +268,9 @@ class LocalRuntime:
                 raise RuntimeError("a stopped LocalRuntime cannot be started again")
             if self._server is not None:
                 return self
-            self._server = Server(self._host, self._port, self._service, self._stopping)
+            self._server = Server(
+                self._host, self._port, self._service, self._stopping, self._limits
+            )
         return self
 
     def stop(self) -> None:

@@ -40,11 +40,13 @@ class DemoLLM:
       the forced function, else of the first, with arguments made up from its JSON Schema;
       streamed, the arguments arrive in four ``delta.tool_calls`` fragments (id and name on
       the first, as vLLM and TGI send them) and the finish reason is ``"tool_calls"``.
+      Each answer's call has a fresh id (``call_`` and 24 hex digits), as real servers give.
 
     The text depends only on the prompt (and ``parameters.seed`` or ``seed``): the same
-    request always gets the same answer. ``parameters.max_new_tokens`` (``max_tokens`` for
-    messages) bounds the tokens; ``default_max_new_tokens`` applies otherwise. Tokens come
-    at ``tokens_per_second`` (``None`` or 0: as fast as possible), on every operation.
+    request always gets the same answer, tool-call ids apart. ``parameters.max_new_tokens``
+    (``max_tokens`` for messages) bounds the tokens; ``default_max_new_tokens`` applies
+    otherwise. Tokens come at ``tokens_per_second`` (``None`` or 0: as fast as possible),
+    on every operation.
 
     Invalid JSON or parameters fail like TGI's 422 validation error (a ``ModelError`` with
     ``OriginalStatusCode`` 422). ``parameters.fail_after_tokens`` (top-level

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -91,7 +92,7 @@ def _tool_call(document: Mapping[str, Any], prompt: str, seed: int | None) -> To
         )
     }
     return ToolCall(
-        id=f"call_{digest[8:14].hex()}",
+        id=f"call_{secrets.token_hex(12)}",  # fresh per response, as real servers give
         name=str(chosen["name"]),
         arguments=json.dumps(arguments, ensure_ascii=False),
     )

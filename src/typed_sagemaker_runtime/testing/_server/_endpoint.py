@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from .._faults import ErrorResponse, Fault, fault_operations
 from .._model import Handler, InvocationRequest, Operation
+
+if TYPE_CHECKING:
+    from .._rechunk import Rechunk
 
 
 def echo(request: InvocationRequest) -> bytes:
@@ -22,11 +27,13 @@ class Endpoint:
         "_lock",
         "_operations",
         "_remaining",
+        "_streams",
         "content_type",
         "faults",
         "handler",
         "max_chunk_bytes",
         "name",
+        "rechunk",
         "rng",
     )
 
@@ -38,6 +45,7 @@ class Endpoint:
         faults: Iterable[Fault],
         max_chunk_bytes: int | None,
         rng: random.Random | None = None,
+        rechunk: Rechunk | None = None,
     ) -> None:
         if max_chunk_bytes is not None and max_chunk_bytes < 1:
             raise ValueError(f"max_chunk_bytes must be None or >= 1, not {max_chunk_bytes}")
@@ -50,6 +58,14 @@ class Endpoint:
         self._operations = [fault_operations(fault) for fault in self.faults]
         self._lock = threading.Lock()
         self.rng = rng if rng is not None else random.Random()
+        self.rechunk = rechunk
+        self._streams = itertools.count()
+
+    def part_sizes(self) -> Iterator[int] | None:
+        """The PayloadPart sizes of the next stream, or ``None`` when it is not re-cut."""
+        if self.rechunk is None:
+            return None
+        return self.rechunk.part_sizes(f"{self.name}/{next(self._streams)}")
 
     def take_fault(self, operation: Operation) -> Fault | None:
         """The first fault that applies to ``operation`` and is not used up; uses it once."""

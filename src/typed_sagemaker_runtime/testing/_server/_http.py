@@ -9,21 +9,43 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from io import BufferedReader
 from urllib.parse import unquote
 
 from .._headers import Headers
+from ._reader import LineTooLong, SocketReader
 
-_MAX_LINE = 65536
-_MAX_HEADERS = 200
+_MAX_REQUEST_LINE = 16 * 1024
+_MAX_HEADER_LINE = 16 * 1024
+_MAX_HEAD = 64 * 1024  # request line and header fields together
+_MAX_HEADERS = 100
+_MAX_CHUNK_SIZE_DIGITS = 16
 _SMALL_BODY = 256 * 1024  # below this, head and body are joined into one buffer
 
 
 class BadRequest(Exception):
-    """The client sent something that is not a valid HTTP/1.1 request."""
+    """The client sent something that is not a valid HTTP/1.1 request.
+
+    ``status`` is the answer (400, or 413, 414, 431, 501); the connection is closed after
+    it, since what follows in the stream cannot be trusted.
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PayloadTooLarge(BadRequest):
+    """The body is over the service's limit: answered without reading it."""
+
+    def __init__(self, limit: int) -> None:
+        # SageMaker's front end: "An error occurred (413) ...: HTTP content length
+        # exceeded N bytes." (no error type, so botocore's code is the status).
+        super().__init__(f"HTTP content length exceeded {limit} bytes.", 413)
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,82 +60,122 @@ class HttpRequest:
     keep_alive: bool
 
 
-def _readline(reader: BufferedReader) -> bytes:
-    line = reader.readline(_MAX_LINE + 1)
-    if len(line) > _MAX_LINE:
-        raise BadRequest("line too long")
-    return line
+def _readline(reader: SocketReader, limit: int, status: int) -> bytes:
+    try:
+        return reader.readline(limit)
+    except LineTooLong:
+        raise BadRequest("line too long", status) from None
 
 
-def _read_exact(reader: BufferedReader, size: int) -> bytes:
-    data = reader.read(size)
-    if len(data) != size:
-        raise ConnectionAbortedError("the client closed the connection mid-request")
-    return data
-
-
-def _read_chunked(reader: BufferedReader) -> bytes:
+def _read_chunked(reader: SocketReader, max_body: int) -> bytes:
     parts: list[bytes] = []
+    total = 0
     while True:
-        line = _readline(reader)
+        line = _readline(reader, _MAX_HEADER_LINE, 400)
         if not line:
             raise ConnectionAbortedError("the client closed the connection mid-request")
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
+        digits = line.split(b";", 1)[0].strip()
+        if not _is_hex(digits):
             raise BadRequest("invalid chunk size")
-        if size < 0:
-            raise BadRequest("invalid chunk size")
+        size = int(digits, 16)
         if size == 0:
             break
-        parts.append(_read_exact(reader, size))
-        if _readline(reader).strip():
+        total += size
+        if total > max_body:
+            raise PayloadTooLarge(max_body)
+        parts.append(reader.read_exact(size))
+        if _readline(reader, _MAX_HEADER_LINE, 400) not in (b"\r\n", b"\n"):
             raise BadRequest("chunk not followed by CRLF")
-    while _readline(reader).strip():  # trailer fields, ignored
-        pass
+    trailer = 0
+    while (line := _readline(reader, _MAX_HEADER_LINE, 431)) not in (b"\r\n", b"\n"):
+        if not line:
+            raise ConnectionAbortedError("the client closed the connection mid-request")
+        trailer += len(line)  # trailer fields, ignored
+        if trailer > _MAX_HEAD:
+            raise BadRequest("trailer fields too large", 431)
     return b"".join(parts)
 
 
-def read_request(reader: BufferedReader, sock: socket.socket) -> HttpRequest | None:
-    """Read one request; ``None`` when the client closed the connection between requests."""
-    line = _readline(reader)
+def _is_hex(digits: bytes) -> bool:
+    return 0 < len(digits) <= _MAX_CHUNK_SIZE_DIGITS and all(
+        byte in b"0123456789abcdefABCDEF" for byte in digits
+    )
+
+
+def _content_length(headers: Headers, max_body: int) -> int:
+    value = headers.get("Content-Length")
+    if value is None:
+        return 0
+    value = value.strip()
+    if not value.isascii() or not value.isdigit():  # no sign, no "1_0", no "5, 5"
+        raise BadRequest("invalid Content-Length")
+    length = int(value) if len(value) <= 20 else max_body + 1
+    if length > max_body:
+        raise PayloadTooLarge(max_body)
+    return length
+
+
+def _read_head(reader: SocketReader) -> tuple[str, str, str, Headers] | None:
+    line = _readline(reader, _MAX_REQUEST_LINE, 414)
     while line in (b"\r\n", b"\n"):  # tolerate stray CRLFs between requests (RFC 9112 2.2)
-        line = _readline(reader)
+        line = _readline(reader, _MAX_REQUEST_LINE, 414)
     if not line:
         return None
     words = line.decode("latin-1").split()
-    if len(words) != 3 or not words[2].startswith("HTTP/1."):
+    if len(words) != 3 or not words[2].startswith("HTTP/1.") or not words[0].isalpha():
         raise BadRequest("malformed request line")
     method, target, version = words
     fields: list[tuple[str, str]] = []
+    size = len(line)
     while True:
-        raw = _readline(reader)
+        raw = _readline(reader, _MAX_HEADER_LINE, 431)
         if raw in (b"\r\n", b"\n"):
             break
         if not raw:
             raise ConnectionAbortedError("the client closed the connection mid-request")
-        if len(fields) >= _MAX_HEADERS:
-            raise BadRequest("too many headers")
+        size += len(raw)
+        if len(fields) >= _MAX_HEADERS or size > _MAX_HEAD:
+            raise BadRequest("request header fields too large", 431)
         text = raw.decode("latin-1")
         name, sep, value = text.partition(":")
         if not sep or not name or name != name.strip():
             raise BadRequest("malformed header line")
         fields.append((name, value.strip()))
-    headers = Headers(fields)
+    return method, target, version, Headers(fields)
+
+
+def read_request(
+    reader: SocketReader,
+    sock: socket.socket,
+    *,
+    max_body: int,
+    timeout: float | None,
+) -> HttpRequest | None:
+    """Read one request; ``None`` when the client closed the connection between requests.
+
+    The head and body must arrive within ``timeout`` seconds together (``ReadTimeout``);
+    a body over ``max_body`` bytes raises ``PayloadTooLarge`` before it is read.
+    """
+    reader.deadline = None if timeout is None else time.monotonic() + timeout
+    head = _read_head(reader)
+    if head is None:
+        return None
+    method, target, version, headers = head
     connection = headers.get("Connection", "").lower()
     keep_alive = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
+    coding = headers.get("Transfer-Encoding")
+    if coding is not None:
+        if coding.strip().lower() != "chunked":
+            raise BadRequest(f"unsupported Transfer-Encoding {coding[:40]!r}", 501)
+        if "Content-Length" in headers:
+            raise BadRequest("both Transfer-Encoding and Content-Length")
+    length = _content_length(headers, max_body)
     if headers.get("Expect", "").lower() == "100-continue":
         sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if "chunked" in headers.get("Transfer-Encoding", "").lower():
-        body = _read_chunked(reader)
+    if coding is not None:
+        body = _read_chunked(reader, max_body)
     else:
-        try:
-            length = int(headers.get("Content-Length", "0"))
-        except ValueError:
-            raise BadRequest("invalid Content-Length")
-        if length < 0:
-            raise BadRequest("invalid Content-Length")
-        body = _read_exact(reader, length) if length else b""
+        body = reader.read_exact(length) if length else b""
     path = _origin_path(target)
     segments = tuple(unquote(segment) for segment in path.split("/")[1:])
     return HttpRequest(method, path, segments, headers, body, keep_alive)

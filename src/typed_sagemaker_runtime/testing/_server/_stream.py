@@ -23,6 +23,7 @@ from .._faults import (
     TruncatedFrame,
 )
 from .._model import InvocationRequest, RawFrames
+from .._rechunk import rechunked
 from ._http import CloseConnection, ResetConnection, ResponseWriter
 from ._shaping import base_headers, content_type_for, production_variant, response_of, stream_items
 
@@ -51,6 +52,9 @@ def stream_response(
     try:
         response = response_of(endpoint.handler(request))
         items = stream_items(response.body)
+        sizes = endpoint.part_sizes()
+        if sizes is not None:
+            items = rechunked(items, sizes)
         first = next(items, None)
     except Exception as exc:
         writer.send(*service.model_error(request, exc))

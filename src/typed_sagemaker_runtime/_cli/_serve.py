@@ -38,8 +38,10 @@ A config file (``--config FILE``, JSON, or TOML on Python 3.11+) looks like::
 Streams are cut into PayloadParts as SageMaker cuts them: a record (an SSE event, a JSON
 line) may be split across parts and several may share one, so a client's reassembly code
 runs as it would against AWS. ``--rechunk`` picks the cut: ``random`` (the default:
-random sizes from 1 to 512 bytes, seeded by ``--seed``), ``random:MIN-MAX``, fixed sizes
+random sizes from 1 to 64 bytes, seeded by ``--seed``), ``random:MIN-MAX``, fixed sizes
 such as ``1`` or ``5,300``, or ``off`` (one PayloadPart per record the backend yields).
+A part goes out when it is full, so a record's last bytes may wait for the next record:
+small sizes keep a paced stream's text arriving token by token.
 
 ``smr serve --host 0.0.0.0`` is reachable by anyone, so clients are not trusted: a body
 over SageMaker's 6 MB limit is answered 413 unread, a connection idle for
@@ -144,7 +146,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--rechunk",
         metavar="CUT",
         help="how streams are cut into PayloadParts, as SageMaker cuts them: random (random "
-        "sizes of 1-512 bytes), random:MIN-MAX, sizes such as 1 or 5,300 (bytes, in turn), "
+        "sizes of 1-64 bytes), random:MIN-MAX, sizes such as 1 or 5,300 (bytes, in turn), "
         f"or off (one part per record) (default {DEFAULT_RECHUNK})",
     )
     parser.add_argument(

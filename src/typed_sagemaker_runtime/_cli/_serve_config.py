@@ -90,8 +90,9 @@ def parse_rechunk(spec: str, seed: int | None) -> Rechunk | None:
     """A ``--rechunk`` value as a :class:`Rechunk` (``None`` for ``off``).
 
     ``off``: one PayloadPart per chunk the backend yields; ``random``: random sizes from
-    1 to 512 bytes; ``random:MIN-MAX``: random sizes in that range; ``N[,N...]``: those
-    sizes in turn. Random sizes are seeded with ``seed``.
+    1 to 64 bytes (small, so a paced stream still arrives token by token);
+    ``random:MIN-MAX``: random sizes in that range; ``N[,N...]``: those sizes in turn.
+    Random sizes are seeded with ``seed``.
     """
     text = spec.strip().lower()
     if text == "off":
@@ -99,7 +100,7 @@ def parse_rechunk(spec: str, seed: int | None) -> Rechunk | None:
     kind, sep, argument = text.partition(":")
     try:
         if kind == "random" and not sep:
-            return Rechunk.random(seed=seed)
+            return Rechunk.random(1, 64, seed=seed)
         if kind == "random":
             low, dash, high = argument.partition("-")
             if not dash:

@@ -96,12 +96,14 @@ def _queue_async_inference(
 
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     """Run the walkthrough; return 0. Expected failures raise our exceptions."""
-    from ..testing import DemoLLM, LocalRuntime
+    from ..testing import DemoLLM, LocalRuntime, Rechunk
 
     started = time.monotonic()
     out.write("Starting a local SageMaker Runtime with the demo LLM (no AWS account needed)\n")
     with LocalRuntime() as local:
-        local.add_endpoint("demo", DemoLLM(tokens_per_second=args.tokens_per_second))
+        # Records split and merged across PayloadParts, as SageMaker sends them.
+        demo = DemoLLM(tokens_per_second=args.tokens_per_second)
+        local.add_endpoint("demo", demo, rechunk=Rechunk.random(1, 64))
         out.write(f"endpoint 'demo' at {local.endpoint_url}\n")
         with local.client() as smr:
             request = {"inputs": _PROMPT, "parameters": {"max_new_tokens": 24}}

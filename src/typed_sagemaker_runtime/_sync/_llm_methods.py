@@ -338,8 +338,8 @@ class LLMMethods(ClientCore):
     ) -> ResponseStream:
         """Send the request of :meth:`generate` with ``"stream": true``, streamed.
 
-        Use the result as a context manager and read it with ``tokens()``, ``chunks()`` or
-        ``generation()``, as for :meth:`chat_stream`.
+        Use the result as a context manager and read it with ``tokens()``,
+        ``chunks()`` or ``generation()``, as for :meth:`chat_stream`.
 
         Args:
             endpoint_name: The endpoint's name.

@@ -53,10 +53,13 @@ pygments_style = "sphinx"
 pygments_dark_style = "monokai"
 
 # The copy button copies the commands and code without their prompts ($, >>>, ...)
-# and without the output lines of a session.
+# and without the output of a session: output lines (Pygments' Generic.Output, .go)
+# go first, as an output line may itself start with ">>> " (smr demo's does).
+copybutton_exclude = ".linenos, .go"
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
 copybutton_only_copy_prompt_lines = True
+copybutton_copy_empty_lines = False
 copybutton_line_continuation_character = "\\"
 
 # A signature longer than this shows one parameter per line.

@@ -253,7 +253,71 @@ def _google_sections(
         lines[:] = GoogleDocstring(lines, _GOOGLE_STYLE, app, what, name, obj, options).lines()
 
 
+# The [source] links (viewcode). A client's methods are written in private mixins
+# (``LLMMethods.chat``) and documented as the client's (``SageMakerRuntime.chat``):
+# each gets its mixin's module and the mixin's line numbers. A name with no source of
+# its own in the package (a type alias of ``typing`` constructs) gets no link, rather
+# than one into the standard library.
+_NO_SOURCE = f"{_ROOT}.__no_source__"
+
+
+def _inherited_tags() -> dict[str, dict[str, str]]:
+    """Per module: the documented name of each member a public class inherits from it."""
+    aliases: dict[str, dict[str, str]] = {}
+    for value in (typed_sagemaker_runtime, typed_sagemaker_runtime.testing):
+        for name in value.__all__:
+            cls = getattr(value, name)
+            if not isinstance(cls, type):
+                continue
+            for base in cls.__mro__[1:]:
+                if not base.__module__.startswith(f"{_ROOT}."):
+                    continue
+                for member in vars(base):
+                    if not member.startswith("_"):
+                        aliases.setdefault(base.__module__, {}).setdefault(
+                            f"{cls.__name__}.{member}", f"{base.__qualname__}.{member}"
+                        )
+    return aliases
+
+
+_INHERITED_TAGS = _inherited_tags()
+
+
+def _defining_module(app: Sphinx, modname: str | None, fullname: str) -> str:
+    """The module whose source defines ``fullname``, documented under ``modname``."""
+    if not modname or not modname.startswith(_ROOT):
+        return _NO_SOURCE
+    owner: object = None
+    value: object = importlib.import_module(modname)
+    for part in fullname.split("."):
+        owner, value = value, getattr(value, part, None)
+        if value is None:
+            return _NO_SOURCE
+    if isinstance(owner, type):  # a member: the class of the MRO that defines it
+        member = fullname.rsplit(".", 1)[-1]
+        defined_in = next((c.__module__ for c in owner.__mro__ if member in vars(c)), "")
+    else:
+        defined_in = str(getattr(value, "__module__", ""))
+    return defined_in if defined_in.startswith(f"{_ROOT}.") else _NO_SOURCE
+
+
+def _source_with_inherited_tags(
+    app: Sphinx, modname: str
+) -> tuple[str, dict[str, tuple[str, int, int]]] | None:
+    aliases = _INHERITED_TAGS.get(modname)
+    if aliases is None:
+        return None
+    analyzer = ModuleAnalyzer.for_module(modname)
+    tags = dict(analyzer.find_tags())
+    for public, private in aliases.items():
+        if private in tags:
+            tags[public] = tags[private]
+    return analyzer.code, tags
+
+
 def setup(app: Sphinx) -> None:
+    app.connect("viewcode-follow-imported", _defining_module)
+    app.connect("viewcode-find-source", _source_with_inherited_tags)
     app.connect("autodoc-process-docstring", _google_sections)
     app.connect("autodoc-process-docstring", _reexported_docstring)
     app.connect("missing-reference", _resolve_public)

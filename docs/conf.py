@@ -1,6 +1,7 @@
 """Sphinx configuration of the documentation site.
 
-Build it strictly, as CI does (a broken cross-reference or link fails)::
+Build it strictly, as CI does (a broken cross-reference or link fails), with nothing
+but the ``docs`` extra installed (``pip install -e '.[docs]'``)::
 
     sphinx-build -W --keep-going -n -b html docs docs/_build/html
 

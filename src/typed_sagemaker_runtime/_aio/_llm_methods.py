@@ -65,8 +65,7 @@ class LLMMethods(ClientCore):
             messages: The conversation, oldest message first (at least one): each a
                 :class:`ChatMessage` with a ``role`` and its ``content`` (text or parts),
                 ``tool_calls`` on an assistant's turn, ``tool_call_id`` on a tool's answer.
-            model: The model name, for servers that ask for one (vLLM serving several
-                models); most SageMaker containers ignore it.
+            model: The model name, for servers that ask for one in the request.
             max_tokens: The most tokens to generate (at least 1).
             temperature: The sampling temperature (0 or more; 0 is greedy).
             top_p: Nucleus sampling: the probability mass to sample from (0 to 1).
@@ -175,8 +174,7 @@ class LLMMethods(ClientCore):
             messages: The conversation, oldest message first (at least one): each a
                 :class:`ChatMessage` with a ``role`` and its ``content`` (text or parts),
                 ``tool_calls`` on an assistant's turn, ``tool_call_id`` on a tool's answer.
-            model: The model name, for servers that ask for one (vLLM serving several
-                models); most SageMaker containers ignore it.
+            model: The model name, for servers that ask for one in the request.
             max_tokens: The most tokens to generate (at least 1).
             temperature: The sampling temperature (0 or more; 0 is greedy).
             top_p: Nucleus sampling: the probability mass to sample from (0 to 1).

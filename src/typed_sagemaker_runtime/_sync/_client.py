@@ -151,7 +151,8 @@ class SageMakerRuntime(LLMMethods, AsyncInferenceMethods):
             inference_id: An identifier of the request, kept with the data that model
                 monitoring captures.
             enable_explanations: On an endpoint with SageMaker Clarify online
-                explainability, a JMESPath expression that selects the records to explain.
+                explainability, a JMESPath expression that replaces the endpoint's
+                ``EnableExplanations`` (which records to explain).
             inference_component_name: On an endpoint that hosts inference components,
                 the component to invoke.
             session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open

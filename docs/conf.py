@@ -63,10 +63,10 @@ copybutton_only_copy_prompt_lines = True
 copybutton_copy_empty_lines = False
 copybutton_line_continuation_character = "\\"
 
-# A signature longer than this shows one parameter per line. Sphinx measures it with the
-# annotations' full module paths, so a short one may be split too; a longer limit lets
-# signatures that the page cannot hold wrap in the middle of a parameter.
-maximum_signature_line_length = 88
+# A signature longer than this shows one parameter per line. Sphinx measures the text
+# before it is rendered (in a wider, bold font): a longer limit lets signatures that the
+# page cannot hold wrap in the middle of a parameter.
+maximum_signature_line_length = 72
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 # Type aliases show "Alias of ..." with public names instead of their value's repr.

@@ -45,9 +45,39 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
     ``async with`` creates the aiobotocore client and closes it on exit. Without it, the
     client is created on first use; ``await smr.aclose()`` closes it. A client passed as
     ``client=`` (an entered aiobotocore client) is used as it is and never closed.
-    ``session`` is an ``aiobotocore.session.AioSession``.
 
-    Raises ``ImportError`` naming the ``aio`` extra when aiobotocore is not installed.
+    Args:
+        client: An entered aiobotocore ``sagemaker-runtime`` client to wrap, used as
+            it is and never closed. Not with ``session``, ``region_name``,
+            ``endpoint_url`` or ``config``.
+        session: The ``aiobotocore.session.AioSession`` to create the client from
+            (profile, credentials); default: aiobotocore's default session.
+        region_name: The AWS region; default: the session's.
+        endpoint_url: The SageMaker Runtime URL, e.g. a local endpoint's; default:
+            aiobotocore's (which honours ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``).
+        config: A botocore or aiobotocore ``Config`` (timeouts, pool size, HTTP
+            backend); the attempt count of its ``retries`` is honoured when ``retry``
+            is not given.
+        retry: The retry policy of every call. Default: ``RetryPolicy()`` for a
+            client the facade creates, no retries for a client passed in.
+        s3_endpoint_url: Where the S3 client of :meth:`wait_for_async_result` and
+            :meth:`invoke_async_upload` connects (default: aiobotocore's, which
+            honours ``AWS_ENDPOINT_URL_S3``), or a function returning the URL, called
+            when an S3 client is first needed.
+        instrument: With OpenTelemetry installed and configured, each call records a
+            span and the GenAI client metrics (see the telemetry guide); ``False``
+            switches that off.
+        tracer_provider: The OpenTelemetry tracer provider to use instead of the
+            global one.
+        meter_provider: The OpenTelemetry meter provider to use instead of the global
+            one.
+
+    Raises:
+        ImportError: aiobotocore is not installed; the message names the ``aio``
+            extra.
+        ClientValidationError: ``client`` was combined with an option that only
+            creates a client. A missing region or unusable credentials raise when the
+            client is created (``async with`` or the first call).
     """
 
     @property
@@ -107,7 +137,56 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
         inference_component_name: str | None = None,
         session_id: str | None = None,
     ) -> InvokeResult:
-        """Call InvokeEndpoint and return the whole response (see ``SageMakerRuntime.invoke``)."""
+        """Call InvokeEndpoint and return the whole response, body read and connection released.
+
+        Pass the payload as ``body`` or as ``json``. Every argument is validated before
+        anything is sent, and ``None`` arguments are not sent. Retryable failures are
+        retried under the client's :class:`RetryPolicy`.
+
+        Args:
+            endpoint_name: The endpoint's name.
+            body: The payload: ``bytes``, ``bytearray``, ``memoryview``, ``str`` (sent as
+                UTF-8) or a binary file open for reading. Not with ``json``.
+            json: Any JSON-serialisable value, sent as compact UTF-8 JSON (no NaN or
+                infinity); sets ``content_type`` to ``application/json`` unless given. Not
+                with ``body``.
+            content_type: The MIME type of the payload (``Content-Type``).
+            accept: The MIME type wanted in the response (``Accept``).
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            target_model: On a multi-model endpoint, the model to invoke: its artifact's
+                path under the endpoint's S3 prefix.
+            target_variant: The production variant to invoke, instead of the endpoint's
+                traffic split.
+            target_container_hostname: On a multi-container endpoint with direct
+                invocation, the container to invoke.
+            inference_id: An identifier of the request, kept with the data that model
+                monitoring captures.
+            enable_explanations: On an endpoint with SageMaker Clarify online
+                explainability, a JMESPath expression that replaces the endpoint's
+                ``EnableExplanations`` (which records to explain).
+            inference_component_name: On an endpoint that hosts inference components,
+                the component to invoke.
+            session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open
+                session sends the request to the same instance.
+
+        Returns:
+            The response: its body (``bytes``), content type, invoked production variant,
+            custom attributes, session ids and response metadata. Every key is present,
+            ``None`` when SageMaker sent nothing.
+
+        Raises:
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
+        """
         params = build_params(
             await self._operation_model("InvokeEndpoint"),
             {
@@ -146,10 +225,51 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
         inference_component_name: str | None = None,
         session_id: str | None = None,
     ) -> AsyncResponseStream:
-        """Call InvokeEndpointWithResponseStream; use the result with ``async with``.
+        """Call InvokeEndpointWithResponseStream; read the result inside ``async with``.
 
-        Errors before the first event raise here and are retried by the policy; errors in
-        the middle of the stream raise while iterating, never retried.
+        Errors before the first event (HTTP errors) raise here and are retried by the
+        policy; errors in the middle of the stream raise while iterating, never retried.
+
+        Args:
+            endpoint_name: The endpoint's name.
+            body: The payload: ``bytes``, ``bytearray``, ``memoryview``, ``str`` (sent as
+                UTF-8) or a binary file open for reading. Not with ``json``.
+            json: Any JSON-serialisable value, sent as compact UTF-8 JSON (no NaN or
+                infinity); sets ``content_type`` to ``application/json`` unless given. Not
+                with ``body``.
+            content_type: The MIME type of the payload (``Content-Type``).
+            accept: The MIME type wanted in the response (``Accept``).
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            target_variant: The production variant to invoke, instead of the endpoint's
+                traffic split.
+            target_container_hostname: On a multi-container endpoint with direct
+                invocation, the container to invoke.
+            inference_id: An identifier of the request, kept with the data that model
+                monitoring captures.
+            inference_component_name: On an endpoint that hosts inference components,
+                the component to invoke.
+            session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open
+                session sends the request to the same instance.
+
+        Returns:
+            The open stream, to read inside ``async with``. Iterate over its typed events
+            with ``async for``, or read it with a helper (``payloads()``, ``text()``,
+            ``lines()``, ``sse()``, ``tokens()``, ``chunks()``, ``generation()``);
+            leaving the ``async with`` block releases the connection, closing it if the
+            stream was not read to its end.
+
+        Raises:
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
         """
         params = build_params(
             await self._operation_model("InvokeEndpointWithResponseStream"),

@@ -48,10 +48,47 @@ class AsyncInferenceMethods(ClientCore):
         """Call InvokeEndpointAsync with an S3 ``input_location`` or an inline ``body``.
 
         Pass exactly one of them; an inline body holds at most 128,000 bytes (larger ones:
-        :meth:`invoke_async_upload`). Returns where SageMaker will write the output or the
-        failure; :meth:`wait_for_async_result` waits for it. ``s3_output_path_extension``
-        (a sub-path appended to the endpoint's S3 output path) and ``filename`` (the output
-        object's name instead of ``<inference id>.out``) need a botocore that models them.
+        :meth:`invoke_async_upload`). SageMaker queues the request and answers at once;
+        the output or the failure object appears in S3 later.
+
+        Args:
+            endpoint_name: The endpoint's name.
+            input_location: The S3 URI of the input (``s3://bucket/key``). Not with
+                ``body``.
+            body: An inline payload of at most 128,000 bytes: ``bytes``, ``bytearray``,
+                ``memoryview``, ``str`` (sent as UTF-8) or a binary file open for reading;
+                needs botocore >= 1.43.29. Not with ``input_location``.
+            content_type: The MIME type of the payload (``Content-Type``).
+            accept: The MIME type wanted in the response (``Accept``).
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            inference_id: An identifier of the request, returned in the result;
+                SageMaker generates one when it is not given.
+            request_ttl_seconds: How long the request may wait in the queue, in
+                seconds (SageMaker's default: 6 hours).
+            invocation_timeout_seconds: How long the model may take once the
+                request leaves the queue, in seconds (SageMaker's default: 15 minutes).
+            s3_output_path_extension: A sub-path appended to the endpoint's S3
+                output path; needs a botocore that models it.
+            filename: The output object's name instead of ``<inference id>.out``; needs
+                a botocore that models it.
+
+        Returns:
+            Where SageMaker will write the output (``output_location``) or the failure
+            (``failure_location``), the inference id and the response metadata; pass it to
+            :meth:`wait_for_async_result`.
+
+        Raises:
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
         """
         params = build_params(
             self._operation_model("InvokeEndpointAsync"),
@@ -89,12 +126,54 @@ class AsyncInferenceMethods(ClientCore):
     ) -> InvokeAsyncResult:
         """Upload ``body`` under ``s3_prefix``, then call InvokeEndpointAsync with its location.
 
-        For bodies over the 128,000-byte inline limit (any size up to S3's 5 GB for one
-        PutObject). The object is ``<s3_prefix>/<random uuid>`` (``s3_prefix`` is
-        ``s3://bucket/`` or ``s3://bucket/folder/``), written with ``content_type``; it is
-        not deleted afterwards (SageMaker reads it when the request leaves the queue).
-        Every argument is validated before the upload. ``s3_client`` defaults to one built
-        like :meth:`wait_for_async_result`'s.
+        For bodies over the 128,000-byte inline limit. Every argument is validated before
+        the upload.
+
+        Args:
+            endpoint_name: The endpoint's name.
+            body: The payload, of any size up to S3's 5 GB for one PutObject: ``bytes``,
+                ``bytearray``, ``memoryview``, ``str`` (sent as UTF-8) or a binary file open for
+                reading.
+            s3_prefix: Where to upload it: ``s3://bucket/`` or ``s3://bucket/folder/``; the
+                object is ``<s3_prefix>/<random uuid>``, and is not deleted afterwards
+                (SageMaker reads it when the request leaves the queue).
+            s3_client: The boto3 S3 client of the upload, used as given (not
+                closed). Default: one built like :meth:`wait_for_async_result`'s, for the
+                call.
+            content_type: The MIME type of the payload, set on the uploaded object and
+                sent to the endpoint.
+            accept: The MIME type wanted in the response (``Accept``).
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            inference_id: An identifier of the request, returned in the result;
+                SageMaker generates one when it is not given.
+            request_ttl_seconds: How long the request may wait in the queue, in
+                seconds (SageMaker's default: 6 hours).
+            invocation_timeout_seconds: How long the model may take once the
+                request leaves the queue, in seconds (SageMaker's default: 15 minutes).
+            s3_output_path_extension: A sub-path appended to the endpoint's S3
+                output path; needs a botocore that models it.
+            filename: The output object's name instead of ``<inference id>.out``; needs
+                a botocore that models it.
+
+        Returns:
+            Where SageMaker will write the output (``output_location``) or the failure
+            (``failure_location``), the inference id and the response metadata; pass it to
+            :meth:`wait_for_async_result`.
+
+        Raises:
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
+            AccessDeniedError: The upload was refused (``operation="PutObject"``); other S3
+                errors raise :class:`ServiceError` with the S3 code (e.g. ``NoSuchBucket``).
         """
         from .._core._async_inference import upload_uri
         from ._async_inference import upload
@@ -140,23 +219,36 @@ class AsyncInferenceMethods(ClientCore):
         at the deadline. Nothing keeps running after the call returns or raises, and
         Ctrl-C (``KeyboardInterrupt``) stops it at once.
 
-        Returns :class:`AsyncOutput`. Raises :class:`AsyncInferenceFailedError` (with the
-        failure object's text) when the failure object appears, and
-        :class:`AsyncInferenceTimeoutError` (with the output location, to wait again later)
-        after ``timeout`` seconds (``None``: no deadline). S3 errors raise the usual
-        exceptions with ``operation`` set to the S3 operation: ``AccessDeniedError`` (403),
-        ``ServiceError`` (e.g. ``code="NoSuchBucket"``), ``TransportError``.
+        Args:
+            job: The result of :meth:`invoke_async` or :meth:`invoke_async_upload`.
+            timeout: Seconds to wait before giving up; ``None``: no deadline.
+            poll_interval: The longest sleep between two rounds, in seconds.
+            s3_client: The boto3 S3 client to poll with, used as given (not closed).
+                Default: one built for the call, and closed, from this client's boto3 session
+                (or boto3's default one), region and botocore config, with standard retries.
+            s3_endpoint_url: Where the built S3 client connects, instead of the
+                constructor's ``s3_endpoint_url``.
+            dest: A path, or a binary file open for writing, that receives the output in
+                1 MiB chunks instead of memory, for outputs of any size; the result's ``body``
+                is then ``b""``. A path is written to a temporary file next to it and renamed
+                on success.
+            progress: Called with the seconds elapsed after every round and about twice
+                a second while sleeping (e.g. to show a progress line).
 
-        ``dest`` (a path, or a binary file opened for writing) receives the output in 1 MiB
-        chunks instead of memory, for outputs of any size; the result's ``body`` is then
-        ``b""``. A path is written to a temporary file next to it and renamed on success.
-        ``progress`` is called with the seconds elapsed after every round and about twice a
-        second while sleeping.
+        Returns:
+            The output: its body (``b""`` with ``dest``), content type and S3 location.
 
-        ``s3_client`` is used as given (and not closed). Otherwise a client is built for the
-        call, and closed, from this client's boto3 session (or boto3's default one), region
-        and botocore config, with standard retries; ``s3_endpoint_url`` overrides the
-        constructor's.
+        Raises:
+            AsyncInferenceFailedError: The failure object appeared; the exception
+                holds its text and location.
+            AsyncInferenceTimeoutError: ``timeout`` seconds passed; the exception holds
+                the output location, to wait again later.
+            AccessDeniedError: S3 refused a request (403); ``operation`` names the S3
+                operation.
+            ServiceError: Any other S3 error (e.g. ``code="NoSuchBucket"``), with
+                ``operation`` set to the S3 operation.
+            TransportError: The connection to S3 failed; :class:`TimeoutError` for a
+                timeout.
         """
         from ._async_inference import wait_for_result
 

@@ -46,15 +46,41 @@ class SageMakerRuntime(LLMMethods, AsyncInferenceMethods):
     less client CPU per call), and keeps up to 64 connections for reuse unless ``config``
     sets ``max_pool_connections``. A client passed in keeps its configuration untouched.
 
-    ``s3_endpoint_url`` sets where the S3 client that :meth:`wait_for_async_result` and
-    :meth:`invoke_async_upload` build connects (default: boto3's, which honours
-    ``AWS_ENDPOINT_URL_S3``); it uses the same session, region and botocore config. It
-    may be a function returning the URL, called when an S3 client is first needed (the
-    local endpoint starts its S3 server that way, only when async inference is used).
+    Use it as a context manager, or call :meth:`close`, to close the connection pool of a
+    client the facade built.
 
-    With OpenTelemetry installed and configured, each call records a span and the GenAI
-    client metrics (see the telemetry guide); ``instrument=False`` switches that off,
-    and ``tracer_provider`` / ``meter_provider`` replace OpenTelemetry's global ones.
+    Args:
+        client: A boto3 ``sagemaker-runtime`` client to wrap, used as it is. Not with
+            ``session``, ``region_name``, ``endpoint_url`` or ``config``.
+        session: The ``boto3.Session`` to build the client from (profile,
+            credentials); default: boto3's default session.
+        region_name: The AWS region; default: the session's.
+        endpoint_url: The SageMaker Runtime URL, e.g. a local endpoint's; default:
+            boto3's (which honours ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``).
+        config: A botocore ``Config`` (timeouts, pool size, proxies); the attempt
+            count of its ``retries`` is honoured when ``retry`` is not given.
+        retry: The retry policy of every call. Default: ``RetryPolicy()`` for a
+            client the facade builds, no retries for a client passed in.
+        s3_endpoint_url: Where the S3 client of :meth:`wait_for_async_result` and
+            :meth:`invoke_async_upload` connects (default: boto3's, which honours
+            ``AWS_ENDPOINT_URL_S3``); the client uses the same session, region and
+            botocore config. Or a function returning the URL, called when an S3 client
+            is first needed (the local endpoint starts its S3 server that way, only
+            when async inference is used).
+        instrument: With OpenTelemetry installed and configured, each call records a
+            span and the GenAI client metrics (see the telemetry guide); ``False``
+            switches that off.
+        tracer_provider: The OpenTelemetry tracer provider to use instead of the
+            global one.
+        meter_provider: The OpenTelemetry meter provider to use instead of the global
+            one.
+
+    Raises:
+        ClientValidationError: ``client`` was combined with an option that only
+            builds a client, no region is configured, or botocore refused the
+            configuration.
+        CredentialsError: The session's profile does not exist or its credentials
+            cannot be loaded.
     """
 
     @property
@@ -101,8 +127,53 @@ class SageMakerRuntime(LLMMethods, AsyncInferenceMethods):
     ) -> InvokeResult:
         """Call InvokeEndpoint and return the whole response, body read and connection released.
 
-        Pass the payload as ``body`` (bytes, ``str``, or a binary file) or as ``json``
-        (any JSON-serialisable value; sets ``content_type="application/json"`` unless given).
+        Pass the payload as ``body`` or as ``json``. Every argument is validated before
+        anything is sent, and ``None`` arguments are not sent. Retryable failures are
+        retried under the client's :class:`RetryPolicy`.
+
+        Args:
+            endpoint_name: The endpoint's name.
+            body: The payload: ``bytes``, ``bytearray``, ``memoryview``, ``str`` (sent as
+                UTF-8) or a binary file open for reading. Not with ``json``.
+            json: Any JSON-serialisable value, sent as compact UTF-8 JSON (no NaN or
+                infinity); sets ``content_type`` to ``application/json`` unless given. Not
+                with ``body``.
+            content_type: The MIME type of the payload (``Content-Type``).
+            accept: The MIME type wanted in the response (``Accept``).
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            target_model: On a multi-model endpoint, the model to invoke: its artifact's
+                path under the endpoint's S3 prefix.
+            target_variant: The production variant to invoke, instead of the endpoint's
+                traffic split.
+            target_container_hostname: On a multi-container endpoint with direct
+                invocation, the container to invoke.
+            inference_id: An identifier of the request, kept with the data that model
+                monitoring captures.
+            enable_explanations: On an endpoint with SageMaker Clarify online
+                explainability, a JMESPath expression that replaces the endpoint's
+                ``EnableExplanations`` (which records to explain).
+            inference_component_name: On an endpoint that hosts inference components,
+                the component to invoke.
+            session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open
+                session sends the request to the same instance.
+
+        Returns:
+            The response: its body (``bytes``), content type, invoked production variant,
+            custom attributes, session ids and response metadata. Every key is present,
+            ``None`` when SageMaker sent nothing.
+
+        Raises:
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
         """
         params = build_params(
             self._operation_model("InvokeEndpoint"),
@@ -145,7 +216,51 @@ class SageMakerRuntime(LLMMethods, AsyncInferenceMethods):
         """Call InvokeEndpointWithResponseStream; use the result as a context manager.
 
         Errors before the first event (HTTP errors) raise here and are retried by the
-        policy; errors in the middle of the stream raise while iterating, never retried.
+        policy; errors in the middle of the stream raise while iterating, never retried::
+
+            with smr.stream("my-llm", json={"inputs": "Hi", "stream": True}) as stream:
+                for token in stream.tokens():
+                    print(token, end="")
+
+        Args:
+            endpoint_name: The endpoint's name.
+            body: The payload: ``bytes``, ``bytearray``, ``memoryview``, ``str`` (sent as
+                UTF-8) or a binary file open for reading. Not with ``json``.
+            json: Any JSON-serialisable value, sent as compact UTF-8 JSON (no NaN or
+                infinity); sets ``content_type`` to ``application/json`` unless given. Not
+                with ``body``.
+            content_type: The MIME type of the payload (``Content-Type``).
+            accept: The MIME type wanted in the response (``Accept``).
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            target_variant: The production variant to invoke, instead of the endpoint's
+                traffic split.
+            target_container_hostname: On a multi-container endpoint with direct
+                invocation, the container to invoke.
+            inference_id: An identifier of the request, kept with the data that model
+                monitoring captures.
+            inference_component_name: On an endpoint that hosts inference components,
+                the component to invoke.
+            session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open
+                session sends the request to the same instance.
+
+        Returns:
+            The open stream. Iterate over its typed events, or read it with a helper
+            (``payloads()``, ``text()``, ``lines()``, ``sse()``, ``tokens()``,
+            ``chunks()``, ``generation()``); leaving the ``with`` block releases the
+            connection, closing it if the stream was not read to its end.
+
+        Raises:
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
         """
         params = build_params(
             self._operation_model("InvokeEndpointWithResponseStream"),

@@ -53,10 +53,64 @@ class LLMMethods(ClientCore):
         """Send an OpenAI Messages API request (InvokeEndpoint) and return the whole answer.
 
         For TGI with ``MESSAGES_API_ENABLED``, LMI and vLLM, which take it on
-        ``/invocations``. Arguments left ``None`` are not sent; ``extra_body`` is merged
-        last (a key set to ``None`` there is removed). The routing arguments are
-        :meth:`invoke`'s. Text, tool calls, finish reason and usage come from the
-        ``chat.completion`` response; an error document raises ``GenerationError``.
+        ``/invocations``. Arguments left ``None`` are not sent; the messages and options
+        are validated before anything is sent. Text, tool calls, finish reason and usage
+        come from the ``chat.completion`` response::
+
+            answer = smr.chat("my-llm", [{"role": "user", "content": "Hi"}], max_tokens=64)
+            print(answer.text, answer.finish_reason, answer.usage)
+
+        Args:
+            endpoint_name: The endpoint's name.
+            messages: The conversation, oldest message first (at least one): each a
+                :class:`ChatMessage` with a ``role`` and its ``content`` (text or parts),
+                ``tool_calls`` on an assistant's turn, ``tool_call_id`` on a tool's answer.
+            model: The model name, for servers that ask for one in the request.
+            max_tokens: The most tokens to generate (at least 1).
+            temperature: The sampling temperature (0 or more; 0 is greedy).
+            top_p: Nucleus sampling: the probability mass to sample from (0 to 1).
+            stop: A string, or a list of strings, that ends the answer when generated.
+            seed: The sampling seed, for repeatable answers where the server supports it.
+            tools: The functions the model may call (:class:`ToolSpec`); its calls come
+                back in the answer's ``tool_calls``.
+            tool_choice: ``"none"``, ``"auto"``, ``"required"``, or a
+                :class:`ToolChoice` that names the function to call.
+            response_format: The server's structured-output option, sent as given
+                (e.g. ``{"type": "json_object"}``).
+            extra_body: More request members, merged into the body last (a key set to
+                ``None`` there removes it), for options this method does not name.
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            target_variant: The production variant to invoke, instead of the endpoint's
+                traffic split.
+            target_container_hostname: On a multi-container endpoint with direct
+                invocation, the container to invoke.
+            inference_id: An identifier of the request, kept with the data that model
+                monitoring captures.
+            inference_component_name: On an endpoint that hosts inference components,
+                the component to invoke.
+            session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open
+                session sends the request to the same instance.
+
+        Returns:
+            The answer: its text, finish reason (``"length"`` when ``max_tokens`` cut it,
+            ``"tool_calls"`` when the model called tools), token usage and tool calls,
+            with the call's duration.
+
+        Raises:
+            GenerationError: The server answered with an error document (with HTTP 200).
+            StreamDecodeError: The answer is not one this API defines (not JSON, or
+                JSON without the expected members): the endpoint probably does not serve it.
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
         """
         from .._llm._chat import chat_request
 
@@ -111,7 +165,62 @@ class LLMMethods(ClientCore):
         """Send the request of :meth:`chat`, streamed (InvokeEndpointWithResponseStream).
 
         The body adds ``"stream": true`` and ``"stream_options": {"include_usage": true}``.
-        Read the answer with ``chunks()``, ``tokens()`` or ``generation()``.
+        Use the result as a context manager and read the answer with ``chunks()`` (text,
+        finish reason, usage and tool-call fragments as they arrive), ``tokens()`` (the text
+        alone) or ``generation()`` (the whole answer, tool calls assembled)::
+
+            with smr.chat_stream("my-llm", [{"role": "user", "content": "Hi"}]) as stream:
+                for chunk in stream.chunks():
+                    print(chunk.text, end="")
+
+        Args:
+            endpoint_name: The endpoint's name.
+            messages: The conversation, oldest message first (at least one): each a
+                :class:`ChatMessage` with a ``role`` and its ``content`` (text or parts),
+                ``tool_calls`` on an assistant's turn, ``tool_call_id`` on a tool's answer.
+            model: The model name, for servers that ask for one in the request.
+            max_tokens: The most tokens to generate (at least 1).
+            temperature: The sampling temperature (0 or more; 0 is greedy).
+            top_p: Nucleus sampling: the probability mass to sample from (0 to 1).
+            stop: A string, or a list of strings, that ends the answer when generated.
+            seed: The sampling seed, for repeatable answers where the server supports it.
+            tools: The functions the model may call (:class:`ToolSpec`); its calls come
+                back in the answer's ``tool_calls``.
+            tool_choice: ``"none"``, ``"auto"``, ``"required"``, or a
+                :class:`ToolChoice` that names the function to call.
+            response_format: The server's structured-output option, sent as given
+                (e.g. ``{"type": "json_object"}``).
+            extra_body: More request members, merged into the body last (a key set to
+                ``None`` there removes it), for options this method does not name.
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            target_variant: The production variant to invoke, instead of the endpoint's
+                traffic split.
+            target_container_hostname: On a multi-container endpoint with direct
+                invocation, the container to invoke.
+            inference_id: An identifier of the request, kept with the data that model
+                monitoring captures.
+            inference_component_name: On an endpoint that hosts inference components,
+                the component to invoke.
+            session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open
+                session sends the request to the same instance.
+
+        Returns:
+            The open stream, as :meth:`stream` returns it. Errors in the middle of the
+            stream (an error event, an error record, a corrupt frame) raise while it is
+            read.
+
+        Raises:
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
         """
         from .._llm._chat import chat_request
 
@@ -158,7 +267,45 @@ class LLMMethods(ClientCore):
 
         ``"details": true`` is added to the parameters unless given, so the answer has its
         finish reason and token count. The response may be ``[{"generated_text": ...}]``
-        or ``{"generated_text": ...}``; ``None`` parameters are not sent.
+        or ``{"generated_text": ...}``.
+
+        Args:
+            endpoint_name: The endpoint's name.
+            prompt: The text to complete, sent as ``inputs``.
+            parameters: The generation parameters (:class:`GenerateParameters`:
+                ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``, ...); ``None``
+                values are not sent.
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            target_variant: The production variant to invoke, instead of the endpoint's
+                traffic split.
+            target_container_hostname: On a multi-container endpoint with direct
+                invocation, the container to invoke.
+            inference_id: An identifier of the request, kept with the data that model
+                monitoring captures.
+            inference_component_name: On an endpoint that hosts inference components,
+                the component to invoke.
+            session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open
+                session sends the request to the same instance.
+
+        Returns:
+            The answer: its text, finish reason and token usage when the server sent
+            them (TGI's ``details``), with the call's duration.
+
+        Raises:
+            GenerationError: The server answered with an error document (with HTTP 200).
+            StreamDecodeError: The answer is not one this API defines (not JSON, or
+                JSON without the expected members): the endpoint probably does not serve it.
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
         """
         from .._llm._chat import generate_request
 
@@ -187,7 +334,45 @@ class LLMMethods(ClientCore):
         inference_component_name: str | None = None,
         session_id: str | None = None,
     ) -> ResponseStream:
-        """Send the request of :meth:`generate` with ``"stream": true``, streamed."""
+        """Send the request of :meth:`generate` with ``"stream": true``, streamed.
+
+        Use the result as a context manager and read it with ``tokens()``,
+        ``chunks()`` or ``generation()``, as for :meth:`chat_stream`.
+
+        Args:
+            endpoint_name: The endpoint's name.
+            prompt: The text to complete, sent as ``inputs``.
+            parameters: The generation parameters (:class:`GenerateParameters`:
+                ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``, ...); ``None``
+                values are not sent.
+            custom_attributes: Opaque information for the model container (the
+                ``X-Amzn-SageMaker-Custom-Attributes`` header); never echoed in errors or logs.
+            target_variant: The production variant to invoke, instead of the endpoint's
+                traffic split.
+            target_container_hostname: On a multi-container endpoint with direct
+                invocation, the container to invoke.
+            inference_id: An identifier of the request, kept with the data that model
+                monitoring captures.
+            inference_component_name: On an endpoint that hosts inference components,
+                the component to invoke.
+            session_id: A stateful session: ``"NEW_SESSION"`` opens one, the id of an open
+                session sends the request to the same instance.
+
+        Returns:
+            The open stream, as :meth:`stream` returns it.
+
+        Raises:
+            ClientValidationError: An argument was rejected; nothing was sent.
+            CredentialsError: No usable AWS credentials were found; nothing was sent.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            ModelError: The model container answered with an error or not at all (424).
+            ServiceError: Any other error SageMaker answered with, once the retry policy
+                gives up: :class:`ValidationError` (400), :class:`ThrottlingError`,
+                :class:`ModelNotReadyError`, :class:`InternalFailureError`, ...
+            TransportError: The connection failed (refused, reset, DNS, TLS);
+                :class:`TimeoutError` for a timeout. A read timeout is not retried unless the
+                policy says so: the model may still be running.
+        """
         from .._llm._chat import generate_request
 
         return self._generation_stream(

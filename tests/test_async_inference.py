@@ -781,7 +781,10 @@ def test_without_moto_only_async_fails_and_names_the_extra(
             assert stream.read() == b"streams too"
         with pytest.raises(smr_pkg.InternalFailureError, match=r"\[local\]"):
             smr.invoke_async("echo", input_location="s3://b/k")
-        with pytest.raises(RuntimeError, match=r"typed-sagemaker-runtime\[local\]"):
+        with pytest.raises(
+            RuntimeError,
+            match=r"pip install -e '\.\[local\]'.*pip install 'moto\[s3\]' flask flask-cors",
+        ):
             _ = local.s3_endpoint_url
 
 

@@ -22,7 +22,9 @@ __all__ = ["MISSING_MOTO", "LocalS3", "S3Unavailable"]
 
 MISSING_MOTO = (
     "asynchronous inference on the local endpoint needs moto's S3 server: "
-    "pip install 'typed-sagemaker-runtime[local]' (or pass LocalRuntime(s3_endpoint_url=...))"
+    "install the 'local' extra (pip install -e '.[local]' in a clone of "
+    "typed-sagemaker-runtime, or pip install 'moto[s3]' flask flask-cors), "
+    "or pass LocalRuntime(s3_endpoint_url=...)"
 )
 
 

@@ -83,13 +83,17 @@ def chat_request(
         "max_tokens": max_tokens,
         "temperature": temperature,
         "top_p": top_p,
-        "stop": stop if stop is None or isinstance(stop, str) else list(stop),
+        "stop": stop,
         "seed": seed,
-        "tools": tools if tools is None else list(tools),
+        "tools": tools,
         "tool_choice": tool_choice,
         "response_format": response_format,
     }
-    check_chat_options(options)
+    check_chat_options(options)  # before the sequences are copied: stop=5 is no TypeError
+    if stop is not None and not isinstance(stop, str):
+        options["stop"] = list(stop)
+    if tools is not None:
+        options["tools"] = list(tools)
     body: dict[str, object] = {"messages": list(messages)}
     body.update((name, value) for name, value in options.items() if value is not None)
     if stream:

@@ -10,14 +10,19 @@ botocore's exception as ``__cause__``.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+import botocore.parsers
+import botocore.session
 import pytest
 
 import typed_sagemaker_runtime as smr
 from _twins import Clients
+from typed_sagemaker_runtime._core._errors import map_exception
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 JSON = "application/json"
@@ -153,3 +158,33 @@ def test_a_parsed_error_response_does_not_leak_into_the_next_call(
     second = _error(clients, server, "invoke", "deep-json")
     assert (first.http_status, second.http_status) == (502, 400)
     assert "Bad gateway" not in second.message
+
+
+def _parse_error(body: bytes) -> BaseException:
+    """The exception botocore's own rest-json parser raises on a 400 with ``body``."""
+    model = botocore.session.get_session().get_service_model("sagemaker-runtime")
+    shape = model.operation_model("InvokeEndpoint").output_shape
+    assert shape is not None
+    parser = botocore.parsers.create_parser("rest-json")
+    response: dict[str, Any] = {"status_code": 400, "headers": {}, "body": body}
+    try:
+        parser.parse(response, shape)
+    except (ValueError, RecursionError) as exc:
+        return exc
+    raise AssertionError("botocore parsed the body")
+
+
+def test_without_the_before_parse_hook_it_is_still_a_service_error() -> None:
+    """botocore < 1.35.16 emits no ``before-parse``: no status, but still our exception."""
+    exc = _parse_error(b'{"message": "caf\xe9"}')
+    # A fresh context: what the hook would have kept is absent.
+    error = contextvars.Context().run(map_exception, exc, operation="InvokeEndpoint")
+    assert type(error) is smr.ServiceError
+    assert error.http_status is None
+    assert "could not parse (not UTF-8)" in error.message
+
+
+def test_a_decode_error_outside_botocore_s_parser_is_not_a_service_error() -> None:
+    with pytest.raises(UnicodeDecodeError) as caught:
+        b"caf\xe9".decode("utf-8")
+    assert map_exception(caught.value, operation="InvokeEndpoint") is None

@@ -10,11 +10,13 @@ botocore's exception as ``__cause__``.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import botocore.parsers
 import botocore.session
@@ -48,7 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         type(self).requests += 1
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, content_type, body = BODIES[self.path.split("/")[2]]
+        # httpx may send the absolute form (http://host:port/endpoints/NAME/invocations).
+        status, content_type, body = BODIES[urlsplit(self.path).path.split("/")[2]]
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("x-amzn-RequestId", REQUEST_ID)
@@ -188,3 +191,28 @@ def test_a_decode_error_outside_botocore_s_parser_is_not_a_service_error() -> No
     with pytest.raises(UnicodeDecodeError) as caught:
         b"caf\xe9".decode("utf-8")
     assert map_exception(caught.value, operation="InvokeEndpoint") is None
+
+
+@pytest.mark.parametrize("method", ["invoke", "stream"])
+@pytest.mark.parametrize("endpoint", ["latin1-json", "deep-json"])
+def test_aiobotocore_s_httpx_backend_too(server: str, method: str, endpoint: str) -> None:
+    from test_aio_httpx import _config  # pyright: ignore[reportPrivateUsage]
+
+    config = _config()
+
+    async def main() -> smr.ServiceError:
+        client = smr.AsyncSageMakerRuntime(
+            region_name="us-east-1",
+            endpoint_url=server,
+            config=config,
+            retry=smr.RetryPolicy.disabled(),
+        )
+        async with client:
+            with pytest.raises(smr.ServiceError) as caught:
+                await getattr(client, method)(endpoint, json={"inputs": "hi"})
+        return caught.value
+
+    error = asyncio.run(main())
+    assert error.http_status == 400
+    assert error.request_id == REQUEST_ID
+    assert isinstance(error.__cause__, (UnicodeDecodeError, RecursionError))

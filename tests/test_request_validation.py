@@ -22,6 +22,18 @@ from typed_sagemaker_runtime.testing import LocalRuntime
 
 LONE = "\ud800"  # a lone surrogate: a str with no UTF-8 encoding
 USER: list[Any] = [{"role": "user", "content": "hi"}]
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP = _nested(100_000)
+CYCLE: list[Any] = []
+CYCLE.append(CYCLE)
 ANSWER = json.dumps({"generated_text": "ok", "details": {"finish_reason": "stop"}})
 
 
@@ -140,6 +152,7 @@ BAD_PARAMETERS: list[tuple[str, object]] = [
     ("typical_p", 1.5),
     ("best_of", 0),
     ("grammar", "json"),
+    ("repetition_penalty", -(10**400)),
 ]
 
 
@@ -155,7 +168,15 @@ def test_generate_parameters_are_checked(
 
 @pytest.mark.parametrize(
     "parameters",
-    [{"custom": math.nan}, {"custom": b"bytes"}, {"custom": {"deep": math.inf}}, [("a", 1)]],
+    [
+        {"custom": math.nan},
+        {"custom": b"bytes"},
+        {"custom": {"deep": math.inf}},
+        {"custom": DEEP},
+        {"custom": CYCLE},
+        [("a", 1)],
+    ],
+    ids=["nan", "bytes", "inf", "deep", "cycle", "not-a-mapping"],
 )
 def test_what_json_cannot_carry_in_parameters_names_parameters(
     local: LocalRuntime, client: Any, parameters: object
@@ -167,6 +188,7 @@ def test_valid_boundaries_of_generate_parameters_are_sent(local: LocalRuntime, c
     parameters: dict[str, object] = {
         "max_new_tokens": 1,
         "temperature": 0,
+        "frequency_penalty": -(10**400),
         "top_p": 1,
         "top_k": 1,
         "repetition_penalty": 0.5,
@@ -242,3 +264,18 @@ def test_an_assistant_message_with_tool_calls_only_is_sent(
     ]
     assert client.chat("llm", messages).text == "ok"
     assert json.loads(local.requests[-1].body)["messages"] == messages
+
+
+@pytest.mark.parametrize("value", [DEEP, CYCLE], ids=["deep", "cycle"])
+@pytest.mark.parametrize("method", ["invoke", "stream"])
+def test_json_that_cannot_be_serialised_is_refused_naming_json(
+    local: LocalRuntime, client: Any, value: object, method: str
+) -> None:
+    """A RecursionError from json.dumps escaped before."""
+    _refused(local, lambda: getattr(client, method)("echo", json={"a": value}), "json")
+
+
+def test_a_cycle_in_messages_names_messages(local: LocalRuntime, client: Any) -> None:
+    message: dict[str, Any] = {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+    message["content"][0]["self"] = message
+    _refused(local, lambda: client.chat("llm", [message]), "messages")

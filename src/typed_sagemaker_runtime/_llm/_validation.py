@@ -138,7 +138,8 @@ def _non_negative_integer(value: object) -> bool:
 
 
 def _finite(value: object) -> bool:
-    return _is_number(value) and math.isfinite(cast(float, value))
+    # An int is finite, however large (math.isfinite would overflow converting it).
+    return _is_integer(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 # GenerateParameters' keys: the test each value must pass, and what it must be. The

@@ -100,7 +100,7 @@ def test_non_utf8_json_400_is_a_service_error(server: str, clients: Clients, cal
     assert error.code == "400"
     assert error.request_id == REQUEST_ID
     assert isinstance(error.__cause__, UnicodeDecodeError)
-    assert "HTTP 400" in error.message
+    assert "HTTP 400 Bad Request response" in error.message
     assert "not UTF-8" in error.message
     assert 'caf\ufffd"}' in error.message  # the body, decoded with replacement characters
     assert "\n" not in str(error)

@@ -12,6 +12,7 @@ older aiobotocore) the status is unknown, but the error is still a ``ServiceErro
 from __future__ import annotations
 
 import contextvars
+import http
 import traceback
 from collections.abc import Mapping
 from typing import Any, cast
@@ -67,6 +68,13 @@ def _raised_by_parser(exc: BaseException) -> bool:
     )
 
 
+def _reason(status: int) -> str:
+    try:
+        return f" {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return ""
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     for key, value in headers.items():
         if key.lower() == name:
@@ -92,10 +100,8 @@ def unparsable_response_error(exc: BaseException, operation: str) -> ServiceErro
     what = "nested too deeply" if isinstance(exc, RecursionError) else "not valid"
     if isinstance(exc, UnicodeDecodeError):
         what = "not UTF-8"
-    text = (
-        f"{operation}: HTTP {status if status is not None else 'error'} response whose body "
-        f"botocore could not parse ({what})"
-    )
+    response = f"an HTTP {status}{_reason(status)} response" if status is not None else "a response"
+    text = f"{operation}: {response} whose body botocore could not parse ({what})"
     if excerpt:
         text = f"{text}: {excerpt}"
     code = str(status) if status is not None else "Unknown"

@@ -35,6 +35,7 @@ BODIES: dict[str, tuple[int, str, bytes]] = {
     "latin1-plain": (502, "text/plain", b"Bad gateway: caf\xe9 \xff\xfe upstream"),
     "deep-json": (400, JSON, DEEP),
     "deep-json-500": (500, JSON, DEEP),
+    "latin1-503": (503, "text/html", b"<!DOCTYPE html><title>Wartung \xfcber Nacht</title>"),
     "only-invalid": (400, JSON, b"\xff\xfe\xfd" * 1000),
     "huge-latin1": (400, JSON, b'{"message": "caf\xe9 ' + b"\xe9" * 5_000_000 + b'"}'),
     "empty-400": (400, JSON, b""),
@@ -55,6 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("x-amzn-RequestId", REQUEST_ID)
+        self.send_header("Retry-After", "7")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -135,6 +137,16 @@ def test_a_500_keeps_its_subclass_and_is_retryable(
     error = _error(clients, server, call, "deep-json-500")
     assert type(error) is smr.InternalFailureError
     assert error.retryable
+
+
+def test_a_503_keeps_its_subclass_and_retry_after(server: str, clients: Clients) -> None:
+    error = _error(clients, server, "invoke", "latin1-503")
+    assert type(error) is smr.ServiceUnavailableError
+    assert isinstance(error.__cause__, UnicodeDecodeError)
+    assert "Wartung \ufffdber Nacht" in error.message  # the page's title
+    assert error.response["ResponseMetadata"]["HTTPHeaders"]["retry-after"] == "7"
+    policy = smr.RetryPolicy(max_backoff=60)
+    assert policy.backoff(error, 1) >= 7  # the server's Retry-After is honoured
 
 
 @pytest.mark.parametrize("endpoint", ["only-invalid", "huge-latin1"])

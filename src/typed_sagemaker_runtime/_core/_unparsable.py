@@ -56,7 +56,7 @@ def remember_error_response(response_dict: Mapping[str, Any], **_: Any) -> None:
     kept_headers: dict[str, str] = {}
     if isinstance(headers, Mapping):
         for key, value in cast("Mapping[object, object]", headers).items():
-            kept_headers[str(key)] = str(value)
+            kept_headers[str(key).lower()] = str(value)  # as botocore's HTTPHeaders
     _last_error_response.set(_ErrorResponse(status, kept_headers, kept))
 
 
@@ -75,13 +75,6 @@ def _reason(status: int) -> str:
         return ""
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value or None
-    return None
-
-
 def unparsable_response_error(exc: BaseException, operation: str) -> ServiceError | None:
     """The :class:`ServiceError` for an error response botocore's parser failed on.
 
@@ -95,7 +88,7 @@ def unparsable_response_error(exc: BaseException, operation: str) -> ServiceErro
     _last_error_response.set(None)
     status = kept.status if kept is not None else None
     headers: Mapping[str, str] = kept.headers if kept is not None else {}
-    request_id = _header(headers, "x-amzn-requestid")
+    request_id = headers.get("x-amzn-requestid") or None
     excerpt = page_excerpt(kept.body.decode("utf-8", "replace")) if kept is not None else ""
     what = "nested too deeply" if isinstance(exc, RecursionError) else "not valid"
     if isinstance(exc, UnicodeDecodeError):

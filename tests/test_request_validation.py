@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from _twins import Clients
 from typed_sagemaker_runtime import ClientValidationError
+from typed_sagemaker_runtime._llm._chat import chat_request, generate_request
 from typed_sagemaker_runtime.testing import LocalRuntime
 
 LONE = "\ud800"  # a lone surrogate: a str with no UTF-8 encoding
@@ -279,3 +281,80 @@ def test_a_cycle_in_messages_names_messages(local: LocalRuntime, client: Any) ->
     message: dict[str, Any] = {"role": "user", "content": [{"type": "text", "text": "hi"}]}
     message["content"][0]["self"] = message
     _refused(local, lambda: client.chat("llm", [message]), "messages")
+
+
+# --- Properties: a request is either refused naming an argument, or JSON that encodes --------
+
+_TEXT = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=5)
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    _TEXT,
+    st.binary(max_size=3),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_TEXT, inner, max_size=3)),
+    max_leaves=8,
+)
+_KEYS = st.sampled_from(
+    (
+        *("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop"),
+        *("seed", "do_sample", "details", "return_full_text", "typical_p", "grammar", "custom"),
+    )
+)
+
+
+def _sent_or_refused(build: Callable[[], dict[str, object]], fields: set[str]) -> None:
+    refused: ClientValidationError | None = None
+    try:
+        body = build()
+    except ClientValidationError as exc:
+        refused = exc
+    if refused is not None:
+        assert refused.field in fields, refused.field
+    else:
+        json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prompt=_TEXT,
+    parameters=st.one_of(_VALUES, st.dictionaries(_KEYS, _VALUES, max_size=4)),
+    stream=st.booleans(),
+)
+def test_generate_requests_are_json_or_refused(prompt: str, parameters: Any, stream: bool) -> None:
+    _sent_or_refused(
+        lambda: generate_request(prompt, parameters, stream=stream), {"prompt", "parameters"}
+    )
+
+
+_MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "tool", "robot"])},
+    optional={"content": _VALUES, "name": _VALUES, "tool_calls": _VALUES, "text": _VALUES},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    messages=st.one_of(st.lists(_MESSAGE, min_size=1, max_size=3), _VALUES),
+    options=st.dictionaries(
+        st.sampled_from(["max_tokens", "temperature", "top_p", "stop", "seed", "tools"])
+        | st.sampled_from(["tool_choice", "response_format", "model", "extra_body"]),
+        _VALUES,
+        max_size=3,
+    ),
+)
+def test_chat_requests_are_json_or_refused(messages: Any, options: dict[str, Any]) -> None:
+    arguments: dict[str, Any] = dict.fromkeys(
+        (
+            *("model", "max_tokens", "temperature", "top_p", "stop", "seed", "tools"),
+            *("tool_choice", "response_format", "extra_body"),
+        )
+    )
+    arguments.update(options)
+    _sent_or_refused(
+        lambda: chat_request(messages, **arguments, stream=False), {"messages", *arguments}
+    )

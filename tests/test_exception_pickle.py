@@ -17,6 +17,7 @@ import pytest
 
 import typed_sagemaker_runtime as smr
 import typed_sagemaker_runtime.testing as smr_testing
+from _twins import Clients
 from typed_sagemaker_runtime import InternalStreamFailure, ModelStreamError, PayloadPart
 
 COMMON: dict[str, Any] = {"request_id": "req-1", "operation": "InvokeEndpoint", "retryable": True}
@@ -160,17 +161,15 @@ def test_a_stream_error_keeps_its_event() -> None:
     assert restored.error_code == "ModelInvocationTimeExceeded"
 
 
-def test_an_error_mapped_from_a_real_response_round_trips(
-    local: smr_testing.LocalRuntime,
-) -> None:
-    """A ServiceError carrying botocore's real parsed response pickles too."""
-    with (
-        local.client(retry=smr.RetryPolicy.disabled()) as client,
-        pytest.raises(smr.EndpointNotFoundError) as caught,
-    ):
-        client.invoke("missing", json={})
+@pytest.mark.parametrize("method", ["invoke", "stream"])
+def test_an_error_mapped_from_a_real_response_round_trips(clients: Clients, method: str) -> None:
+    """A ServiceError carrying botocore's (or aiobotocore's) real parsed response pickles too."""
+    client = clients.local(retry=smr.RetryPolicy.disabled())
+    with pytest.raises(smr.EndpointNotFoundError) as caught:
+        getattr(client, method)("missing", json={})
     restored = pickle.loads(pickle.dumps(caught.value))
     assert type(restored) is smr.EndpointNotFoundError
     assert restored.request_id == caught.value.request_id
     assert restored.response == caught.value.response
     assert str(restored) == str(caught.value)
+    assert copy.deepcopy(caught.value).response == caught.value.response

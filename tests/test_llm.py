@@ -19,7 +19,9 @@ from test_decoders import FIXTURE_LIST, Fixture, replay, run
 from typed_sagemaker_runtime import (
     ClientValidationError,
     GenerationError,
+    SageMakerRuntimeError,
     StreamDecodeError,
+    StreamError,
     ToolCall,
     Usage,
 )
@@ -220,8 +222,35 @@ def test_chat_in_band_error_is_a_generation_error(local: LocalRuntime, clients: 
 def test_chat_answer_that_is_not_json(local: LocalRuntime, clients: Clients) -> None:
     local.add_endpoint("llm", lambda request: "<html>proxy</html>")
     smr = clients.local()
-    with pytest.raises(StreamDecodeError, match="not JSON"):
+    with pytest.raises(SageMakerRuntimeError, match="not JSON") as caught:
         smr.chat("llm", MESSAGES)
+    assert type(caught.value) is SageMakerRuntimeError  # not a stream error: no stream
+    assert "does not serve the Messages API" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("method", "api"),
+    [
+        ("chat", "does not serve the Messages API"),
+        ("generate", 'serve the {"inputs", "parameters"}'),
+    ],
+)
+def test_an_endpoint_that_speaks_another_api_is_named_as_such(
+    local: LocalRuntime, clients: Clients, method: str, api: str
+) -> None:
+    """Issue 20 item 14: neither choices nor generated_text is no stream error."""
+    local.add_endpoint("other", lambda request: json.dumps({"predictions": [[0.1, 0.9]]}))
+    smr = clients.local()
+    call = getattr(smr, method)
+    with pytest.raises(SageMakerRuntimeError) as caught:
+        call("other", MESSAGES if method == "chat" else "hello")
+    error = caught.value
+    assert type(error) is SageMakerRuntimeError
+    assert not isinstance(error, StreamError)
+    assert "neither choices nor generated_text" in error.message
+    assert api in error.message
+    assert error.operation == "InvokeEndpoint"
+    assert error.request_id == local.requests[-1].request_id
 
 
 @pytest.mark.parametrize(
@@ -384,10 +413,12 @@ def test_parse_lmi_and_tgi_non_streamed_shapes() -> None:
     assert (generation.text, generation.finish_reason, generation.usage) == ("abc", "stop", None)
     empty = parse_generation(_result('[{"generated_text": ""}]'), started=0.0, ended=1.0)
     assert empty.time_to_first_token is None
-    with pytest.raises(StreamDecodeError, match="neither choices nor generated_text"):
+    with pytest.raises(SageMakerRuntimeError, match="neither choices nor generated_text"):
         parse_generation(_result('{"answer": 1}'), started=0.0, ended=1.0)
-    with pytest.raises(StreamDecodeError):
+    with pytest.raises(SageMakerRuntimeError, match="Messages API"):
         parse_generation(_result("[]"), started=0.0, ended=1.0)
+    with pytest.raises(SageMakerRuntimeError, match="generated_text"):
+        parse_generation(_result("[]"), started=0.0, ended=1.0, kind="text_completion")
     with pytest.raises(GenerationError) as caught:
         parse_generation(
             _result('{"error": "bad", "error_type": "validation"}'), started=0.0, ended=1.0

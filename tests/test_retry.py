@@ -141,6 +141,9 @@ def test_invalid_settings_name_the_field(settings: dict[str, object], field: str
         {"max_attempts": math.inf},
         {"max_attempts": None},
         {"total_max_attempts": -3},
+        {"total_max_attempts": 10**400},  # math.isfinite raised OverflowError
+        {"max_attempts": -(10**400)},
+        {"max_attempts": 2.5},
     ],
 )
 def test_odd_botocore_retry_settings_do_not_raise_foreign_errors(
@@ -154,6 +157,17 @@ def test_odd_botocore_retry_settings_do_not_raise_foreign_errors(
         assert policy.max_attempts >= 1
         return
     assert assert_field == "config"
+
+
+@pytest.mark.parametrize(("value", "attempts"), [(10**400, 10**400), (3.0, 3), (1, 1)])
+def test_a_whole_attempt_count_is_honoured_however_large(value: object, attempts: int) -> None:
+    policy = smr.RetryPolicy.from_botocore_retries({"total_max_attempts": value})
+    assert policy.max_attempts == attempts
+
+
+def test_a_fractional_attempt_count_is_refused() -> None:
+    with pytest.raises(smr.ClientValidationError, match="whole number"):
+        smr.RetryPolicy.from_botocore_retries({"max_attempts": 2.5})
 
 
 def test_the_client_retry_loop_survives_attempt_1025() -> None:

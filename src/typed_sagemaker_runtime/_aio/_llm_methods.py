@@ -401,7 +401,9 @@ class LLMMethods(ClientCore):
         ) as call:
             started = time.monotonic()
             result = await self._invoke(params, call)
-            generation = parse_generation(result, started=started, ended=time.monotonic())
+            generation = parse_generation(
+                result, started=started, ended=time.monotonic(), kind=kind
+            )
             call.generation(generation)
             return generation
 

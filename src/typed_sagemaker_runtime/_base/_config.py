@@ -10,10 +10,12 @@ from botocore.config import Config
 
 from .._core._exceptions import ClientValidationError, SageMakerRuntimeError
 from .._core._retry import RetryPolicy
+from .._core._unparsable import remember_error_response
 from ._user_agent import option, user_agent
 
 SERVICE_NAME = "sagemaker-runtime"
 _ERROR_CODE_HOOK = "typed-sagemaker-runtime-error-code"
+_ERROR_BODY_HOOK = "typed-sagemaker-runtime-error-body"
 
 # botocore retries nothing: the facade's RetryPolicy decides instead. Nor does it validate
 # the parameters: build_params has checked every one (types included) before the call.
@@ -174,6 +176,10 @@ def install_hooks(events: Any, *, aio: bool = False) -> None:
         f"after-call.{SERVICE_NAME}",
         keep_error_code_aio if aio else keep_error_code,
         unique_id=_ERROR_CODE_HOOK,
+    )
+    # botocore >= 1.35.16 only: the status and body of an error response it cannot parse.
+    events.register_first(
+        f"before-parse.{SERVICE_NAME}", remember_error_response, unique_id=_ERROR_BODY_HOOK
     )
 
 

@@ -27,6 +27,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._service_errors import map_client_error, rejected_parameters
+from ._unparsable import unparsable_response_error
 
 # botocore's failures to find or load credentials, all before anything is sent.
 _CREDENTIAL_FAILURES: tuple[type[bce.BotoCoreError], ...] = (
@@ -87,6 +88,9 @@ def map_exception(
         return exc
     if isinstance(exc, bce.ClientError):
         return map_client_error(exc, operation)
+    unparsable = unparsable_response_error(exc, operation)
+    if unparsable is not None:
+        return unparsable
     if isinstance(exc, bce.ReadTimeoutError):
         after = f" after {read_timeout:g}s" if read_timeout is not None else ""
         return TimeoutError(

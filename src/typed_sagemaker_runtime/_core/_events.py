@@ -22,6 +22,10 @@ class PayloadPart:
         # Payloads are model output and may be sensitive or huge: show the size only.
         return f"PayloadPart(<{len(self.data)} bytes>)"
 
+    def __reduce__(self) -> tuple[type[PayloadPart], tuple[bytes]]:
+        # Python 3.10 cannot unpickle a frozen dataclass with slots by default.
+        return (PayloadPart, (self.data,))
+
 
 @public
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,9 @@ class ModelStreamError:
     error_code: str | None
     """The wire ``ErrorCode``, e.g. ``ModelInvocationTimeExceeded`` or ``StreamBroken``."""
 
+    def __reduce__(self) -> tuple[type[ModelStreamError], tuple[str | None, str | None]]:
+        return (ModelStreamError, (self.message, self.error_code))
+
 
 @public
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,9 @@ class InternalStreamFailure:
 
     message: str | None
     """SageMaker's description of the failure."""
+
+    def __reduce__(self) -> tuple[type[InternalStreamFailure], tuple[str | None]]:
+        return (InternalStreamFailure, (self.message,))
 
 
 StreamEvent: TypeAlias = PayloadPart | ModelStreamError | InternalStreamFailure

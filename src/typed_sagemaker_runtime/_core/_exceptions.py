@@ -69,6 +69,13 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...]) -> BaseException:
+    """An exception of ``cls`` with ``args``, not initialised: what unpickling restores."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
+
+
 @public
 class SageMakerRuntimeError(Exception):
     """Base class of every error this library raises (except misuse errors)."""
@@ -100,6 +107,12 @@ class SageMakerRuntimeError(Exception):
         if self.request_id:
             return f"{self.message} (request id: {self.request_id})"
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException's pickles as ``cls(*args)``, which loses the keyword-only fields
+        # (and fails where one is required, e.g. ServiceError's ``code``): rebuild the
+        # instance without __init__, then restore every attribute.
+        return (_rebuild, (type(self), self.args), self.__dict__)
 
 
 @public

@@ -130,7 +130,12 @@ def _body_size(body: Any) -> int | None:
 def encode_body(field: str, body: object, operation: Operation) -> bytes | bytearray | Any:
     """Turn a ``Body`` argument into what botocore sends (``str`` becomes UTF-8 bytes)."""
     if isinstance(body, str):
-        return body.encode("utf-8")
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _fail(
+                field, "holds a lone surrogate (not valid Unicode, no UTF-8 encoding)", operation
+            ) from exc
     if isinstance(body, bytes):
         return body
     if isinstance(body, bytearray):
@@ -149,13 +154,34 @@ def encode_body(field: str, body: object, operation: Operation) -> bytes | bytea
     )
 
 
+def json_bytes(field: str, value: object) -> bytes:
+    """``value`` as compact UTF-8 JSON; :class:`ClientValidationError` naming ``field`` if not.
+
+    Refused: what JSON cannot carry (bytes, NaN, infinity, a cycle, nesting deeper than
+    Python's recursion limit) and a ``str`` with a lone surrogate, which is not Unicode
+    text and has no UTF-8 encoding.
+    """
+    try:
+        text = jsonlib.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        problem = "a string holds a lone surrogate (not valid Unicode, no UTF-8 encoding)"
+        raise ClientValidationError(f"{field}: {problem}", field=field) from exc
+    except (TypeError, ValueError) as exc:
+        raise ClientValidationError(f"{field}: not JSON-serialisable: {exc}", field=field) from exc
+    except RecursionError as exc:
+        raise ClientValidationError(
+            f"{field}: not JSON-serialisable: nested too deeply", field=field
+        ) from exc
+
+
 def encode_json(value: object, operation: Operation) -> bytes:
     """Serialise a ``json=`` argument as compact UTF-8 JSON."""
     try:
-        text = jsonlib.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise _fail("json", f"not JSON-serialisable: {exc}", operation) from exc
-    return text.encode("utf-8")
+        return json_bytes("json", value)
+    except ClientValidationError as exc:
+        exc.operation = operation
+        raise
 
 
 def models_member(operation_model: OperationModel, member: str) -> bool:

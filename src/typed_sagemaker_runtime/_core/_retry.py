@@ -134,7 +134,10 @@ def _is_number(value: object) -> TypeGuard[float]:
 
 def _count(retries: Mapping[str, Any], key: str) -> int:
     value: object = retries[key]
-    if not _is_number(value) or not math.isfinite(value):
+    # An int is whole however large (math.isfinite would overflow converting it).
+    if _is_count(value):
+        return value
+    if not isinstance(value, float) or not value.is_integer():
         raise ClientValidationError(
             f"config: retries[{key!r}] must be a whole number, got {value!r}", field="config"
         )

@@ -129,7 +129,8 @@ _REPORT_LINES: tuple[tuple[re.Pattern[str], str], ...] = (
 _ENDPOINT_NOT_FOUND = re.compile(r"Endpoint \S+ of account \S+ not found")
 
 
-def _service_error_class(code: str, status: int | None) -> type[ServiceError]:
+def service_error_class(code: str, status: int | None) -> type[ServiceError]:
+    """The :class:`ServiceError` subclass for an AWS error code, else for the HTTP status."""
     if status == 403 or code in ACCESS_DENIED_CODES:
         return AccessDeniedError
     if code in THROTTLING_CODES:
@@ -203,7 +204,7 @@ def map_client_error(exc: bce.ClientError, operation: str) -> ServiceError:
     status = _int_or_none(meta.get("HTTPStatusCode"))
     message = _str_or_none(error.get("Message")) or _str_or_none(response.get("Message"))
     page = _str_or_none(error.get("Page"))  # a 5xx page botocore dropped (see _config._keep)
-    cls = _service_error_class(code, status)
+    cls = service_error_class(code, status)
     common: dict[str, Any] = {
         "code": code,
         "http_status": status,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Protocol, TypeVar, get_args
+from typing import Protocol, TypeVar, cast, get_args
 
 from .._core._exceptions import ClientValidationError, GenerationError, StreamDecodeError
 from ._document import DocumentTokenDecoder
@@ -64,9 +64,12 @@ def _media_type(content_type: str | None) -> str:
 
 def check_format(format: str) -> None:
     """Raise ``ClientValidationError`` unless ``format`` is a :data:`TokenFormat`."""
-    if format not in _TOKEN_FORMATS:
+    # The type first: an unhashable value (a list) cannot be looked up in a frozenset.
+    given = cast(object, format)
+    if not isinstance(given, str) or given not in _TOKEN_FORMATS:
+        shown = repr(given) if isinstance(given, str) else f"of type {type(given).__name__}"
         raise ClientValidationError(
-            f"unknown token format {format!r}; expected one of "
+            f"format: unknown token format {shown}; expected one of "
             + ", ".join(sorted(_TOKEN_FORMATS)),
             field="format",
         )

@@ -9,11 +9,10 @@ sent; ``None`` is never sent. Messages never quote what the caller passed.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Literal, TypeAlias, cast
 
-from .._core._exceptions import ClientValidationError, GenerationError, StreamDecodeError
+from .._core._exceptions import GenerationError, SageMakerRuntimeError
 from .._core._llm_types import (
     ChatMessage,
     GenerateParameters,
@@ -26,6 +25,13 @@ from .._core._llm_types import (
 from .._core._types import InvokeResult
 from .._decoders._chunks import tool_call_deltas, usage_of
 from .._decoders._records import raise_for_error
+from ._validation import (
+    check_chat_options,
+    check_generate_parameters,
+    check_json,
+    check_messages,
+    fail,
+)
 
 __all__ = [
     "ToolChoiceOption",
@@ -37,89 +43,18 @@ __all__ = [
 ToolChoiceOption: TypeAlias = Literal["none", "auto", "required"] | ToolChoice
 """``tool_choice``: a mode, or one function to call."""
 
-_ROLES = frozenset(("system", "user", "assistant", "tool", "developer"))
-_TOOL_MODES = frozenset(("none", "auto", "required"))
-
-
-def _fail(field: str, message: str) -> ClientValidationError:
-    return ClientValidationError(f"{field}: {message}", field=field)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_messages(messages: object) -> None:
-    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
-        raise _fail("messages", "must be a list of messages")
-    items = cast("Sequence[object]", messages)
-    if not items:
-        raise _fail("messages", "must hold at least one message")
-    for number, message in enumerate(items):
-        if not isinstance(message, Mapping):
-            raise _fail("messages", f"message {number} is not a mapping")
-        role = cast("Mapping[str, object]", message).get("role")
-        if not isinstance(role, str) or role not in _ROLES:
-            raise _fail(
-                "messages",
-                f"message {number} has no valid role; expected one of " + ", ".join(sorted(_ROLES)),
-            )
-
-
-def _check_options(options: Mapping[str, object]) -> None:
-    """Each chat option that is not ``None`` has the type and range the servers accept."""
-    model = options["model"]
-    if model is not None and not isinstance(model, str):
-        raise _fail("model", "must be a string")
-    for name in ("max_tokens", "seed"):
-        value = options[name]
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise _fail(name, "must be an integer")
-    max_tokens = options["max_tokens"]
-    if isinstance(max_tokens, int) and max_tokens < 1:
-        raise _fail("max_tokens", "must be at least 1")
-    temperature = options["temperature"]
-    if temperature is not None and (
-        not _is_number(temperature) or not 0 <= cast(float, temperature) < math.inf
-    ):
-        raise _fail("temperature", "must be a number >= 0")
-    top_p = options["top_p"]
-    if top_p is not None and (not _is_number(top_p) or not 0 <= cast(float, top_p) <= 1):
-        raise _fail("top_p", "must be a number between 0 and 1")
-    stop = options["stop"]
-    if (
-        stop is not None
-        and not isinstance(stop, str)
-        and (
-            not isinstance(stop, Sequence)
-            or not all(isinstance(item, str) for item in cast("Sequence[object]", stop))
-        )
-    ):
-        raise _fail("stop", "must be a string or a list of strings")
-    tools = options["tools"]
-    if tools is not None:
-        if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence):
-            raise _fail("tools", "must be a list of tool specs")
-        if not all(isinstance(tool, Mapping) for tool in cast("Sequence[object]", tools)):
-            raise _fail("tools", "every tool must be a mapping")
-    tool_choice = options["tool_choice"]
-    if tool_choice is not None and not isinstance(tool_choice, Mapping):  # noqa: SIM102
-        if tool_choice not in _TOOL_MODES:
-            raise _fail("tool_choice", 'must be "none", "auto", "required" or a function choice')
-    response_format = options["response_format"]
-    if response_format is not None and not isinstance(response_format, Mapping):
-        raise _fail("response_format", "must be a mapping")
-
 
 def _merge(body: dict[str, object], extra_body: object) -> None:
     """``extra_body`` last: its keys win, and a key set to ``None`` is removed."""
     if extra_body is None:
         return
     if not isinstance(extra_body, Mapping):
-        raise _fail("extra_body", "must be a mapping")
-    for key, value in cast("Mapping[object, object]", extra_body).items():
+        raise fail("extra_body", "must be a mapping")
+    for key in cast("Mapping[object, object]", extra_body):
         if not isinstance(key, str):
-            raise _fail("extra_body", "keys must be strings")
+            raise fail("extra_body", "keys must be strings")
+    check_json("extra_body", cast(object, extra_body))
+    for key, value in cast("Mapping[str, object]", extra_body).items():
         if value is None:
             body.pop(key, None)
         else:
@@ -142,19 +77,23 @@ def chat_request(
     stream: bool,
 ) -> dict[str, object]:
     """The JSON body of a chat request; ``stream`` adds ``stream`` and ``include_usage``."""
-    _check_messages(messages)
+    check_messages(messages)
     options: dict[str, object] = {
         "model": model,
         "max_tokens": max_tokens,
         "temperature": temperature,
         "top_p": top_p,
-        "stop": stop if stop is None or isinstance(stop, str) else list(stop),
+        "stop": stop,
         "seed": seed,
-        "tools": tools if tools is None else list(tools),
+        "tools": tools,
         "tool_choice": tool_choice,
         "response_format": response_format,
     }
-    _check_options(options)
+    check_chat_options(options)  # before the sequences are copied: stop=5 is no TypeError
+    if stop is not None and not isinstance(stop, str):
+        options["stop"] = list(stop)
+    if tools is not None:
+        options["tools"] = list(tools)
     body: dict[str, object] = {"messages": list(messages)}
     body.update((name, value) for name, value in options.items() if value is not None)
     if stream:
@@ -172,15 +111,10 @@ def generate_request(
     ``details`` makes the server report the finish reason and the tokens generated.
     """
     if not isinstance(cast(object, prompt), str):
-        raise _fail("prompt", "must be a string")
-    if parameters is not None and not isinstance(cast(object, parameters), Mapping):
-        raise _fail("parameters", "must be a mapping")
+        raise fail("prompt", "must be a string")
+    check_json("prompt", prompt)
     sent: dict[str, object] = {"details": True}
-    for key, value in cast("Mapping[object, object]", parameters or {}).items():
-        if not isinstance(key, str):
-            raise _fail("parameters", "keys must be strings")
-        if value is not None:
-            sent[key] = value
+    sent.update(check_generate_parameters(parameters))
     body: dict[str, object] = {"inputs": prompt, "parameters": sent}
     if stream:
         body["stream"] = True
@@ -244,23 +178,45 @@ def _generate_answer(fields: dict[str, object]) -> tuple[str, str | None, Usage 
     return (text if isinstance(text, str) else ""), _reason(details.get("finish_reason")), usage
 
 
-def parse_generation(result: InvokeResult, *, started: float, ended: float) -> Generation:
+# What a non-stream call's answer should have been, by the ``kind`` of the call.
+_WRONG_API = {
+    "chat": (
+        "is not an OpenAI Messages API answer: the endpoint probably does not serve the "
+        "Messages API (TGI serves it with MESSAGES_API_ENABLED=true; LMI and vLLM do)"
+    ),
+    "generate": (
+        'is not a TGI/LMI answer ({"generated_text": ...}): the endpoint probably does not '
+        'serve the {"inputs", "parameters"} API'
+    ),
+}
+
+
+def _wrong_api(kind: str, problem: str, request_id: str | None) -> SageMakerRuntimeError:
+    what = _WRONG_API["chat" if kind == "chat" else "generate"]
+    return SageMakerRuntimeError(
+        f"InvokeEndpoint: the endpoint's answer {problem}, so it {what}; "
+        "read its raw answer with invoke()",
+        request_id=request_id,
+        operation="InvokeEndpoint",
+    )
+
+
+def parse_generation(
+    result: InvokeResult, *, started: float, ended: float, kind: str = "chat"
+) -> Generation:
     """The :class:`Generation` of a non-streamed chat or generate response.
 
     Accepted: ``chat.completion`` (choice 0's message, tool calls, finish reason,
     usage), ``[{"generated_text": ...}]`` or ``{"generated_text": ...}`` with optional
-    ``details``. An error document raises ``GenerationError``; anything else
-    ``StreamDecodeError``.
+    ``details``. An error document raises ``GenerationError``; anything else a
+    :class:`SageMakerRuntimeError` saying the endpoint probably does not serve the API
+    of ``kind`` (``"chat"``: the Messages API; any other: TGI/LMI's generate).
     """
     request_id = result["response_metadata"]["request_id"]
     try:
         document: object = json.loads(result["body"])
     except (ValueError, RecursionError) as exc:
-        raise StreamDecodeError(
-            "the model's response is not JSON; read it with invoke()",
-            request_id=request_id,
-            operation="InvokeEndpoint",
-        ) from exc
+        raise _wrong_api(kind, "is not JSON", request_id) from exc
     if isinstance(document, list):
         items = cast("list[object]", document)
         document = items[0] if items else None
@@ -268,11 +224,7 @@ def parse_generation(result: InvokeResult, *, started: float, ended: float) -> G
     if fields is None or not ("choices" in fields or "generated_text" in fields):
         if fields is not None:
             _raise_for_error(fields, request_id)
-        raise StreamDecodeError(
-            "the model's response has neither choices nor generated_text",
-            request_id=request_id,
-            operation="InvokeEndpoint",
-        )
+        raise _wrong_api(kind, "has neither choices nor generated_text", request_id)
     _raise_for_error(fields, request_id)
     calls: tuple[ToolCall, ...] = ()
     if "choices" in fields:

@@ -405,7 +405,9 @@ class LLMMethods(ClientCore):
         ) as call:
             started = time.monotonic()
             result = self._invoke(params, call)
-            generation = parse_generation(result, started=started, ended=time.monotonic())
+            generation = parse_generation(
+                result, started=started, ended=time.monotonic(), kind=kind
+            )
             call.generation(generation)
             return generation
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -22,7 +21,7 @@ from .._base._stream import (
 )
 from .._core._errors import map_stream_exception
 from .._core._events import PayloadPart, StreamEvent
-from .._core._exceptions import SageMakerRuntimeError, StreamError
+from .._core._exceptions import StreamError
 from .._core._public import public
 from .._core._types import StreamMetadata
 from .._telemetry._call_record import OFF, CallRecord
@@ -87,6 +86,7 @@ class ResponseStream(StreamState):
         self._raw = raw
         self._reading = False
         self._closed_by: int | None = None
+        self._grace_over = False
 
     def __enter__(self) -> ResponseStream:
         return self
@@ -301,31 +301,39 @@ class ResponseStream(StreamState):
         """Read the rest of the body after an error event, for at most ``ERROR_GRACE``.
 
         The connection is reused only when the body ends within the grace (and is as
-        long as it said); otherwise it is closed. Each read is bounded through the
-        socket's timeout, put back afterwards: urllib3 2 sets it again for each request,
-        but urllib3 1.26 sends the next request with whatever timeout the socket has.
+        long as it said); otherwise it is closed. The grace is wall-clock time: a timer
+        shuts the socket down at the deadline, as :meth:`close` from another thread
+        does, so a server that trickles a long HTTP chunk cannot stretch it (a socket
+        timeout bounds each ``recv``, not http.client's read of a whole chunk).
         """
-        deadline = time.monotonic() + ERROR_GRACE
         sock = connection_socket(self._raw)
-        previous = sock.gettimeout() if sock is not None else None
+        timer = threading.Timer(ERROR_GRACE, self._end_grace, (sock,))
+        timer.name = "smr-error-grace"
+        timer.daemon = True
         reuse = False
         try:
-            while (remaining := deadline - time.monotonic()) > 0:
-                if sock is not None and connection_socket(self._raw) is sock:
-                    sock.settimeout(remaining)  # still this response's: not in the pool
-                chunk = self._read(chunks)
-                if not chunk:
-                    reuse = not self._closed and core.complete()
-                    break
+            timer.start()
+            while chunk := self._read(chunks):
                 if not core.drained(len(chunk)):
                     break
-        except (SageMakerRuntimeError, OSError):  # timed out, reset, or closed elsewhere
+            else:
+                reuse = not self._closed and core.complete()
+        except Exception:  # the grace ended it, a reset, or close() from another thread
             pass
         finally:
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.settimeout(previous)
+            timer.cancel()
+            timer.join()
+        with self._lock:
+            reuse = reuse and not self._grace_over
         self._release_connection(reuse=reuse)
+
+    def _end_grace(self, sock: socket.socket | None) -> None:
+        """The grace after an error event is over: shut the socket down if still this response's."""
+        with self._lock:
+            self._grace_over = True
+            if sock is not None and connection_socket(self._raw) is sock:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def _release_connection(self, *, reuse: bool) -> None:
         with self._lock:  # one test-and-set: the connection goes back (or closes) once

@@ -20,6 +20,7 @@ from .._telemetry._call_record import INVOKE
 from ._async_inference_methods import AsyncInferenceMethods
 from ._client_core import AIO_EXTRA_HINT
 from ._llm_methods import LLMMethods
+from ._stream_request import stream_request
 
 if TYPE_CHECKING:
     from types_aiobotocore_sagemaker_runtime.client import SageMakerRuntimeClient
@@ -38,7 +39,7 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
 
         async with AsyncSageMakerRuntime(region_name="us-east-1") as smr:
             result = await smr.invoke("ep", b"...")
-            async with await smr.stream("ep", json={"inputs": "hi"}) as stream:
+            async with smr.stream("ep", json={"inputs": "hi"}) as stream:
                 async for token in stream.tokens():
                     ...
 
@@ -131,6 +132,7 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
         ) as call:
             return await self._invoke(params, call)
 
+    @stream_request
     async def stream(
         self,
         endpoint_name: str,
@@ -147,6 +149,9 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
         session_id: str | None = None,
     ) -> AsyncResponseStream:
         """Call InvokeEndpointWithResponseStream; use the result with ``async with``.
+
+        Returns an :class:`AsyncStreamRequest`: ``async with smr.stream(...) as stream:``
+        sends the request and closes the stream on exit; ``await`` gives the stream.
 
         Errors before the first event raise here and are retried by the policy; errors in
         the middle of the stream raise while iterating, never retried.

@@ -16,6 +16,7 @@ from typing_extensions import Unpack
 from .._base._routing import Routing, routed_params
 from .._telemetry._call_record import CHAT, TEXT_COMPLETION
 from ._client_core import ClientCore
+from ._stream_request import stream_request
 
 if TYPE_CHECKING:
     from .._core._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
@@ -79,6 +80,7 @@ class LLMMethods(ClientCore):
             session_id=session_id,
         )
 
+    @stream_request
     async def chat_stream(
         self,
         endpoint_name: str,
@@ -101,7 +103,11 @@ class LLMMethods(ClientCore):
         inference_component_name: str | None = None,
         session_id: str | None = None,
     ) -> AsyncResponseStream:
-        """Send a streaming chat request (see ``SageMakerRuntime.chat_stream``)."""
+        """Send a streaming chat request (see ``SageMakerRuntime.chat_stream``).
+
+        ``async with smr.chat_stream(...) as stream:`` or ``await``
+        (see ``AsyncStreamRequest``).
+        """
         from .._llm._chat import chat_request
 
         body = chat_request(
@@ -158,6 +164,7 @@ class LLMMethods(ClientCore):
             session_id=session_id,
         )
 
+    @stream_request
     async def generate_stream(
         self,
         endpoint_name: str,
@@ -171,7 +178,11 @@ class LLMMethods(ClientCore):
         inference_component_name: str | None = None,
         session_id: str | None = None,
     ) -> AsyncResponseStream:
-        """Send a streaming generate request (see ``SageMakerRuntime.generate_stream``)."""
+        """Send a streaming generate request (see ``SageMakerRuntime.generate_stream``).
+
+        ``async with smr.generate_stream(...) as stream:`` or ``await``
+        (see ``AsyncStreamRequest``).
+        """
         from .._llm._chat import generate_request
 
         return await self._generation_stream(

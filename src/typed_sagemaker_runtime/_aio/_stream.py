@@ -175,16 +175,27 @@ class AsyncResponseStream(StreamState):
         return _Decoded(self._start(), PayloadFeed(decoder, self.request_id))
 
     def chunks(self, format: TokenFormat = "auto") -> AsyncIterator[GenerationChunk]:
-        """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``)."""
+        """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``).
+
+        Iterated to its end, the chunks are also accumulated: ``await``
+        :meth:`generation` then returns their ``Generation``.
+        """
         decoder = chunk_decoder(format, self._metadata["content_type"])
-        return self.decode(self._telemetry.tee(decoder))
+        chunks = self.decode(self._telemetry.tee(decoder))
+        return _Accumulating(self, chunks, GenerationBuilder(started=self._requested_at))
 
     async def generation(self, format: TokenFormat = "auto") -> Generation:
-        """Read the stream to its end and accumulate its chunks into a ``Generation``."""
-        builder = GenerationBuilder(started=self._requested_at)
-        async for chunk in self.chunks(format):
-            builder.add(chunk)
-        return builder.build()
+        """Read the stream to its end and accumulate its chunks into a ``Generation``.
+
+        After a :meth:`chunks` pass read to its end, returns what that pass accumulated;
+        after any other pass, or once closed, raises ``StreamConsumedError`` (see
+        ``ResponseStream.generation``).
+        """
+        if self._generation is None:
+            self._check_generation_unread()
+            async for _ in self.chunks(format):
+                pass
+        return self._generation_result()
 
     # --- internals ------------------------------------------------------------------
 
@@ -420,3 +431,33 @@ class _Decoded(Generic[_T]):
                 self._events.abandon()
                 raise
         return pending.popleft()
+
+
+class _Accumulating:
+    """``chunks()``: the decoded chunks, accumulated; their generation is kept at the end."""
+
+    __slots__ = ("_builder", "_chunks", "_stream")
+
+    def __init__(
+        self,
+        stream: AsyncResponseStream,
+        chunks: AsyncIterator[GenerationChunk],
+        builder: GenerationBuilder,
+    ) -> None:
+        self._stream = stream
+        self._chunks = chunks
+        self._builder = builder
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> GenerationChunk:
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            stream = self._stream
+            if stream._generation is None:  # pyright: ignore[reportPrivateUsage]
+                stream._generation = self._builder.build()  # pyright: ignore[reportPrivateUsage]
+            raise
+        self._builder.add(chunk)
+        return chunk

@@ -23,6 +23,7 @@ from .._core._exceptions import (
     StreamDecodeError,
     StreamError,
 )
+from .._core._llm_types import Generation
 from .._core._types import StreamMetadata
 from .._telemetry._call_record import OFF, CallRecord
 
@@ -37,6 +38,7 @@ __all__ = [
     "RawPayloads",
     "StreamState",
     "consumed_error",
+    "generation_consumed_error",
     "declared_length",
     "raise_for_event",
 ]
@@ -71,6 +73,15 @@ def consumed_error() -> StreamConsumedError:
     """The error for a second pass over a stream, or a pass over a closed one."""
     return StreamConsumedError(
         "a response stream can be consumed once; it was already iterated or closed"
+    )
+
+
+def generation_consumed_error() -> StreamConsumedError:
+    """The error for ``generation()`` on a stream another pass read (or a closed one)."""
+    return StreamConsumedError(
+        "generation() reads the whole stream, which was already read or closed; to show "
+        "the text as it arrives and still get the Generation, iterate chunks() to its end, "
+        "then call generation()"
     )
 
 
@@ -129,6 +140,8 @@ class StreamState:
         self._started = False
         self._closed = False
         self._connection_done = False
+        # What a ``chunks()`` pass read to its end accumulated: ``generation()`` returns it.
+        self._generation: Generation | None = None
 
     @property
     def metadata(self) -> StreamMetadata:
@@ -152,6 +165,17 @@ class StreamState:
     def __del__(self) -> None:
         if not getattr(self, "_connection_done", True):
             self._release_connection(reuse=False)
+
+    def _check_generation_unread(self) -> None:
+        """Raise ``StreamConsumedError`` when ``generation()`` can no longer read the stream."""
+        if self._started or self._closed:
+            raise generation_consumed_error()
+
+    def _generation_result(self) -> Generation:
+        """The generation a ``chunks()`` pass accumulated; raise if none ended."""
+        if self._generation is None:
+            raise generation_consumed_error()
+        return self._generation
 
     def _new_core(self) -> EventStreamCore:
         """The decoding state of one pass over this response's body."""

@@ -29,6 +29,7 @@ from .._telemetry._call_record import OFF, CallRecord
 if TYPE_CHECKING:
     from .._core._llm_types import Generation, GenerationChunk
     from .._decoders._auto import ServerSentEvent, TokenFormat
+    from .._decoders._chunks import GenerationBuilder
 
 __all__ = ["ResponseStream"]
 
@@ -195,24 +196,42 @@ class ResponseStream(StreamState):
 
         The formats, detection and errors of :meth:`tokens`, whose text the chunks' text
         joined equals; records that carry nothing (keep-alives, ``[DONE]``, special
-        tokens without details) yield nothing.
+        tokens without details) yield nothing. Iterated to its end, the chunks are also
+        accumulated: :meth:`generation` then returns their ``Generation`` (to print the
+        text as it arrives and still get the tool calls and usage).
         """
-        from .._decoders._chunks import chunk_decoder
+        from .._decoders._chunks import GenerationBuilder, chunk_decoder
 
         decoder = chunk_decoder(format, self._metadata["content_type"])
-        return self.decode(self._telemetry.tee(decoder))
+        chunks = self.decode(self._telemetry.tee(decoder))
+        return self._accumulate(chunks, GenerationBuilder(started=self._requested_at))
 
     def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its :meth:`chunks` into a ``Generation``.
 
         Times are measured from the request (``time_to_first_token`` includes the wait
-        for the response head).
+        for the response head). After a :meth:`chunks` pass read to its end, returns
+        what that pass accumulated (``format`` is then the pass's). After any other pass
+        (one of chunks() abandoned or failed, tokens(), the events), or once closed,
+        raises ``StreamConsumedError``.
         """
-        from .._decoders._chunks import generation_of
-
-        return generation_of(self.chunks(format), started=self._requested_at)
+        if self._generation is None:
+            self._check_generation_unread()
+            for _ in self.chunks(format):
+                pass
+        return self._generation_result()
 
     # --- internals ------------------------------------------------------------------
+
+    def _accumulate(
+        self, chunks: Iterator[GenerationChunk], builder: GenerationBuilder
+    ) -> Iterator[GenerationChunk]:
+        """Yield ``chunks``, accumulated; at their end the generation is kept."""
+        for chunk in chunks:
+            builder.add(chunk)
+            yield chunk
+        if self._generation is None:
+            self._generation = builder.build()
 
     def _start(self) -> Generator[StreamEvent, None, None]:
         """The one pass over the events."""

@@ -216,7 +216,7 @@ class LLMMethods(ClientCore):
             started = time.monotonic()
             result = await self._invoke(params, call)
             generation = parse_generation(result, started=started, ended=time.monotonic())
-            call.generation(generation)
+            call.generation(generation, result["body"])
             return generation
 
     async def _generation_stream(

@@ -38,6 +38,8 @@ __all__ = [
     "chunk_decoder",
     "generation_of",
     "record_chunk",
+    "response_identity",
+    "decoded_identity",
     "details_chunk",
     "usage_of",
     "tool_call_deltas",
@@ -219,6 +221,31 @@ def record_chunk(record: object, *, first: bool) -> GenerationChunk | None:
     return details_chunk(fields, generated if first and isinstance(generated, str) else "")
 
 
+def response_identity(record: object) -> tuple[str | None, str | None]:
+    """The ``id`` and ``model`` an OpenAI-style answer or stream record names, if any.
+
+    Only records with ``choices`` (chat and completions, streamed or not) are read; an
+    empty or non-string value is none.
+    """
+    if type(record) is not dict or "choices" not in record:
+        return None, None
+    fields = cast("dict[str, object]", record)
+    answer_id, model = fields.get("id"), fields.get("model")
+    return (
+        answer_id if isinstance(answer_id, str) and answer_id else None,
+        model if isinstance(model, str) and model else None,
+    )
+
+
+def decoded_identity(decoder: object) -> tuple[str | None, str | None]:
+    """The response id and model the records a chunk decoder read named (first seen)."""
+    if isinstance(decoder, _AutoChunkDecoder):
+        decoder = decoder.decided
+    if isinstance(decoder, RecordChunkDecoder):
+        return decoder.identity
+    return None, None
+
+
 # --- Decoders ------------------------------------------------------------------------
 
 
@@ -233,7 +260,22 @@ class RecordChunkDecoder(RecordDecoder[GenerationChunk]):
     :func:`record_chunk` for what a chunk takes from a record.
     """
 
-    __slots__ = ()
+    __slots__ = ("_identity",)
+
+    def __init__(
+        self,
+        format: TokenFormat,
+        *,
+        framing_hint: Framing | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        super().__init__(format, framing_hint=framing_hint, max_line_bytes=max_line_bytes)
+        self._identity: tuple[str | None, str | None] | None = None
+
+    @property
+    def identity(self) -> tuple[str | None, str | None]:
+        """The response id and model the first record named (OpenAI-style ``id``, ``model``)."""
+        return self._identity or (None, None)
 
     def _take_record(self, text: str, out: list[GenerationChunk]) -> None:
         text = text.strip(JSON_SPACE)
@@ -242,6 +284,8 @@ class RecordChunkDecoder(RecordDecoder[GenerationChunk]):
         record = load_record(text)
         if self._format == "auto":
             self._format = family(record, self._framing or "jsonl") or "auto"
+        if self._identity is None:  # the first record's: every OpenAI record repeats it
+            self._identity = response_identity(record)
         chunk = record_chunk(record, first=self._first)
         if chunk is not None:
             if chunk.text:
@@ -315,6 +359,11 @@ class _AutoChunkDecoder(AutoDecoder[GenerationChunk]):
     """``auto`` for chunks: the decision of ``tokens()``'s ``auto``."""
 
     __slots__ = ()
+
+    @property
+    def decided(self) -> ChunkDecoder | None:
+        """The decoder chosen for the stream; ``None`` while undecided."""
+        return self._inner
 
     def _records(self, framing: Framing) -> ChunkDecoder:
         return RecordChunkDecoder("auto", framing_hint=framing, max_line_bytes=self._max)

@@ -221,7 +221,7 @@ class LLMMethods(ClientCore):
             started = time.monotonic()
             result = self._invoke(params, call)
             generation = parse_generation(result, started=started, ended=time.monotonic())
-            call.generation(generation)
+            call.generation(generation, result["body"])
             return generation
 
     def _generation_stream(

@@ -181,7 +181,8 @@ class AsyncResponseStream(StreamState):
         :meth:`generation` then returns their ``Generation``.
         """
         decoder = chunk_decoder(format, self._metadata["content_type"])
-        chunks = self.decode(self._telemetry.tee(decoder))
+        events = self._start()  # first: a pass that cannot start must not take the tee
+        chunks = _Decoded(events, PayloadFeed(self._telemetry.tee(decoder), self.request_id))
         return _Accumulating(self, chunks, GenerationBuilder(started=self._requested_at))
 
     async def generation(self, format: TokenFormat = "auto") -> Generation:

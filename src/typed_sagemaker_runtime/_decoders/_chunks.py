@@ -430,7 +430,16 @@ class GenerationBuilder:
     request was made (default: now).
     """
 
-    __slots__ = ("_calls", "_clock", "_finish", "_first", "_started", "_texts", "_usage")
+    __slots__ = (
+        "_calls",
+        "_clock",
+        "_finish",
+        "_first",
+        "_latest",
+        "_started",
+        "_texts",
+        "_usage",
+    )
 
     def __init__(
         self, *, started: float | None = None, clock: Callable[[], float] = time.monotonic
@@ -442,6 +451,7 @@ class GenerationBuilder:
         self._finish: str | None = None
         self._usage: Usage | None = None
         self._calls: dict[int, tuple[str | None, str | None, list[str]]] = {}
+        self._latest: dict[int, int] = {}  # a fragment index -> the call it now continues
 
     def add(self, chunk: GenerationChunk) -> None:
         """Take one chunk into account (chunks of other choices are ignored)."""
@@ -456,11 +466,26 @@ class GenerationBuilder:
         if chunk.usage is not None:
             self._usage = chunk.usage
         for delta in chunk.tool_calls:
-            call_id, name, arguments = self._calls.setdefault(delta.index, (None, None, []))
-            if delta.arguments:
-                arguments.append(delta.arguments)
-            if call_id is None or name is None:
-                self._calls[delta.index] = (call_id or delta.id, name or delta.name, arguments)
+            self._add_call(delta)
+
+    def _add_call(self, delta: ToolCallDelta) -> None:
+        """Join a fragment to its call: the one at its index, unless its id is another's.
+
+        A server that sends no ``index`` gives every fragment index 0; a fragment with
+        an ``id`` other than the one the call at its index has then starts a new call
+        (the next index), which that index's later fragments continue.
+        """
+        calls = self._calls
+        key = self._latest.get(delta.index, delta.index)
+        call_id, name, arguments = calls.setdefault(key, (None, None, []))
+        if delta.id and call_id and delta.id != call_id:
+            key = max(calls) + 1
+            self._latest[delta.index] = key
+            call_id, name, arguments = calls[key] = (None, None, [])
+        if delta.arguments:
+            arguments.append(delta.arguments)
+        if call_id is None or name is None:
+            calls[key] = (call_id or delta.id, name or delta.name, arguments)
 
     def build(self) -> Generation:
         """The generation so far; its ``duration`` ends now."""

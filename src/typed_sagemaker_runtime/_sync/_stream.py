@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._base._stream import (
@@ -180,8 +180,20 @@ class ResponseStream(StreamState):
 
     def decode(self, decoder: PayloadDecoder[_T]) -> Iterator[_T]:
         """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
-        feed = PayloadFeed(decoder, self.request_id)
+        return self._decode(decoder)
+
+    def _decode(
+        self,
+        decoder: PayloadDecoder[_T],
+        observe: Callable[[PayloadDecoder[_T]], PayloadDecoder[_T]] | None = None,
+    ) -> Iterator[_T]:
+        """The pass of :meth:`decode`; ``observe`` wraps the decoder once the pass starts.
+
+        Not before: a pass that never starts must not take the decoding over from the
+        instrumentation (``CallRecord.tee``) while another pass reads the events.
+        """
         events = self._start()
+        feed = PayloadFeed(decoder if observe is None else observe(decoder), self.request_id)
         try:
             for event in events:
                 if type(event) is not PayloadPart:
@@ -203,7 +215,7 @@ class ResponseStream(StreamState):
         from .._decoders._chunks import GenerationBuilder, chunk_decoder
 
         decoder = chunk_decoder(format, self._metadata["content_type"])
-        chunks = self.decode(self._telemetry.tee(decoder))
+        chunks = self._decode(decoder, self._telemetry.tee)
         return self._accumulate(chunks, GenerationBuilder(started=self._requested_at))
 
     def generation(self, format: TokenFormat = "auto") -> Generation:

@@ -148,3 +148,34 @@ def test_an_error_before_the_first_event_raises_at_entry(local: LocalRuntime) ->
                     raise AssertionError("the block must not run")
 
     asyncio.run(main())
+
+
+def test_tasks_and_gather_take_the_request_as_they_took_a_coroutine(local: LocalRuntime) -> None:
+    async def main() -> None:
+        async with local.async_client() as smr:
+            task = asyncio.create_task(smr.stream("echo", b"task"))
+            gathered = await asyncio.gather(smr.stream("echo", b"a"), smr.stream("echo", b"b"))
+            streams = [await task, *gathered]
+            for stream, body in zip(streams, [b"task", b"a", b"b"], strict=True):
+                async with stream:
+                    assert await stream.read() == body
+            request = smr.stream("echo", b"x")
+            driven = asyncio.ensure_future(request)
+            async with await driven as stream:
+                assert await stream.read() == b"x"
+            with pytest.raises(StreamConsumedError):
+                await request
+
+    asyncio.run(main())
+
+
+def test_a_task_cancelled_while_sending_raises_cancelled(local: LocalRuntime) -> None:
+    async def main() -> None:
+        async with local.async_client() as smr:
+            task = asyncio.create_task(smr.stream("echo", b"x"))
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert local.requests == [], "cancelled before its first step: nothing sent"
+
+    asyncio.run(main())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, final
 
@@ -28,7 +28,7 @@ _P = ParamSpec("_P")
 
 @public
 @final
-class AsyncStreamRequest(Awaitable["AsyncResponseStream"]):
+class AsyncStreamRequest(Coroutine[Any, Any, "AsyncResponseStream"]):
     """A stream request of ``AsyncSageMakerRuntime``, sent by ``await`` or ``async with``.
 
     Returned by ``stream``, ``chat_stream`` and ``generate_stream``. Both forms work::
@@ -43,18 +43,40 @@ class AsyncStreamRequest(Awaitable["AsyncResponseStream"]):
 
     Nothing is sent until it is awaited or entered; it is used once (a second ``await``
     or ``async with`` raises ``StreamConsumedError``). Leaving ``async with`` closes the
-    stream, also when an exception leaves the block (which is never swallowed).
+    stream, also when an exception leaves the block (which is never swallowed). It is a
+    coroutine (``collections.abc.Coroutine``), so ``asyncio.create_task``, ``gather``
+    and task groups take it as they took the coroutine these methods returned before.
     """
 
-    __slots__ = ("_request", "_stream", "_used")
+    __slots__ = ("_driven", "_request", "_stream", "_used")
 
     def __init__(self, request: Coroutine[Any, Any, AsyncResponseStream]) -> None:
         self._request = request
         self._stream: AsyncResponseStream | None = None
         self._used = False
+        self._driven = False  # driven through send/throw, as a task drives a coroutine
 
     def __await__(self) -> Generator[Any, None, AsyncResponseStream]:
         return self._take().__await__()
+
+    def send(self, value: Any, /) -> Any:
+        """Run the request to its next suspension (what a task driving it calls)."""
+        if not self._driven:
+            self._claim()
+            self._driven = True
+        return self._request.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
+        """Raise an exception inside the request (what a task cancelling it calls)."""
+        self._used = self._driven = True
+        if val is None and tb is None:
+            return self._request.throw(typ)
+        return self._request.throw(typ, val, tb)  # the three-argument form (deprecated)
+
+    def close(self) -> None:
+        """Close the request; if it was never started, nothing is sent."""
+        self._used = True
+        self._request.close()
 
     async def __aenter__(self) -> AsyncResponseStream:
         stream = await self._take()
@@ -80,13 +102,17 @@ class AsyncStreamRequest(Awaitable["AsyncResponseStream"]):
             self._request.close()  # never started: nothing was sent, nothing to warn about
 
     def _take(self) -> Coroutine[Any, Any, AsyncResponseStream]:
+        self._claim()
+        return self._request
+
+    def _claim(self) -> None:
+        """Mark the request used; raise ``StreamConsumedError`` if it was already."""
         if self._used:
             raise StreamConsumedError(
                 "a stream request is sent once: await it or enter it with `async with`, "
                 "not both, and not twice"
             )
         self._used = True
-        return self._request
 
 
 def stream_request(

@@ -136,3 +136,20 @@ def test_generation_alone_still_reads_the_stream(demo: LocalRuntime, clients: Cl
             list(stream.chunks())
     assert generation.text
     assert generation.finish_reason == "length"
+
+
+def test_a_pass_keeps_a_bounded_text(
+    demo: LocalRuntime, clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the limit a chunks() pass keeps nothing: decoding memory stays bounded."""
+    from typed_sagemaker_runtime._base._stream import StreamState
+
+    monkeypatch.setattr(StreamState, "_kept_text_limit", 5)
+    smr = clients.local()
+    with smr.generate_stream("demo", "Hello", parameters={"max_new_tokens": 12}) as stream:
+        text = "".join(chunk.text for chunk in stream.chunks())
+        assert len(text) > 5
+        with pytest.raises(StreamConsumedError, match="join the chunks yourself"):
+            stream.generation()
+    with smr.generate_stream("demo", "Hello", parameters={"max_new_tokens": 12}) as stream:
+        assert stream.generation().text == text, "generation() alone keeps it all"

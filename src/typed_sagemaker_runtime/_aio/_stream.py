@@ -45,7 +45,8 @@ from .._decoders._auto import (
     Utf8Decoder,
     token_decoder,
 )
-from .._decoders._chunks import GenerationBuilder, chunk_decoder
+from .._decoders._chunks import chunk_decoder
+from .._decoders._generation import GenerationBuilder
 from .._telemetry._call_record import OFF, CallRecord
 from ._errors import map_aio_stream_exception
 
@@ -177,13 +178,10 @@ class AsyncResponseStream(StreamState):
     def chunks(self, format: TokenFormat = "auto") -> AsyncIterator[GenerationChunk]:
         """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``).
 
-        Iterated to its end, the chunks are also accumulated: ``await``
-        :meth:`generation` then returns their ``Generation``.
+        Iterated to its end, the chunks are also accumulated (up to 16 Mi characters of
+        text): ``await`` :meth:`generation` then returns their ``Generation``.
         """
-        decoder = chunk_decoder(format, self._metadata["content_type"])
-        events = self._start()  # first: a pass that cannot start must not take the tee
-        chunks = _Decoded(events, PayloadFeed(self._telemetry.tee(decoder), self.request_id))
-        return _Accumulating(self, chunks, GenerationBuilder(started=self._requested_at))
+        return self._chunks(format, self._kept_text_limit)
 
     async def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its chunks into a ``Generation``.
@@ -194,11 +192,18 @@ class AsyncResponseStream(StreamState):
         """
         if self._generation is None:
             self._check_generation_unread()
-            async for _ in self.chunks(format):
+            async for _ in self._chunks(format, None):
                 pass
         return self._generation_result()
 
     # --- internals ------------------------------------------------------------------
+
+    def _chunks(self, format: TokenFormat, limit: int | None) -> _Accumulating:
+        """A :meth:`chunks` pass keeping up to ``limit`` characters of text (``None``: all)."""
+        decoder = chunk_decoder(format, self._metadata["content_type"])
+        events = self._start()  # first: a pass that cannot start must not take the tee
+        chunks = _Decoded(events, PayloadFeed(self._telemetry.tee(decoder), self.request_id))
+        return _Accumulating(self, chunks, GenerationBuilder(started=self._requested_at), limit)
 
     def _user_closed(self) -> bool:
         """Whether :meth:`aclose` was called (a read failing after it is no error)."""
@@ -437,28 +442,30 @@ class _Decoded(Generic[_T]):
 class _Accumulating:
     """``chunks()``: the decoded chunks, accumulated; their generation is kept at the end."""
 
-    __slots__ = ("_builder", "_chunks", "_stream")
+    __slots__ = ("_builder", "_chunks", "_limit", "_stream")
 
     def __init__(
         self,
         stream: AsyncResponseStream,
         chunks: AsyncIterator[GenerationChunk],
         builder: GenerationBuilder,
+        limit: int | None,
     ) -> None:
         self._stream = stream
         self._chunks = chunks
-        self._builder = builder
+        self._builder: GenerationBuilder | None = builder
+        self._limit = limit
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> GenerationChunk:
+        stream = self._stream
         try:
             chunk = await self._chunks.__anext__()
         except StopAsyncIteration:
-            stream = self._stream
-            if stream._generation is None:  # pyright: ignore[reportPrivateUsage]
-                stream._generation = self._builder.build()  # pyright: ignore[reportPrivateUsage]
+            stream._keep_generation(self._builder)  # pyright: ignore[reportPrivateUsage]
             raise
-        self._builder.add(chunk)
+        if not stream._kept(self._builder, chunk, self._limit):  # pyright: ignore[reportPrivateUsage]
+            self._builder = None
         return chunk

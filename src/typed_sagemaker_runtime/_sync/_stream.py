@@ -29,7 +29,7 @@ from .._telemetry._call_record import OFF, CallRecord
 if TYPE_CHECKING:
     from .._core._llm_types import Generation, GenerationChunk
     from .._decoders._auto import ServerSentEvent, TokenFormat
-    from .._decoders._chunks import GenerationBuilder
+    from .._decoders._generation import GenerationBuilder
 
 __all__ = ["ResponseStream"]
 
@@ -210,13 +210,11 @@ class ResponseStream(StreamState):
         joined equals; records that carry nothing (keep-alives, ``[DONE]``, special
         tokens without details) yield nothing. Iterated to its end, the chunks are also
         accumulated: :meth:`generation` then returns their ``Generation`` (to print the
-        text as it arrives and still get the tool calls and usage).
+        text as it arrives and still get the tool calls and usage). A pass keeps at most
+        16 Mi characters of text for it (memory stays bounded on any stream); past that,
+        ``generation()`` raises ``StreamConsumedError`` saying so.
         """
-        from .._decoders._chunks import GenerationBuilder, chunk_decoder
-
-        decoder = chunk_decoder(format, self._metadata["content_type"])
-        chunks = self._decode(decoder, self._telemetry.tee)
-        return self._accumulate(chunks, GenerationBuilder(started=self._requested_at))
+        return self._chunks(format, self._kept_text_limit)
 
     def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its :meth:`chunks` into a ``Generation``.
@@ -229,21 +227,31 @@ class ResponseStream(StreamState):
         """
         if self._generation is None:
             self._check_generation_unread()
-            for _ in self.chunks(format):
+            for _ in self._chunks(format, None):
                 pass
         return self._generation_result()
 
     # --- internals ------------------------------------------------------------------
 
+    def _chunks(self, format: TokenFormat, limit: int | None) -> Iterator[GenerationChunk]:
+        """A :meth:`chunks` pass keeping up to ``limit`` characters of text (``None``: all)."""
+        from .._decoders._chunks import chunk_decoder
+        from .._decoders._generation import GenerationBuilder
+
+        decoder = chunk_decoder(format, self._metadata["content_type"])
+        chunks = self._decode(decoder, self._telemetry.tee)
+        return self._accumulate(chunks, GenerationBuilder(started=self._requested_at), limit)
+
     def _accumulate(
-        self, chunks: Iterator[GenerationChunk], builder: GenerationBuilder
+        self, chunks: Iterator[GenerationChunk], builder: GenerationBuilder, limit: int | None
     ) -> Iterator[GenerationChunk]:
         """Yield ``chunks``, accumulated; at their end the generation is kept."""
+        keeping: GenerationBuilder | None = builder
         for chunk in chunks:
-            builder.add(chunk)
+            if not self._kept(keeping, chunk, limit):
+                keeping = None
             yield chunk
-        if self._generation is None:
-            self._generation = builder.build()
+        self._keep_generation(keeping)
 
     def _start(self) -> Generator[StreamEvent, None, None]:
         """The one pass over the events."""

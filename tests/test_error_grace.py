@@ -37,6 +37,8 @@ TRICKLE_PAUSE = 0.02
 class _Trickler(BaseHTTPRequestHandler):
     """``/endpoints/trickle/...``: a part, an error event, then a chunk sent byte by byte.
 
+    ``/endpoints/sized/...``: the same with a ``Content-Length`` body, its end trickled.
+
     ``/endpoints/ok/...``: a part and the end of the body.
     """
 
@@ -56,6 +58,9 @@ class _Trickler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.amazon.eventstream")
         self.send_header("X-Amzn-Requestid", "trickle-request")
+        if "/sized/" in self.path:
+            self._sized()
+            return
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self._chunk(encode_event(PayloadPart(b'data: {"token":{"text":"Hi"}}\n\n')))
@@ -72,6 +77,24 @@ class _Trickler(BaseHTTPRequestHandler):
                 time.sleep(TRICKLE_PAUSE)
             self.wfile.write(b"\r\n0\r\n\r\n")
             self.wfile.flush()
+        except OSError:
+            self._server.client_left.set()
+            self.close_connection = True
+
+    def _sized(self) -> None:
+        """A ``Content-Length`` body: the frames, then the rest trickled byte by byte."""
+        frames = encode_event(PayloadPart(b"p1")) + encode_event(
+            ModelStreamError("the model stopped", "StreamBroken")
+        )
+        self.send_header("Content-Length", str(len(frames) + TRICKLE_BYTES))
+        self.end_headers()
+        self.wfile.write(frames)
+        self.wfile.flush()
+        try:
+            for _ in range(TRICKLE_BYTES):
+                self.wfile.write(b"\0")
+                self.wfile.flush()
+                time.sleep(TRICKLE_PAUSE)
         except OSError:
             self._server.client_left.set()
             self.close_connection = True
@@ -144,4 +167,24 @@ def test_a_trickle_after_an_error_event_does_not_stretch_the_grace(
     assert not _grace_threads(), "a grace timer outlived the stream"
     with smr.stream("ok", b"{}") as stream:
         assert stream.read() == b'data: {"token":{"text":"Hi"}}\n\n'
+    assert trickler.connections == 2, "the trickling connection went back to the pool"
+
+
+def test_a_trickled_content_length_body_does_not_stretch_the_grace(
+    clients: Clients, trickler: _Server
+) -> None:
+    """A sized body: the error event is read as it arrives, not once 64 KiB have."""
+    from urllib3.response import HTTPResponse
+
+    if not clients.is_async and not hasattr(HTTPResponse, "read1"):
+        pytest.skip("urllib3 before 2.3 has no read1: a sized body is read 64 KiB at a time")
+    smr = _client(clients, trickler)
+    started = time.monotonic()
+    with smr.stream("sized", b"{}") as stream, pytest.raises(ModelStreamInterruptedError):
+        stream.read()
+    elapsed = time.monotonic() - started
+    assert elapsed < BOUND, f"read() took {elapsed:.1f} s after the error event"
+    assert trickler.client_left.wait(BOUND), "the trickling connection was kept open"
+    with smr.stream("ok", b"{}") as stream:
+        stream.read()
     assert trickler.connections == 2, "the trickling connection went back to the pool"

@@ -778,6 +778,15 @@ def test_the_response_id_and_model_are_recorded(
     assert "gen_ai.response.id" not in dict(point.attributes or {}), "ids are not metric labels"
 
 
+def test_an_implausible_id_or_model_is_not_recorded() -> None:
+    from typed_sagemaker_runtime._decoders._chunks import response_identity
+
+    record = {"id": "x" * 257, "model": ["m"], "choices": []}
+    assert response_identity(record) == (None, None)
+    assert response_identity({"id": "a", "model": "m"}) == (None, None), "not a chat record"
+    assert response_identity({"id": "a", "model": "m", "choices": []}) == ("a", "m")
+
+
 def test_answers_without_an_id_or_model_record_none(local: LocalRuntime, otel: Otel) -> None:
     """TGI's records name neither; an empty ``id`` (the demo's) is no id."""
     with _sync_client(local, otel) as smr:

@@ -224,16 +224,17 @@ def response_identity(record: object) -> tuple[str | None, str | None]:
     """The ``id`` and ``model`` an OpenAI-style answer or stream record names, if any.
 
     Only records with ``choices`` (chat and completions, streamed or not) are read; an
-    empty or non-string value is none.
+    empty, non-string or implausibly long value (over 256 characters: what a span or a
+    metric series should not take from a server) is none.
     """
     if type(record) is not dict or "choices" not in record:
         return None, None
     fields = cast("dict[str, object]", record)
-    answer_id, model = fields.get("id"), fields.get("model")
-    return (
-        answer_id if isinstance(answer_id, str) and answer_id else None,
-        model if isinstance(model, str) and model else None,
-    )
+    return _name(fields.get("id")), _name(fields.get("model"))
+
+
+def _name(value: object) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= 256 else None
 
 
 def decoded_identity(decoder: object) -> tuple[str | None, str | None]:

@@ -264,7 +264,7 @@ class ResponseStream(StreamState):
 
     def _events(self) -> Generator[StreamEvent, None, None]:
         core = self._new_core()
-        chunks = self._raw.stream(_READ_SIZE, decode_content=False)
+        chunks = _body_pieces(self._raw)
         try:
             while chunk := self._read(chunks):
                 for event in core.feed(chunk):
@@ -399,6 +399,25 @@ def connection_socket(raw: object) -> socket.socket | None:
     connection = getattr(raw, "connection", None)
     sock = getattr(connection, "sock", None)
     return sock if isinstance(sock, socket.socket) else None
+
+
+def _body_pieces(raw: _RawResponse) -> Generator[bytes, None, None]:
+    """The body's bytes as they arrive: one HTTP chunk, or what one read received.
+
+    urllib3's ``stream()`` yields a chunked body chunk by chunk, but blocks on a
+    ``Content-Length`` body until it has ``READ_SIZE`` bytes or the end: events (an error
+    event too) would wait for bytes behind them. ``read1`` (urllib3 2.3 and later)
+    returns what one read received.
+    """
+    read1: Callable[..., bytes] | None = getattr(raw, "read1", None)
+    if getattr(raw, "chunked", True) or read1 is None:
+        return raw.stream(_READ_SIZE, decode_content=False)
+    return _read1_pieces(read1)
+
+
+def _read1_pieces(read1: Callable[..., bytes]) -> Generator[bytes, None, None]:
+    while data := read1(_READ_SIZE, decode_content=False):
+        yield data
 
 
 def _finish(events: Iterator[StreamEvent]) -> None:

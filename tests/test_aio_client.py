@@ -55,6 +55,8 @@ _ASYNC_ANNOTATIONS = {
     "boto3.session.Session | None": "AioSession | None",
 }
 _ASYNC_RETURNS = {"ResponseStream": "AsyncResponseStream"}
+_STREAM_REQUEST = "AsyncStreamRequest"
+"""What the stream-opening methods return: awaitable, or entered directly by ``async with``."""
 _RENAMED = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}
 
 
@@ -93,6 +95,9 @@ def _assert_twins(sync_cls: type, async_cls: type) -> set[str]:
         if sync_return.startswith("Iterator["):
             # Generators and iterator helpers become async iterators.
             assert async_return == "Async" + sync_return, name
+            assert not inspect.iscoroutinefunction(twin), name
+        elif sync_return == "ResponseStream" and async_cls.__name__ == "AsyncSageMakerRuntime":
+            assert async_return == _STREAM_REQUEST, name
             assert not inspect.iscoroutinefunction(twin), name
         else:
             assert inspect.iscoroutinefunction(twin), f"{async_cls.__name__}.{twin_name}"

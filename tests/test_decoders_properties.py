@@ -397,3 +397,29 @@ def test_max_line_bytes_cap(make: Callable[[], Decoder], stream: bytes) -> None:
         for byte in stream:
             decoder.feed(bytes([byte]))
             assert _buffered(decoder) <= 2 * 100
+
+
+@fast
+@given(
+    texts=st.lists(st.text(max_size=5), max_size=6),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    fields=st.sampled_from(
+        ["event: error", "event:error", "event: error\nid: 3", "event: error\nretry: 5"]
+    ),
+    at_end=st.booleans(),
+    data=st.data(),
+)
+def test_an_error_event_without_data_always_raises(
+    texts: list[str], newline: str, fields: str, at_end: bool, data: st.DataObject
+) -> None:
+    """``event: error`` with no ``data``: the text before it, then ``GenerationError``."""
+    records = [f"data: {json.dumps({'token': {'id': 1, 'text': text}})}\n\n" for text in texts]
+    stream = "".join(records) + fields + ("\n" if at_end else "\n\n")
+    if not at_end:
+        stream += f"data: {json.dumps({'token': {'id': 1, 'text': 'after'}})}\n\n"
+    stream = stream.replace("\n", newline)
+    records_text = [text for text in texts if text]
+    for format in ("tgi", "auto"):
+        pieces = data.draw(cuttings(stream.encode()))
+        out, error, _ = run(token_decoder(format, "text/event-stream"), pieces)
+        assert (out, error) == (records_text, GenerationError)

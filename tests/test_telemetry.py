@@ -695,3 +695,105 @@ def test_global_providers_set_after_the_client_are_used() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1 ['gen_ai.client.operation.duration']"
+
+
+# --- the response's id and model ------------------------------------------------------------
+
+ANSWER_ID = "chatcmpl-42"
+ANSWER_MODEL = "llama-3-8b-instruct"
+
+
+def _openai_answer(request: InvocationRequest) -> EndpointResponse:
+    """A non-streamed chat.completion, or its stream, naming its id and model."""
+    base = {"id": ANSWER_ID, "created": 1, "model": ANSWER_MODEL}
+    if not json.loads(request.body).get("stream"):
+        answer = {
+            **base,
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hi"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+        }
+        return EndpointResponse(json.dumps(answer).encode(), content_type="application/json")
+    records = [
+        {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": "Hi"}}],
+        },
+        {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        },
+    ]
+    parts = [b"data: " + json.dumps(record).encode() + b"\n\n" for record in records]
+    return EndpointResponse(iter([*parts, b"data: [DONE]\n\n"]), content_type="text/event-stream")
+
+
+CHAT_MESSAGES = [{"role": "user", "content": "hello"}]
+
+
+@both
+@pytest.mark.parametrize("how", ["chat", "tokens", "chunks", "generation"])
+def test_the_response_id_and_model_are_recorded(
+    aio: bool, local: LocalRuntime, otel: Otel, how: str
+) -> None:
+    """``gen_ai.response.id`` and ``gen_ai.response.model`` from the answer or its stream."""
+    local.add_endpoint("openai", _openai_answer)
+
+    def sync_body(smr: Any) -> None:
+        if how == "chat":
+            smr.chat("openai", CHAT_MESSAGES)
+            return
+        with smr.chat_stream("openai", CHAT_MESSAGES) as stream:
+            if how == "generation":
+                stream.generation()
+            else:
+                list(getattr(stream, how)())
+
+    async def async_body(smr: Any) -> None:
+        if how == "chat":
+            await smr.chat("openai", CHAT_MESSAGES)
+            return
+        async with await smr.chat_stream("openai", CHAT_MESSAGES) as stream:
+            if how == "generation":
+                await stream.generation()
+            else:
+                [_ async for _ in getattr(stream, how)()]
+
+    _run(aio, local, otel, sync_body, async_body)
+    attributes = dict(otel.span().attributes or {})
+    assert attributes["gen_ai.response.id"] == ANSWER_ID
+    assert attributes["gen_ai.response.model"] == ANSWER_MODEL
+    [point] = otel.points("gen_ai.client.operation.duration")
+    assert dict(point.attributes or {})["gen_ai.response.model"] == ANSWER_MODEL
+    for point in otel.points("gen_ai.client.token.usage"):
+        assert dict(point.attributes or {})["gen_ai.response.model"] == ANSWER_MODEL
+    assert "gen_ai.response.id" not in dict(point.attributes or {}), "ids are not metric labels"
+
+
+def test_an_implausible_id_or_model_is_not_recorded() -> None:
+    from typed_sagemaker_runtime._decoders._chunks import response_identity
+
+    record = {"id": "x" * 257, "model": ["m"], "choices": []}
+    assert response_identity(record) == (None, None)
+    assert response_identity({"id": "a", "model": "m"}) == (None, None), "not a chat record"
+    assert response_identity({"id": "a", "model": "m", "choices": []}) == ("a", "m")
+
+
+def test_answers_without_an_id_or_model_record_none(local: LocalRuntime, otel: Otel) -> None:
+    """TGI's records name neither; an empty ``id`` (the demo's) is no id."""
+    with _sync_client(local, otel) as smr:
+        with smr.generate_stream("demo", "hello", parameters={"max_new_tokens": 2}) as stream:
+            stream.generation()
+        smr.chat("demo", [{"role": "user", "content": "hello"}], max_tokens=2)
+    tgi, chat = otel.spans()
+    assert "gen_ai.response.id" not in dict(tgi.attributes or {})
+    assert "gen_ai.response.model" not in dict(tgi.attributes or {})
+    assert "gen_ai.response.id" not in dict(chat.attributes or {})

@@ -36,6 +36,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._aio._client import AsyncSageMakerRuntime
     from ._aio._stream import AsyncResponseStream
+    from ._aio._stream_request import AsyncStreamRequest
     from ._core._async_inference import S3ClientLike
     from ._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
     from ._core._llm_types import (
@@ -90,6 +91,7 @@ __all__ = [
     # streams
     "ResponseStream",
     "AsyncResponseStream",
+    "AsyncStreamRequest",
     "StreamEvent",
     "PayloadPart",
     "ModelStreamError",
@@ -154,6 +156,7 @@ _LAZY = {
     "ResponseStream": "._sync._stream",
     "AsyncSageMakerRuntime": "._aio._client",
     "AsyncResponseStream": "._aio._stream",
+    "AsyncStreamRequest": "._aio._stream_request",
     "S3ClientLike": "._core._async_inference",
     "ServerSentEvent": "._decoders._sse",
     "TokenFormat": "._decoders._tokens",

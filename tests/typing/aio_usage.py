@@ -16,6 +16,7 @@ from typed_sagemaker_runtime import (
     AsyncOutput,
     AsyncResponseStream,
     AsyncSageMakerRuntime,
+    AsyncStreamRequest,
     InternalStreamFailure,
     InvokeAsyncResult,
     InvokeResult,
@@ -71,12 +72,20 @@ async def stream_events(smr: AsyncSageMakerRuntime) -> list[bytes]:
     return received
 
 
+async def entered_without_await(smr: AsyncSageMakerRuntime) -> bytes:
+    request = smr.stream("ep", json={"inputs": "hi", "stream": True})
+    assert_type(request, AsyncStreamRequest)
+    async with request as stream:
+        assert_type(stream, AsyncResponseStream)
+        return await stream.read()
+
+
 async def helpers(smr: AsyncSageMakerRuntime) -> str:
     async with await smr.stream("ep", b"{}") as stream:
         tokens = stream.tokens("tgi")
         assert_type(tokens, AsyncIterator[str])
         text = "".join([token async for token in tokens])
-    async with await smr.stream("ep", b"{}") as stream:
+    async with smr.stream("ep", b"{}") as stream:
         async for line in stream.lines():
             assert_type(line, str)
     async with await smr.stream("ep", b"{}") as stream:

@@ -12,6 +12,7 @@ from typing_extensions import assert_type
 from typed_sagemaker_runtime import (
     AsyncResponseStream,
     AsyncSageMakerRuntime,
+    AsyncStreamRequest,
     ChatMessage,
     GenerateParameters,
     Generation,
@@ -129,4 +130,14 @@ async def async_llm(smr: AsyncSageMakerRuntime) -> None:
             assert_type(chunk.usage, Usage | None)
     async with await smr.generate_stream("llm", "Hi") as stream:
         assert_type(await stream.generation(), Generation)
+    # Without `await`: the request is sent on entry, the stream closed on exit.
+    async with smr.chat_stream("llm", history(), max_tokens=64) as stream:
+        assert_type(stream, AsyncResponseStream)
+        async for token in stream.tokens():
+            assert_type(token, str)
+    async with smr.generate_stream("llm", "Hi") as stream:
+        assert_type(stream, AsyncResponseStream)
+    request = smr.chat_stream("llm", history())
+    assert_type(request, AsyncStreamRequest)
+    assert_type(await request, AsyncResponseStream)
     assert_type(await smr.generate("llm", "Hi", parameters={"seed": 1}), Generation)

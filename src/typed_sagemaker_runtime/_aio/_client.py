@@ -20,6 +20,7 @@ from .._telemetry._call_record import INVOKE
 from ._async_inference_methods import AsyncInferenceMethods
 from ._client_core import AIO_EXTRA_HINT
 from ._llm_methods import LLMMethods
+from ._stream_request import stream_request
 
 if TYPE_CHECKING:
     from types_aiobotocore_sagemaker_runtime.client import SageMakerRuntimeClient
@@ -38,7 +39,7 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
 
         async with AsyncSageMakerRuntime(region_name="us-east-1") as smr:
             result = await smr.invoke("ep", b"...")
-            async with await smr.stream("ep", json={"inputs": "hi"}) as stream:
+            async with smr.stream("ep", json={"inputs": "hi"}) as stream:
                 async for token in stream.tokens():
                     ...
 
@@ -210,6 +211,7 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
         ) as call:
             return await self._invoke(params, call)
 
+    @stream_request
     async def stream(
         self,
         endpoint_name: str,
@@ -253,11 +255,14 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
                 session sends the request to the same instance.
 
         Returns:
-            The open stream, to read inside ``async with``. Iterate over its typed events
-            with ``async for``, or read it with a helper (``payloads()``, ``text()``,
-            ``lines()``, ``sse()``, ``tokens()``, ``chunks()``, ``generation()``);
-            leaving the ``async with`` block releases the connection, closing it if the
-            stream was not read to its end.
+            An :class:`AsyncStreamRequest`: ``async with smr.stream(...) as stream:``
+            sends the request and gives the open stream, ``await smr.stream(...)`` gives
+            it too (then read it inside ``async with stream:``). Iterate over its typed
+            events with ``async for``, or read it with a helper (``payloads()``,
+            ``text()``, ``lines()``, ``sse()``, ``tokens()``, ``chunks()``,
+            ``generation()``); leaving the ``async with`` block releases the connection,
+            closing it if the stream was not read to its end. Nothing is sent until the
+            request is awaited or entered.
 
         Raises:
             ClientValidationError: An argument was rejected; nothing was sent.

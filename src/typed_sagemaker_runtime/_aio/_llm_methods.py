@@ -16,6 +16,7 @@ from typing_extensions import Unpack
 from .._base._routing import Routing, routed_params
 from .._telemetry._call_record import CHAT, TEXT_COMPLETION
 from ._client_core import ClientCore
+from ._stream_request import stream_request
 
 if TYPE_CHECKING:
     from .._core._llm_types import ChatMessage, GenerateParameters, Generation, ToolSpec
@@ -140,6 +141,7 @@ class LLMMethods(ClientCore):
             session_id=session_id,
         )
 
+    @stream_request
     async def chat_stream(
         self,
         endpoint_name: str,
@@ -202,7 +204,8 @@ class LLMMethods(ClientCore):
                 session sends the request to the same instance.
 
         Returns:
-            The open stream, as :meth:`stream` returns it. Errors in the middle of the
+            An :class:`AsyncStreamRequest`, as :meth:`stream` returns it: enter it with
+            ``async with`` or await it for the open stream. Errors in the middle of the
             stream (an error event, an error record, a corrupt frame) raise while it is
             read.
 
@@ -317,6 +320,7 @@ class LLMMethods(ClientCore):
             session_id=session_id,
         )
 
+    @stream_request
     async def generate_stream(
         self,
         endpoint_name: str,
@@ -355,7 +359,8 @@ class LLMMethods(ClientCore):
                 session sends the request to the same instance.
 
         Returns:
-            The open stream, as :meth:`stream` returns it.
+            An :class:`AsyncStreamRequest`, as :meth:`stream` returns it: enter it with
+            ``async with`` or await it for the open stream.
 
         Raises:
             ClientValidationError: An argument was rejected; nothing was sent.
@@ -404,7 +409,7 @@ class LLMMethods(ClientCore):
             generation = parse_generation(
                 result, started=started, ended=time.monotonic(), kind=kind
             )
-            call.generation(generation)
+            call.generation(generation, result["body"])
             return generation
 
     async def _generation_stream(

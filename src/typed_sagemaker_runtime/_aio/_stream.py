@@ -45,7 +45,8 @@ from .._decoders._auto import (
     Utf8Decoder,
     token_decoder,
 )
-from .._decoders._chunks import GenerationBuilder, chunk_decoder
+from .._decoders._chunks import chunk_decoder
+from .._decoders._generation import GenerationBuilder
 from .._telemetry._call_record import OFF, CallRecord
 from ._errors import map_aio_stream_exception
 
@@ -175,18 +176,34 @@ class AsyncResponseStream(StreamState):
         return _Decoded(self._start(), PayloadFeed(decoder, self.request_id))
 
     def chunks(self, format: TokenFormat = "auto") -> AsyncIterator[GenerationChunk]:
-        """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``)."""
-        decoder = chunk_decoder(format, self._metadata["content_type"])
-        return self.decode(self._telemetry.tee(decoder))
+        """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``).
+
+        Iterated to its end, the chunks are also accumulated (up to 16 Mi characters of
+        text): ``await`` :meth:`generation` then returns their ``Generation``.
+        """
+        return self._chunks(format, self._kept_text_limit)
 
     async def generation(self, format: TokenFormat = "auto") -> Generation:
-        """Read the stream to its end and accumulate its chunks into a ``Generation``."""
-        builder = GenerationBuilder(started=self._requested_at)
-        async for chunk in self.chunks(format):
-            builder.add(chunk)
-        return builder.build()
+        """Read the stream to its end and accumulate its chunks into a ``Generation``.
+
+        After a :meth:`chunks` pass read to its end, returns what that pass accumulated;
+        after any other pass, or once closed, raises ``StreamConsumedError`` (see
+        ``ResponseStream.generation``).
+        """
+        if self._generation is None:
+            self._check_generation_unread()
+            async for _ in self._chunks(format, None):
+                pass
+        return self._generation_result()
 
     # --- internals ------------------------------------------------------------------
+
+    def _chunks(self, format: TokenFormat, limit: int | None) -> _Accumulating:
+        """A :meth:`chunks` pass keeping up to ``limit`` characters of text (``None``: all)."""
+        decoder = chunk_decoder(format, self._metadata["content_type"])
+        events = self._start()  # first: a pass that cannot start must not take the tee
+        chunks = _Decoded(events, PayloadFeed(self._telemetry.tee(decoder), self.request_id))
+        return _Accumulating(self, chunks, GenerationBuilder(started=self._requested_at), limit)
 
     def _user_closed(self) -> bool:
         """Whether :meth:`aclose` was called (a read failing after it is no error)."""
@@ -420,3 +437,35 @@ class _Decoded(Generic[_T]):
                 self._events.abandon()
                 raise
         return pending.popleft()
+
+
+class _Accumulating:
+    """``chunks()``: the decoded chunks, accumulated; their generation is kept at the end."""
+
+    __slots__ = ("_builder", "_chunks", "_limit", "_stream")
+
+    def __init__(
+        self,
+        stream: AsyncResponseStream,
+        chunks: AsyncIterator[GenerationChunk],
+        builder: GenerationBuilder,
+        limit: int | None,
+    ) -> None:
+        self._stream = stream
+        self._chunks = chunks
+        self._builder: GenerationBuilder | None = builder
+        self._limit = limit
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> GenerationChunk:
+        stream = self._stream
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            stream._keep_generation(self._builder)  # pyright: ignore[reportPrivateUsage]
+            raise
+        if not stream._kept(self._builder, chunk, self._limit):  # pyright: ignore[reportPrivateUsage]
+            self._builder = None
+        return chunk

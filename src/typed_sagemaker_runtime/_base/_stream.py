@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from .._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from .._core._eventstream import EventDecoder
@@ -23,20 +23,26 @@ from .._core._exceptions import (
     StreamDecodeError,
     StreamError,
 )
+from .._core._llm_types import Generation, GenerationChunk
 from .._core._types import StreamMetadata
 from .._telemetry._call_record import OFF, CallRecord
+
+if TYPE_CHECKING:
+    from .._decoders._generation import GenerationBuilder
 
 __all__ = [
     "OPERATION",
     "READ_SIZE",
     "MAX_DRAIN",
     "ERROR_GRACE",
+    "KEPT_TEXT_LIMIT",
     "PayloadDecoder",
     "EventStreamCore",
     "PayloadFeed",
     "RawPayloads",
     "StreamState",
     "consumed_error",
+    "generation_consumed_error",
     "declared_length",
     "raise_for_event",
 ]
@@ -51,6 +57,11 @@ ERROR_GRACE = 0.2
 """Seconds the end of the body may take to arrive after an error event. The error is
 raised (and the event loop ends) once the end arrives or this grace is over; only a body
 that ended within it leaves a reusable connection, any other is closed."""
+
+KEPT_TEXT_LIMIT = 16 * 1024 * 1024
+"""Characters of text a ``chunks()`` pass keeps for ``generation()``. Past it the pass
+keeps nothing (decoding memory stays bounded by a record, as the design promises), and
+``generation()`` says so; LLM answers are far shorter."""
 
 _T = TypeVar("_T")
 
@@ -71,6 +82,15 @@ def consumed_error() -> StreamConsumedError:
     """The error for a second pass over a stream, or a pass over a closed one."""
     return StreamConsumedError(
         "a response stream can be consumed once; it was already iterated or closed"
+    )
+
+
+def generation_consumed_error() -> StreamConsumedError:
+    """The error for ``generation()`` on a stream another pass read (or a closed one)."""
+    return StreamConsumedError(
+        "generation() reads the whole stream, which was already read or closed; to show "
+        "the text as it arrives and still get the Generation, iterate chunks() to its end, "
+        "then call generation()"
     )
 
 
@@ -114,6 +134,8 @@ class StreamState:
     stream whose connection is still held closes it.
     """
 
+    _kept_text_limit = KEPT_TEXT_LIMIT
+
     def __init__(
         self,
         metadata: StreamMetadata,
@@ -129,6 +151,9 @@ class StreamState:
         self._started = False
         self._closed = False
         self._connection_done = False
+        # What a ``chunks()`` pass read to its end accumulated: ``generation()`` returns it.
+        self._generation: Generation | None = None
+        self._generation_dropped = False  # the pass yielded more than KEPT_TEXT_LIMIT
 
     @property
     def metadata(self) -> StreamMetadata:
@@ -152,6 +177,46 @@ class StreamState:
     def __del__(self) -> None:
         if not getattr(self, "_connection_done", True):
             self._release_connection(reuse=False)
+
+    def _check_generation_unread(self) -> None:
+        """Raise ``StreamConsumedError`` when ``generation()`` can no longer read the stream."""
+        if self._started or self._closed:
+            raise self._generation_error()
+
+    def _generation_result(self) -> Generation:
+        """The generation a ``chunks()`` pass accumulated; raise if none ended."""
+        if self._generation is None:
+            raise self._generation_error()
+        return self._generation
+
+    def _generation_error(self) -> StreamConsumedError:
+        if self._generation_dropped:
+            return StreamConsumedError(
+                f"generation() after chunks(): the pass yielded more than "
+                f"{self._kept_text_limit} characters of text, more than it keeps; join the "
+                "chunks yourself, or read the stream with generation() alone"
+            )
+        return generation_consumed_error()
+
+    def _kept(
+        self, builder: GenerationBuilder | None, chunk: GenerationChunk, limit: int | None
+    ) -> bool:
+        """Add ``chunk`` to a pass's ``builder``; ``False`` once the pass keeps nothing more.
+
+        ``limit``: characters of text the pass keeps (``None``: all, for ``generation()``).
+        """
+        if builder is None:
+            return False
+        if limit is not None and builder.text_length + len(chunk.text) > limit:
+            self._generation_dropped = True
+            return False
+        builder.add(chunk)
+        return True
+
+    def _keep_generation(self, builder: GenerationBuilder | None) -> None:
+        """A ``chunks()`` pass ended: keep what it accumulated (the first pass's only)."""
+        if builder is not None and self._generation is None:
+            self._generation = builder.build()
 
     def _new_core(self) -> EventStreamCore:
         """The decoding state of one pass over this response's body."""

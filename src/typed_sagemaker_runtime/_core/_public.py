@@ -54,4 +54,7 @@ def adopt_methods(cls: _C) -> _C:
             function = member.fget if isinstance(member, property) else member
             if isinstance(function, FunctionType):
                 function.__qualname__ = f"{cls.__qualname__}.{name}"
+                wrapped = getattr(function, "__wrapped__", None)
+                if isinstance(wrapped, FunctionType):  # a decorated method's own errors
+                    wrapped.__qualname__ = function.__qualname__
     return cls

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
-from collections.abc import Callable, Iterable
 from typing import cast
 
-from .._core._llm_types import Generation, GenerationChunk, ToolCall, ToolCallDelta, Usage
+from .._core._llm_types import GenerationChunk, ToolCallDelta, Usage
 from ._auto import AutoDecoder, FormatDecoder, check_format, framing_hint
 from ._document import DocumentTokenDecoder
 from ._framing import RecordDecoder
+from ._generation import GenerationBuilder, generation_of
 from ._records import (
     JSON_SPACE,
     as_object,
@@ -38,6 +37,8 @@ __all__ = [
     "chunk_decoder",
     "generation_of",
     "record_chunk",
+    "response_identity",
+    "decoded_identity",
     "details_chunk",
     "usage_of",
     "tool_call_deltas",
@@ -219,6 +220,32 @@ def record_chunk(record: object, *, first: bool) -> GenerationChunk | None:
     return details_chunk(fields, generated if first and isinstance(generated, str) else "")
 
 
+def response_identity(record: object) -> tuple[str | None, str | None]:
+    """The ``id`` and ``model`` an OpenAI-style answer or stream record names, if any.
+
+    Only records with ``choices`` (chat and completions, streamed or not) are read; an
+    empty, non-string or implausibly long value (over 256 characters: what a span or a
+    metric series should not take from a server) is none.
+    """
+    if type(record) is not dict or "choices" not in record:
+        return None, None
+    fields = cast("dict[str, object]", record)
+    return _name(fields.get("id")), _name(fields.get("model"))
+
+
+def _name(value: object) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= 256 else None
+
+
+def decoded_identity(decoder: object) -> tuple[str | None, str | None]:
+    """The response id and model the records a chunk decoder read named (first seen)."""
+    if isinstance(decoder, _AutoChunkDecoder):
+        decoder = decoder.decided
+    if isinstance(decoder, RecordChunkDecoder):
+        return decoder.identity
+    return None, None
+
+
 # --- Decoders ------------------------------------------------------------------------
 
 
@@ -233,7 +260,22 @@ class RecordChunkDecoder(RecordDecoder[GenerationChunk]):
     :func:`record_chunk` for what a chunk takes from a record.
     """
 
-    __slots__ = ()
+    __slots__ = ("_identity",)
+
+    def __init__(
+        self,
+        format: TokenFormat,
+        *,
+        framing_hint: Framing | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        super().__init__(format, framing_hint=framing_hint, max_line_bytes=max_line_bytes)
+        self._identity: tuple[str | None, str | None] | None = None
+
+    @property
+    def identity(self) -> tuple[str | None, str | None]:
+        """The response id and model the first record named (OpenAI-style ``id``, ``model``)."""
+        return self._identity or (None, None)
 
     def _take_record(self, text: str, out: list[GenerationChunk]) -> None:
         text = text.strip(JSON_SPACE)
@@ -242,6 +284,8 @@ class RecordChunkDecoder(RecordDecoder[GenerationChunk]):
         record = load_record(text)
         if self._format == "auto":
             self._format = family(record, self._framing or "jsonl") or "auto"
+        if self._identity is None:  # the first record's: every OpenAI record repeats it
+            self._identity = response_identity(record)
         chunk = record_chunk(record, first=self._first)
         if chunk is not None:
             if chunk.text:
@@ -316,6 +360,11 @@ class _AutoChunkDecoder(AutoDecoder[GenerationChunk]):
 
     __slots__ = ()
 
+    @property
+    def decided(self) -> ChunkDecoder | None:
+        """The decoder chosen for the stream; ``None`` while undecided."""
+        return self._inner
+
     def _records(self, framing: Framing) -> ChunkDecoder:
         return RecordChunkDecoder("auto", framing_hint=framing, max_line_bytes=self._max)
 
@@ -372,73 +421,3 @@ def chunk_decoder(
 
 
 # --- Accumulating a generation --------------------------------------------------------
-
-
-class GenerationBuilder:
-    """Accumulates the chunks of choice 0 into a :class:`Generation` (sans-I/O).
-
-    ``clock`` gives seconds (``time.monotonic`` by default); ``started`` is when the
-    request was made (default: now).
-    """
-
-    __slots__ = ("_calls", "_clock", "_finish", "_first", "_started", "_texts", "_usage")
-
-    def __init__(
-        self, *, started: float | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._clock = clock
-        self._started = clock() if started is None else started
-        self._texts: list[str] = []
-        self._first: float | None = None
-        self._finish: str | None = None
-        self._usage: Usage | None = None
-        self._calls: dict[int, tuple[str | None, str | None, list[str]]] = {}
-
-    def add(self, chunk: GenerationChunk) -> None:
-        """Take one chunk into account (chunks of other choices are ignored)."""
-        if chunk.index != 0:
-            return
-        if chunk.text:
-            if self._first is None:
-                self._first = self._clock()
-            self._texts.append(chunk.text)
-        if chunk.finish_reason is not None:
-            self._finish = chunk.finish_reason
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        for delta in chunk.tool_calls:
-            call_id, name, arguments = self._calls.setdefault(delta.index, (None, None, []))
-            if delta.arguments:
-                arguments.append(delta.arguments)
-            if call_id is None or name is None:
-                self._calls[delta.index] = (call_id or delta.id, name or delta.name, arguments)
-
-    def build(self) -> Generation:
-        """The generation so far; its ``duration`` ends now."""
-        end = self._clock()
-        calls = tuple(
-            ToolCall(index=index, id=call_id, name=name or "", arguments="".join(arguments))
-            for index, (call_id, name, arguments) in sorted(self._calls.items())
-        )
-        first = self._first
-        return Generation(
-            text="".join(self._texts),
-            finish_reason=self._finish,
-            usage=self._usage,
-            tool_calls=calls,
-            time_to_first_token=None if first is None else first - self._started,
-            duration=end - self._started,
-        )
-
-
-def generation_of(
-    chunks: Iterable[GenerationChunk],
-    *,
-    started: float | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> Generation:
-    """Consume ``chunks`` and accumulate them (see :class:`GenerationBuilder`)."""
-    builder = GenerationBuilder(started=started, clock=clock)
-    for chunk in chunks:
-        builder.add(chunk)
-    return builder.build()

@@ -62,7 +62,7 @@ class RecordDecoder(BaseDecoder[_T]):
         self._hint: Framing | None = framing_hint
         self._framing: Framing | None = None
         self._lines = LineDecoder(max_line_bytes=max_line_bytes)
-        self._parser = SSEParser(max_data_chars=max_line_bytes)
+        self._parser = SSEParser(max_data_chars=max_line_bytes, keep_dataless_errors=True)
         self._first = True
         self._max = max_line_bytes
 

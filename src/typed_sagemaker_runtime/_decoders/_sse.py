@@ -39,12 +39,26 @@ class SSEParser:
     Feed it decoded lines without their terminators; :meth:`line` returns an event
     when a blank line dispatches one. Lines starting with ``:`` are comments. A field
     value loses exactly one leading space. Unknown fields are ignored, and a blank
-    line with no ``data`` dispatches nothing (keep-alives such as ``:\\n\\n``).
+    line with no ``data`` dispatches nothing (keep-alives such as ``:\\n\\n``), except,
+    with ``keep_dataless_errors``, an event of type ``error``: dispatched with empty data,
+    so an LLM stream's reader cannot miss the server saying it failed.
     """
 
-    __slots__ = ("_data", "_data_size", "_event", "_first", "_last_id", "_max_data", "_retry")
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_event",
+        "_first",
+        "_keep_errors",
+        "_last_id",
+        "_max_data",
+        "_retry",
+    )
 
-    def __init__(self, *, max_data_chars: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(
+        self, *, max_data_chars: int = DEFAULT_MAX_LINE_BYTES, keep_dataless_errors: bool = False
+    ) -> None:
+        self._keep_errors = keep_dataless_errors
         self._data: list[str] = []
         self._data_size = 0
         self._event: str | None = None
@@ -107,6 +121,9 @@ class SSEParser:
     def _dispatch(self) -> ServerSentEvent | None:
         event, self._event = self._event, None
         if not self._data:
+            if event == "error" and self._keep_errors:
+                self._retry = None
+                return ServerSentEvent(data="", event=event, id=self._last_id, retry=None)
             return None
         data = "\n".join(self._data)
         self._data.clear()

@@ -408,7 +408,7 @@ class LLMMethods(ClientCore):
             generation = parse_generation(
                 result, started=started, ended=time.monotonic(), kind=kind
             )
-            call.generation(generation)
+            call.generation(generation, result["body"])
             return generation
 
     def _generation_stream(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._base._stream import (
@@ -22,7 +21,7 @@ from .._base._stream import (
 )
 from .._core._errors import map_stream_exception
 from .._core._events import PayloadPart, StreamEvent
-from .._core._exceptions import SageMakerRuntimeError, StreamError
+from .._core._exceptions import StreamError
 from .._core._public import public
 from .._core._types import StreamMetadata
 from .._telemetry._call_record import OFF, CallRecord
@@ -30,6 +29,7 @@ from .._telemetry._call_record import OFF, CallRecord
 if TYPE_CHECKING:
     from .._core._llm_types import Generation, GenerationChunk
     from .._decoders._auto import ServerSentEvent, TokenFormat
+    from .._decoders._generation import GenerationBuilder
 
 __all__ = ["ResponseStream"]
 
@@ -87,6 +87,7 @@ class ResponseStream(StreamState):
         self._raw = raw
         self._reading = False
         self._closed_by: int | None = None
+        self._grace_over = False
 
     def __enter__(self) -> ResponseStream:
         return self
@@ -179,8 +180,20 @@ class ResponseStream(StreamState):
 
     def decode(self, decoder: PayloadDecoder[_T]) -> Iterator[_T]:
         """Drive any sans-I/O ``decoder`` (``feed``/``flush``) over the payload."""
-        feed = PayloadFeed(decoder, self.request_id)
+        return self._decode(decoder)
+
+    def _decode(
+        self,
+        decoder: PayloadDecoder[_T],
+        observe: Callable[[PayloadDecoder[_T]], PayloadDecoder[_T]] | None = None,
+    ) -> Iterator[_T]:
+        """The pass of :meth:`decode`; ``observe`` wraps the decoder once the pass starts.
+
+        Not before: a pass that never starts must not take the decoding over from the
+        instrumentation (``CallRecord.tee``) while another pass reads the events.
+        """
         events = self._start()
+        feed = PayloadFeed(decoder if observe is None else observe(decoder), self.request_id)
         try:
             for event in events:
                 if type(event) is not PayloadPart:
@@ -195,24 +208,50 @@ class ResponseStream(StreamState):
 
         The formats, detection and errors of :meth:`tokens`, whose text the chunks' text
         joined equals; records that carry nothing (keep-alives, ``[DONE]``, special
-        tokens without details) yield nothing.
+        tokens without details) yield nothing. Iterated to its end, the chunks are also
+        accumulated: :meth:`generation` then returns their ``Generation`` (to print the
+        text as it arrives and still get the tool calls and usage). A pass keeps at most
+        16 Mi characters of text for it (memory stays bounded on any stream); past that,
+        ``generation()`` raises ``StreamConsumedError`` saying so.
         """
-        from .._decoders._chunks import chunk_decoder
-
-        decoder = chunk_decoder(format, self._metadata["content_type"])
-        return self.decode(self._telemetry.tee(decoder))
+        return self._chunks(format, self._kept_text_limit)
 
     def generation(self, format: TokenFormat = "auto") -> Generation:
         """Read the stream to its end and accumulate its :meth:`chunks` into a ``Generation``.
 
         Times are measured from the request (``time_to_first_token`` includes the wait
-        for the response head).
+        for the response head). After a :meth:`chunks` pass read to its end, returns
+        what that pass accumulated (``format`` is then the pass's). After any other pass
+        (one of chunks() abandoned or failed, tokens(), the events), or once closed,
+        raises ``StreamConsumedError``.
         """
-        from .._decoders._chunks import generation_of
-
-        return generation_of(self.chunks(format), started=self._requested_at)
+        if self._generation is None:
+            self._check_generation_unread()
+            for _ in self._chunks(format, None):
+                pass
+        return self._generation_result()
 
     # --- internals ------------------------------------------------------------------
+
+    def _chunks(self, format: TokenFormat, limit: int | None) -> Iterator[GenerationChunk]:
+        """A :meth:`chunks` pass keeping up to ``limit`` characters of text (``None``: all)."""
+        from .._decoders._chunks import chunk_decoder
+        from .._decoders._generation import GenerationBuilder
+
+        decoder = chunk_decoder(format, self._metadata["content_type"])
+        chunks = self._decode(decoder, self._telemetry.tee)
+        return self._accumulate(chunks, GenerationBuilder(started=self._requested_at), limit)
+
+    def _accumulate(
+        self, chunks: Iterator[GenerationChunk], builder: GenerationBuilder, limit: int | None
+    ) -> Iterator[GenerationChunk]:
+        """Yield ``chunks``, accumulated; at their end the generation is kept."""
+        keeping: GenerationBuilder | None = builder
+        for chunk in chunks:
+            if not self._kept(keeping, chunk, limit):
+                keeping = None
+            yield chunk
+        self._keep_generation(keeping)
 
     def _start(self) -> Generator[StreamEvent, None, None]:
         """The one pass over the events."""
@@ -225,7 +264,7 @@ class ResponseStream(StreamState):
 
     def _events(self) -> Generator[StreamEvent, None, None]:
         core = self._new_core()
-        chunks = self._raw.stream(_READ_SIZE, decode_content=False)
+        chunks = _body_pieces(self._raw)
         try:
             while chunk := self._read(chunks):
                 for event in core.feed(chunk):
@@ -301,31 +340,39 @@ class ResponseStream(StreamState):
         """Read the rest of the body after an error event, for at most ``ERROR_GRACE``.
 
         The connection is reused only when the body ends within the grace (and is as
-        long as it said); otherwise it is closed. Each read is bounded through the
-        socket's timeout, put back afterwards: urllib3 2 sets it again for each request,
-        but urllib3 1.26 sends the next request with whatever timeout the socket has.
+        long as it said); otherwise it is closed. The grace is wall-clock time: a timer
+        shuts the socket down at the deadline, as :meth:`close` from another thread
+        does, so a server that trickles a long HTTP chunk cannot stretch it (a socket
+        timeout bounds each ``recv``, not http.client's read of a whole chunk).
         """
-        deadline = time.monotonic() + ERROR_GRACE
         sock = connection_socket(self._raw)
-        previous = sock.gettimeout() if sock is not None else None
+        timer = threading.Timer(ERROR_GRACE, self._end_grace, (sock,))
+        timer.name = "smr-error-grace"
+        timer.daemon = True
         reuse = False
         try:
-            while (remaining := deadline - time.monotonic()) > 0:
-                if sock is not None and connection_socket(self._raw) is sock:
-                    sock.settimeout(remaining)  # still this response's: not in the pool
-                chunk = self._read(chunks)
-                if not chunk:
-                    reuse = not self._closed and core.complete()
-                    break
+            timer.start()
+            while chunk := self._read(chunks):
                 if not core.drained(len(chunk)):
                     break
-        except (SageMakerRuntimeError, OSError):  # timed out, reset, or closed elsewhere
+            else:
+                reuse = not self._closed and core.complete()
+        except Exception:  # the grace ended it, a reset, or close() from another thread
             pass
         finally:
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.settimeout(previous)
+            timer.cancel()
+            timer.join()
+        with self._lock:
+            reuse = reuse and not self._grace_over
         self._release_connection(reuse=reuse)
+
+    def _end_grace(self, sock: socket.socket | None) -> None:
+        """The grace after an error event is over: shut the socket down if still this response's."""
+        with self._lock:
+            self._grace_over = True
+            if sock is not None and connection_socket(self._raw) is sock:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def _release_connection(self, *, reuse: bool) -> None:
         with self._lock:  # one test-and-set: the connection goes back (or closes) once
@@ -352,6 +399,25 @@ def connection_socket(raw: object) -> socket.socket | None:
     connection = getattr(raw, "connection", None)
     sock = getattr(connection, "sock", None)
     return sock if isinstance(sock, socket.socket) else None
+
+
+def _body_pieces(raw: _RawResponse) -> Generator[bytes, None, None]:
+    """The body's bytes as they arrive: one HTTP chunk, or what one read received.
+
+    urllib3's ``stream()`` yields a chunked body chunk by chunk, but blocks on a
+    ``Content-Length`` body until it has ``READ_SIZE`` bytes or the end: events (an error
+    event too) would wait for bytes behind them. ``read1`` (urllib3 2.3 and later)
+    returns what one read received.
+    """
+    read1: Callable[..., bytes] | None = getattr(raw, "read1", None)
+    if getattr(raw, "chunked", True) or read1 is None:
+        return raw.stream(_READ_SIZE, decode_content=False)
+    return _read1_pieces(read1)
+
+
+def _read1_pieces(read1: Callable[..., bytes]) -> Generator[bytes, None, None]:
+    while data := read1(_READ_SIZE, decode_content=False):
+        yield data
 
 
 def _finish(events: Iterator[StreamEvent]) -> None:

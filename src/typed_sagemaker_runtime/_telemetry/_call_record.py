@@ -1,9 +1,9 @@
 """What a call reports to: :class:`CallRecord`, its no-op :data:`OFF`, the operation names.
 
 One :class:`CallRecord` per client call hears what the response said (request id, usage,
-finish reasons, time to the first chunk, retries, error type) and ends once, when the call
-returns or fails, or, for a stream, when the stream releases its connection. The clients
-and streams only tell the record what happened. This module loads nothing of
+finish reasons, response id and model, time to the first chunk, retries, error type) and
+ends once, when the call returns or fails, or, for a stream, when the stream releases its
+connection. The clients and streams only tell the record what happened. This module loads nothing of
 OpenTelemetry: the record that does the recording is in ``_otel_record``.
 """
 
@@ -66,8 +66,11 @@ class CallRecord:
     ) -> None:
         """A stream's response head arrived; the stream now owns the record."""
 
-    def generation(self, generation: Generation) -> None:
-        """A non-streamed chat or generate answer: its usage and finish reason."""
+    def generation(self, generation: Generation, answer: bytes | None = None) -> None:
+        """A non-streamed chat or generate answer: its usage, finish reason, id and model.
+
+        ``answer`` is the response body, read for its ``id`` and ``model`` only.
+        """
 
     def events(self, events: list[StreamEvent]) -> None:
         """Events decoded from a stream's body, before anyone sees them."""

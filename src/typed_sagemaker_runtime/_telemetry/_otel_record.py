@@ -81,6 +81,8 @@ class Recording(CallRecord):
         "_error",
         "_finish",
         "_first_chunk",
+        "_identity",
+        "_identity_source",
         "_instruments",
         "_kept",
         "_operation",
@@ -121,6 +123,9 @@ class Recording(CallRecord):
         self._finish: dict[int, str] = {}
         self._chunks: ChunkDecoder | None = None
         self._tee: _Tee | None = None
+        # The response's id and model: from a non-streamed answer, or the stream's decoder.
+        self._identity: tuple[str | None, str | None] = (None, None)
+        self._identity_source: object = None
         base: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.provider.name": PROVIDER,
@@ -189,12 +194,14 @@ class Recording(CallRecord):
         self._kept = True
         from .._decoders._chunks import chunk_decoder  # loaded only while something records
 
-        self._chunks = chunk_decoder("auto", content_type)
+        self._chunks = self._identity_source = chunk_decoder("auto", content_type)
 
-    def generation(self, generation: Generation) -> None:
+    def generation(self, generation: Generation, answer: bytes | None = None) -> None:
         self._usage = generation.usage
         if generation.finish_reason is not None:
             self._finish[0] = generation.finish_reason
+        if answer is not None:
+            self._identity = _answer_identity(answer)
 
     def events(self, events: list[StreamEvent]) -> None:
         for event in events:
@@ -210,6 +217,7 @@ class Recording(CallRecord):
         if self._chunks is None or self._first_chunk is not None or self._ended:
             return decoder  # not before the first part: a pass is under way already
         self._chunks = None  # the reader's own chunks replace the side decoding
+        self._identity_source = decoder
         tee = self._tee = _Tee(decoder, self)
         return tee
 
@@ -262,6 +270,11 @@ class Recording(CallRecord):
         input_tokens = usage["prompt_tokens"] if usage is not None else None
         output_tokens = usage["completion_tokens"] if usage is not None else None
         finish = [self._finish[index] for index in sorted(self._finish)]
+        response_id, response_model = self._identity
+        if self._identity_source is not None:
+            from .._decoders._chunks import decoded_identity
+
+            response_id, response_model = decoded_identity(self._identity_source)
         if not finish and self._operation in _GENERATIVE and (self._error or not completed):
             finish = ["error"]  # the conventions' value for an expected reason not received
         span = self._span
@@ -272,6 +285,10 @@ class Recording(CallRecord):
                 span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
             if output_tokens is not None:
                 span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+            if response_id is not None:
+                span.set_attribute("gen_ai.response.id", response_id)
+            if response_model is not None:
+                span.set_attribute("gen_ai.response.model", response_model)
             if self._stream and self._first_chunk is not None:
                 span.set_attribute("gen_ai.response.time_to_first_chunk", self._first_chunk)
             if self._retries:
@@ -283,7 +300,10 @@ class Recording(CallRecord):
         instruments = self._instruments
         if instruments is None:
             return
-        attributes = self._base
+        base = self._base
+        if response_model is not None:
+            base = {**base, "gen_ai.response.model": response_model}
+        attributes = base
         if self._error is not None:
             attributes = {**attributes, "error.type": self._error}
         instruments.duration.record(duration, attributes)
@@ -291,7 +311,7 @@ class Recording(CallRecord):
             instruments.first_chunk.record(self._first_chunk, attributes)
         for kind, count in (("input", input_tokens), ("output", output_tokens)):
             if count is not None:
-                instruments.tokens.record(count, {**self._base, "gen_ai.token.type": kind})
+                instruments.tokens.record(count, {**base, "gen_ai.token.type": kind})
 
 
 class _Tee:
@@ -338,6 +358,19 @@ class _Tee:
                 self._record.failed(exc)
             return
         self._record.observe(chunks)
+
+
+def _answer_identity(answer: bytes) -> tuple[str | None, str | None]:
+    """The ``id`` and ``model`` of a non-streamed OpenAI-style answer; nothing else of it."""
+    import json
+
+    from .._decoders._chunks import response_identity
+
+    try:
+        document: object = json.loads(answer)
+    except (ValueError, RecursionError):
+        return None, None
+    return response_identity(document)
 
 
 def _server(url: str) -> tuple[str | None, int | None]:

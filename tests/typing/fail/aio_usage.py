@@ -17,7 +17,10 @@ async def misuse(smr: AsyncSageMakerRuntime) -> None:
     await smr.stream("ep", b"{}", target_model="m")  # expect-error
     with await smr.stream("ep", b"{}"):  # expect-error
         pass
-    async with smr.stream("ep", b"{}"):  # expect-error
+    async with smr.stream("ep", b"{}") as entered:
+        await entered.read()
+    smr.stream("ep", b"{}").tokens()  # expect-error
+    with smr.chat_stream("ep", [{"role": "user", "content": "hi"}]):  # expect-error
         pass
     async with await smr.stream("ep", b"{}") as stream:
         for _event in stream:  # expect-error

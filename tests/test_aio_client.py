@@ -236,7 +236,8 @@ def test_without_aiobotocore_the_package_imports_and_the_error_names_the_extra()
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert "pip install 'typed-sagemaker-runtime[aio]'" in result.stdout
+    assert "pip install -e '.[aio]'" in result.stdout
+    assert "pip install aiobotocore" in result.stdout
 
 
 # --- concurrency ---------------------------------------------------------------------

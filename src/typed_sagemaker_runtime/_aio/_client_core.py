@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientCore", "AIO_EXTRA_HINT"]
 
-AIO_EXTRA_HINT = "pip install 'typed-sagemaker-runtime[aio]'"
+AIO_EXTRA_HINT = (
+    "pip install -e '.[aio]' in a clone of typed-sagemaker-runtime, or pip install aiobotocore"
+)
 
 
 def _require_aiobotocore() -> None:

@@ -264,6 +264,7 @@ def test_an_endpoint_that_speaks_another_api_is_named_as_such(
         ({"max_tokens": True}, "max_tokens"),
         ({"temperature": -1}, "temperature"),
         ({"top_p": 1.5}, "top_p"),
+        ({"top_p": 0}, "top_p"),  # as generate(parameters={"top_p": 0}): no server takes it
         ({"stop": [1]}, "stop"),
         ({"tool_choice": "sometimes"}, "tool_choice"),
         ({"tools": {"type": "function"}}, "tools"),

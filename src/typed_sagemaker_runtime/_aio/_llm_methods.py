@@ -69,7 +69,7 @@ class LLMMethods(ClientCore):
             model: The model name, for servers that ask for one in the request.
             max_tokens: The most tokens to generate (at least 1).
             temperature: The sampling temperature (0 or more; 0 is greedy).
-            top_p: Nucleus sampling: the probability mass to sample from (0 to 1).
+            top_p: Nucleus sampling: the probability mass to sample from (above 0, at most 1).
             stop: A string, or a list of strings, that ends the answer when generated.
             seed: The sampling seed, for repeatable answers where the server supports it.
             tools: The functions the model may call (:class:`ToolSpec`); its calls come
@@ -179,7 +179,7 @@ class LLMMethods(ClientCore):
             model: The model name, for servers that ask for one in the request.
             max_tokens: The most tokens to generate (at least 1).
             temperature: The sampling temperature (0 or more; 0 is greedy).
-            top_p: Nucleus sampling: the probability mass to sample from (0 to 1).
+            top_p: Nucleus sampling: the probability mass to sample from (above 0, at most 1).
             stop: A string, or a list of strings, that ends the answer when generated.
             seed: The sampling seed, for repeatable answers where the server supports it.
             tools: The functions the model may call (:class:`ToolSpec`); its calls come

@@ -105,8 +105,9 @@ def check_chat_options(options: Mapping[str, object]) -> None:
     ):
         raise fail("temperature", "must be a number >= 0")
     top_p = options["top_p"]
-    if top_p is not None and (not _is_number(top_p) or not 0 <= cast(float, top_p) <= 1):
-        raise fail("top_p", "must be a number between 0 and 1")
+    # As generate's top_p: TGI, LMI and vLLM all refuse 0.
+    if top_p is not None and (not _is_number(top_p) or not 0 < cast(float, top_p) <= 1):
+        raise fail("top_p", "must be a number in (0, 1]")
     stop = options["stop"]
     if stop is not None and not isinstance(stop, str) and not _is_list_of_str(stop):
         raise fail("stop", "must be a string or a list of strings")

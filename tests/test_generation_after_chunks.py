@@ -153,3 +153,19 @@ def test_a_pass_keeps_a_bounded_text(
             stream.generation()
     with smr.generate_stream("demo", "Hello", parameters={"max_new_tokens": 12}) as stream:
         assert stream.generation().text == text, "generation() alone keeps it all"
+
+
+def test_tool_call_arguments_count_towards_the_kept_limit(
+    demo: LocalRuntime, clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream of tool-call fragments without text is bounded too, not only the text."""
+    from typed_sagemaker_runtime._base._stream import StreamState
+
+    monkeypatch.setattr(StreamState, "_kept_text_limit", 5)
+    smr = clients.local()
+    with smr.chat_stream("demo", ASK, tools=[WEATHER]) as stream:
+        chunks = list(stream.chunks())
+        assert not "".join(chunk.text for chunk in chunks)
+        assert sum(len(delta.arguments) for chunk in chunks for delta in chunk.tool_calls) > 5
+        with pytest.raises(StreamConsumedError, match="text and tool calls"):
+            stream.generation()

@@ -179,7 +179,7 @@ class AsyncResponseStream(StreamState):
         """Yield what each record of an LLM stream carries (see ``ResponseStream.chunks``).
 
         Iterated to its end, the chunks are also accumulated (up to 16 Mi characters of
-        text): ``await`` :meth:`generation` then returns their ``Generation``.
+        text and tool calls): ``await`` :meth:`generation` then returns their ``Generation``.
         """
         return self._chunks(format, self._kept_text_limit)
 

@@ -193,8 +193,8 @@ class StreamState:
         if self._generation_dropped:
             return StreamConsumedError(
                 f"generation() after chunks(): the pass yielded more than "
-                f"{self._kept_text_limit} characters of text, more than it keeps; join the "
-                "chunks yourself, or read the stream with generation() alone"
+                f"{self._kept_text_limit} characters of text and tool calls, more than it "
+                "keeps; join the chunks yourself, or read the stream with generation() alone"
             )
         return generation_consumed_error()
 
@@ -203,11 +203,12 @@ class StreamState:
     ) -> bool:
         """Add ``chunk`` to a pass's ``builder``; ``False`` once the pass keeps nothing more.
 
-        ``limit``: characters of text the pass keeps (``None``: all, for ``generation()``).
+        ``limit``: characters of text and tool calls the pass keeps (``None``: all, for
+        ``generation()``).
         """
         if builder is None:
             return False
-        if limit is not None and builder.text_length + len(chunk.text) > limit:
+        if limit is not None and builder.kept_length + builder.length_of(chunk) > limit:
             self._generation_dropped = True
             return False
         builder.add(chunk)

@@ -48,19 +48,27 @@ class GenerationBuilder:
         self._latest: dict[int, int] = {}  # a fragment index -> the call it now continues
 
     @property
-    def text_length(self) -> int:
-        """Characters of text accumulated so far."""
+    def kept_length(self) -> int:
+        """Characters kept so far: the text, and the tool calls' ids, names and arguments."""
         return self._length
+
+    @staticmethod
+    def length_of(chunk: GenerationChunk) -> int:
+        """The characters :meth:`add` keeps of ``chunk`` (at most)."""
+        calls = chunk.tool_calls
+        return len(chunk.text) + sum(
+            len(delta.id or "") + len(delta.name or "") + len(delta.arguments) for delta in calls
+        )
 
     def add(self, chunk: GenerationChunk) -> None:
         """Take one chunk into account (chunks of other choices are ignored)."""
         if chunk.index != 0:
             return
+        self._length += self.length_of(chunk)
         if chunk.text:
             if self._first is None:
                 self._first = self._clock()
             self._texts.append(chunk.text)
-            self._length += len(chunk.text)
         if chunk.finish_reason is not None:
             self._finish = chunk.finish_reason
         if chunk.usage is not None:

@@ -211,8 +211,8 @@ class ResponseStream(StreamState):
         tokens without details) yield nothing. Iterated to its end, the chunks are also
         accumulated: :meth:`generation` then returns their ``Generation`` (to print the
         text as it arrives and still get the tool calls and usage). A pass keeps at most
-        16 Mi characters of text for it (memory stays bounded on any stream); past that,
-        ``generation()`` raises ``StreamConsumedError`` saying so.
+        16 Mi characters of text and tool calls for it (memory stays bounded on any
+        stream); past that, ``generation()`` raises ``StreamConsumedError`` saying so.
         """
         return self._chunks(format, self._kept_text_limit)
 

@@ -785,6 +785,9 @@ def test_an_implausible_id_or_model_is_not_recorded() -> None:
     assert response_identity(record) == (None, None)
     assert response_identity({"id": "a", "model": "m"}) == (None, None), "not a chat record"
     assert response_identity({"id": "a", "model": "m", "choices": []}) == ("a", "m")
+    # JSON's "\ud800" gives a lone surrogate, which an OTLP exporter cannot encode.
+    hostile = json.loads('{"id": "chatcmpl-\\ud800", "model": "m\\n", "choices": []}')
+    assert response_identity(hostile) == (None, None)
 
 
 def test_answers_without_an_id_or_model_record_none(local: LocalRuntime, otel: Otel) -> None:

@@ -225,7 +225,9 @@ def response_identity(record: object) -> tuple[str | None, str | None]:
 
     Only records with ``choices`` (chat and completions, streamed or not) are read; an
     empty, non-string or implausibly long value (over 256 characters: what a span or a
-    metric series should not take from a server) is none.
+    metric series should not take from a server) is none; so is one that is not printable
+    (a control character, or a lone surrogate a JSON escape gave, which an OTLP exporter
+    cannot encode as UTF-8, failing the export of the batch it is in).
     """
     if type(record) is not dict or "choices" not in record:
         return None, None
@@ -234,7 +236,9 @@ def response_identity(record: object) -> tuple[str | None, str | None]:
 
 
 def _name(value: object) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= 256 else None
+    if isinstance(value, str) and 0 < len(value) <= 256 and value.isprintable():
+        return value
+    return None
 
 
 def decoded_identity(decoder: object) -> tuple[str | None, str | None]:

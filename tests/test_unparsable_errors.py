@@ -39,6 +39,7 @@ BODIES: dict[str, tuple[int, str, bytes]] = {
     "only-invalid": (400, JSON, b"\xff\xfe\xfd" * 1000),
     "huge-latin1": (400, JSON, b'{"message": "caf\xe9 ' + b"\xe9" * 5_000_000 + b'"}'),
     "empty-400": (400, JSON, b""),
+    "latin1-202": (202, JSON, b'{"OutputLocation": "s3://bucket/caf\xe9"}'),
 }
 REQUEST_ID = "unparsable-request-id"
 
@@ -228,3 +229,20 @@ def test_aiobotocore_s_httpx_backend_too(server: str, method: str, endpoint: str
     assert error.http_status == 400
     assert error.request_id == REQUEST_ID
     assert isinstance(error.__cause__, (UnicodeDecodeError, RecursionError))
+
+
+def test_a_2xx_answer_botocore_cannot_parse_keeps_its_status_and_request_id(
+    server: str, clients: Clients
+) -> None:
+    """An InvokeEndpointAsync answer that is not UTF-8: the status and request id are known."""
+    client = clients.build(
+        region_name="us-east-1", endpoint_url=server, retry=smr.RetryPolicy.disabled()
+    )
+    with pytest.raises(smr.ServiceError) as caught:
+        client.invoke_async("latin1-202", input_location="s3://bucket/input.json")
+    error = caught.value
+    assert error.http_status == 202
+    assert error.request_id == REQUEST_ID
+    assert isinstance(error.__cause__, UnicodeDecodeError)
+    assert "HTTP 202 Accepted response" in error.message
+    assert "caf" not in error.message, "a successful answer's body is not quoted"

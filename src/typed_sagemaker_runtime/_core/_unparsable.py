@@ -25,14 +25,22 @@ _PARSERS = frozenset({"botocore.parsers", "aiobotocore.parsers"})
 
 
 class _ErrorResponse:
-    """What is kept of an error response until the parser has read it."""
+    """What is kept of a response until the parser has read it."""
 
     __slots__ = ("body", "headers", "status")
 
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    def __init__(self, status: int, headers: object, body: bytes) -> None:
         self.status = status
-        self.headers = headers
+        self.headers = headers  # botocore's, read only if the parser fails
         self.body = body
+
+    def lowered_headers(self) -> dict[str, str]:
+        """The headers with lower-case names, as botocore's ``HTTPHeaders`` gives them."""
+        raw = self.headers
+        if not isinstance(raw, Mapping):
+            return {}
+        headers = cast("Mapping[object, object]", raw)
+        return {str(key).lower(): str(value) for key, value in headers.items()}
 
 
 _last_error_response: contextvars.ContextVar[_ErrorResponse | None] = contextvars.ContextVar(
@@ -41,23 +49,22 @@ _last_error_response: contextvars.ContextVar[_ErrorResponse | None] = contextvar
 
 
 def remember_error_response(response_dict: Mapping[str, Any], **_: Any) -> None:
-    """botocore ``before-parse`` hook: keep an error response for :func:`unparsable_response_error`.
+    """botocore ``before-parse`` hook: keep a response for :func:`unparsable_response_error`.
 
+    The status and headers of every response (a 2xx body can fail to parse too: an
+    ``InvokeEndpointAsync`` answer that is not UTF-8), the start of the body of an error.
     A sync function, awaited as is by aiobotocore's emitter; the context variable is the
     calling thread's (sync client) or task's (asyncio client).
     """
     status = response_dict.get("status_code")
-    body = response_dict.get("body")
-    if not isinstance(status, int) or status < 300:
+    if not isinstance(status, int):
         _last_error_response.set(None)
         return
-    kept = bytes(body[:_KEPT]) if isinstance(body, (bytes, bytearray)) else b""
-    headers: object = response_dict.get("headers")
-    kept_headers: dict[str, str] = {}
-    if isinstance(headers, Mapping):
-        for key, value in cast("Mapping[object, object]", headers).items():
-            kept_headers[str(key).lower()] = str(value)  # as botocore's HTTPHeaders
-    _last_error_response.set(_ErrorResponse(status, kept_headers, kept))
+    body: object = response_dict.get("body")
+    kept = b""
+    if status >= 300 and isinstance(body, (bytes, bytearray)):
+        kept = bytes(body[:_KEPT])
+    _last_error_response.set(_ErrorResponse(status, response_dict.get("headers"), kept))
 
 
 def _raised_by_parser(exc: BaseException) -> bool:
@@ -87,7 +94,7 @@ def unparsable_response_error(exc: BaseException, operation: str) -> ServiceErro
     kept = _last_error_response.get()
     _last_error_response.set(None)
     status = kept.status if kept is not None else None
-    headers: Mapping[str, str] = kept.headers if kept is not None else {}
+    headers = kept.lowered_headers() if kept is not None else {}
     request_id = headers.get("x-amzn-requestid") or None
     excerpt = page_excerpt(kept.body.decode("utf-8", "replace")) if kept is not None else ""
     what = "nested too deeply" if isinstance(exc, RecursionError) else "not valid"

@@ -177,7 +177,7 @@ def test_a_trickled_content_length_body_does_not_stretch_the_grace(
     from urllib3.response import HTTPResponse
 
     if not clients.is_async and not hasattr(HTTPResponse, "read1"):
-        pytest.skip("urllib3 before 2.3 has no read1: a sized body is read 64 KiB at a time")
+        pytest.skip("urllib3 before 2.2 has no read1: a sized body is read 64 KiB at a time")
     smr = _client(clients, trickler)
     started = time.monotonic()
     with smr.stream("sized", b"{}") as stream, pytest.raises(ModelStreamInterruptedError):

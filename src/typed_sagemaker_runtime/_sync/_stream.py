@@ -406,7 +406,7 @@ def _body_pieces(raw: _RawResponse) -> Generator[bytes, None, None]:
 
     urllib3's ``stream()`` yields a chunked body chunk by chunk, but blocks on a
     ``Content-Length`` body until it has ``READ_SIZE`` bytes or the end: events (an error
-    event too) would wait for bytes behind them. ``read1`` (urllib3 2.3 and later)
+    event too) would wait for bytes behind them. ``read1`` (urllib3 2.2 and later)
     returns what one read received.
     """
     read1: Callable[..., bytes] | None = getattr(raw, "read1", None)

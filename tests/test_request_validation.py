@@ -81,6 +81,24 @@ SURROGATE_CALLS: dict[str, tuple[Callable[[Any], object], str]] = {
         lambda c: c.generate("llm", "x", parameters={"stop": [LONE]}),
         "parameters",
     ),
+    # Header arguments: botocore raised AttributeError, or the message quoted the surrogate.
+    "invoke-enable-explanations": (
+        lambda c: c.invoke("echo", body=b"x", enable_explanations="`x`" + LONE),
+        "enable_explanations",
+    ),
+    "invoke-async-input-location": (
+        lambda c: c.invoke_async("echo", input_location="s3://bucket/" + LONE),
+        "input_location",
+    ),
+    "stream-inference-id": (
+        lambda c: c.stream("echo", body=b"x", inference_id="id" + LONE),
+        "inference_id",
+    ),
+    "chat-session-id": (lambda c: c.chat("llm", USER, session_id="s" + LONE), "session_id"),
+    "generate-custom-attributes": (
+        lambda c: c.generate("llm", "x", custom_attributes="a" + LONE),
+        "custom_attributes",
+    ),
 }
 
 

@@ -91,12 +91,24 @@ def _check_string(field: str, value: object, shape: Shape, operation: Operation)
         raise _fail(
             field, "must not contain line breaks or NUL (it is sent as an HTTP header)", operation
         )
+    if not value.isascii():
+        _check_encodable(field, value, operation)
     pattern = _pattern(shape.metadata.get("pattern", ".*"))
     if pattern is not None and pattern.fullmatch(value) is None:
         if field in _SENSITIVE:
             raise _fail(field, "must be printable ASCII", operation)
         raise _fail(field, f"{value!r} does not match {shape.metadata['pattern']}", operation)
     return value
+
+
+def _check_encodable(field: str, value: str, operation: Operation) -> None:
+    """Refuse a lone surrogate before a message could quote it or botocore choke on it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _fail(
+            field, "holds a lone surrogate (not valid Unicode, no UTF-8 encoding)", operation
+        ) from exc
 
 
 def _check_integer(field: str, value: object, shape: Shape, operation: Operation) -> int:

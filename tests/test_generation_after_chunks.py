@@ -169,3 +169,22 @@ def test_tool_call_arguments_count_towards_the_kept_limit(
         assert sum(len(delta.arguments) for chunk in chunks for delta in chunk.tool_calls) > 5
         with pytest.raises(StreamConsumedError, match="text and tool calls"):
             stream.generation()
+
+
+def test_the_kept_text_takes_about_a_byte_a_character() -> None:
+    """Token-sized texts are joined as they come: 16 Mi characters are not ~250 MiB of str."""
+    import tracemalloc
+
+    from typed_sagemaker_runtime._decoders._generation import GenerationBuilder
+
+    builder = GenerationBuilder()
+    tracemalloc.start()
+    try:
+        for i in range(100_000):  # each text a new str, as a decoder makes them
+            builder.add(GenerationChunk("t" + chr(0x41 + i % 26) + "k ", None, None, (), 0))
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    text = builder.build().text
+    assert len(text) == 400_000
+    assert kept < 2 * len(text), f"{kept / len(text):.1f} bytes a character"

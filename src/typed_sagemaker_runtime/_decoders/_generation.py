@@ -14,6 +14,8 @@ from .._core._llm_types import Generation, GenerationChunk, ToolCall, ToolCallDe
 
 __all__ = ["GenerationBuilder", "generation_of"]
 
+_BLOCK = 1024  # texts joined into one string at a time
+
 
 class GenerationBuilder:
     """Accumulates the chunks of choice 0 into a :class:`Generation` (sans-I/O).
@@ -23,6 +25,7 @@ class GenerationBuilder:
     """
 
     __slots__ = (
+        "_blocks",
         "_calls",
         "_clock",
         "_finish",
@@ -39,7 +42,8 @@ class GenerationBuilder:
     ) -> None:
         self._clock = clock
         self._started = clock() if started is None else started
-        self._texts: list[str] = []
+        self._texts: list[str] = []  # the latest texts, joined into a block every _BLOCK
+        self._blocks: list[str] = []
         self._length = 0
         self._first: float | None = None
         self._finish: str | None = None
@@ -68,7 +72,11 @@ class GenerationBuilder:
         if chunk.text:
             if self._first is None:
                 self._first = self._clock()
-            self._texts.append(chunk.text)
+            texts = self._texts
+            texts.append(chunk.text)
+            if len(texts) == _BLOCK:  # a str per token would take ~15 bytes a character
+                self._blocks.append("".join(texts))
+                texts.clear()
         if chunk.finish_reason is not None:
             self._finish = chunk.finish_reason
         if chunk.usage is not None:
@@ -104,7 +112,7 @@ class GenerationBuilder:
         )
         first = self._first
         return Generation(
-            text="".join(self._texts),
+            text="".join([*self._blocks, *self._texts]),
             finish_reason=self._finish,
             usage=self._usage,
             tool_calls=calls,

@@ -108,6 +108,22 @@ def test_generation_after_another_pass_says_what_to_do(
             stream.generation()
 
 
+def test_generation_after_chunks_cut_short_by_close_raises(
+    demo: LocalRuntime, clients: Clients
+) -> None:
+    """close() inside the loop ends the pass quietly: its part is no Generation."""
+    smr = clients.local()
+    stream = smr.chat_stream("demo", ASK, max_tokens=20)
+    seen = 0
+    for _ in stream.chunks():
+        seen += 1
+        if seen == 3:
+            stream.close()
+    assert seen == 3
+    with pytest.raises(StreamConsumedError):
+        stream.generation()
+
+
 def _fails_midway(request: InvocationRequest) -> EndpointResponse:
     parts = [
         b'data: {"token":{"id":1,"text":"Hi","special":false}}\n\n',

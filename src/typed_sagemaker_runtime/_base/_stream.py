@@ -215,8 +215,11 @@ class StreamState:
         return True
 
     def _keep_generation(self, builder: GenerationBuilder | None) -> None:
-        """A ``chunks()`` pass ended: keep what it accumulated (the first pass's only)."""
-        if builder is not None and self._generation is None:
+        """A ``chunks()`` pass ended: keep what it accumulated (the first pass's only).
+
+        Not when :meth:`close` ended it: the pass then stops quietly, its text cut short.
+        """
+        if builder is not None and self._generation is None and not self._closed:
             self._generation = builder.build()
 
     def _new_core(self) -> EventStreamCore:

@@ -179,3 +179,18 @@ def test_a_task_cancelled_while_sending_raises_cancelled(local: LocalRuntime) ->
             assert local.requests == [], "cancelled before its first step: nothing sent"
 
     asyncio.run(main())
+
+
+def test_a_task_shows_the_method_and_its_stack_as_with_a_coroutine(local: LocalRuntime) -> None:
+    """A task's repr, get_stack() and print_stack() see the request's own coroutine."""
+
+    async def main() -> None:
+        async with local.async_client() as smr:
+            task = asyncio.create_task(smr.chat_stream("llm", HELLO))
+            await asyncio.sleep(0)  # the task's first step: the request is under way
+            assert "AsyncSageMakerRuntime.chat_stream()" in repr(task)
+            assert task.get_stack(), "a pending task has the request's frame"
+            async with await task as stream:
+                await stream.read()
+
+    asyncio.run(main())

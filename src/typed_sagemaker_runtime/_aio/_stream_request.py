@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Coroutine, Generator
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, final
+from types import CodeType, CoroutineType, FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, cast, final
 
 from .._core._exceptions import StreamConsumedError
 from .._core._public import public
@@ -96,6 +96,38 @@ class AsyncStreamRequest(Coroutine[Any, Any, "AsyncResponseStream"]):
     def __repr__(self) -> str:
         state = "sent" if self._used else "not sent"
         return f"<AsyncStreamRequest {state}>"
+
+    # The request's own, for what inspects a task's coroutine (the task's repr, its
+    # get_stack() and print_stack(), asyncio's debug mode) as it did before.
+    @property
+    def _coroutine(self) -> CoroutineType[Any, Any, AsyncResponseStream]:
+        # An ``async def`` method's coroutine (what ``stream_request`` wraps).
+        return cast("CoroutineType[Any, Any, AsyncResponseStream]", self._request)
+
+    @property
+    def __name__(self) -> str:  # pyright: ignore[reportIncompatibleVariableOverride]
+        """The method's qualified name (``AsyncSageMakerRuntime.stream``)."""
+        return self._coroutine.__qualname__
+
+    @property
+    def cr_frame(self) -> FrameType | None:
+        """The request's frame while it runs or waits, else ``None``."""
+        return self._coroutine.cr_frame
+
+    @property
+    def cr_code(self) -> CodeType:
+        """The request's code object."""
+        return self._coroutine.cr_code
+
+    @property
+    def cr_running(self) -> bool:
+        """Whether the request is running now."""
+        return self._coroutine.cr_running
+
+    @property
+    def cr_await(self) -> Any:
+        """What the request waits on, if anything."""
+        return self._coroutine.cr_await
 
     def __del__(self) -> None:
         if not getattr(self, "_used", True):

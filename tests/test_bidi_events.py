@@ -17,6 +17,7 @@ from typed_sagemaker_runtime._core._bidi_events import (
     BidiEvent,
     BidiEventDecoder,
     BidiPayloadPart,
+    MessageJoiner,
     decode_request_part,
     encode_part,
     encode_response_event,
@@ -312,3 +313,55 @@ def test_a_truncated_response_raises_at_finish() -> None:
     assert decoder.feed(encode_response_event(BidiPayloadPart(b"ok", None, None))[:-3]) == []
     with pytest.raises(StreamDecodeError, match="middle of a message"):
         decoder.finish()
+
+
+# --- messages joined from parts -----------------------------------------------------------
+
+
+def test_partial_parts_are_joined_up_to_the_complete_one() -> None:
+    joiner = MessageJoiner()
+    snowman = "☃".encode()
+    assert joiner.add(BidiPayloadPart(b"a" + snowman[:1], "UTF8", "PARTIAL")) is None
+    assert joiner.pending == 2
+    assert joiner.add(BidiPayloadPart(snowman[1:], "UTF8", "PARTIAL")) is None
+    assert joiner.add(BidiPayloadPart(b"!", "UTF8", "COMPLETE")) == "a☃!"
+    assert joiner.add(BidiPayloadPart(b"\x00", None, None)) == b"\x00"
+    assert joiner.add(BidiPayloadPart(b"raw", "BINARY", "COMPLETE")) == b"raw"
+    assert joiner.finish() is None
+
+
+@given(st.lists(st.tuples(st.text(max_size=8), st.booleans()), max_size=8), st.data())
+def test_any_text_cut_into_parts_joins_back(
+    messages: list[tuple[str, bool]], data: st.DataObject
+) -> None:
+    joiner = MessageJoiner()
+    got: list[bytes | str] = []
+    for text, as_text in messages:
+        raw = text.encode()
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=3)))
+        pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+        kind = "UTF8" if as_text else "BINARY"
+        for piece in pieces[:-1]:
+            assert joiner.add(BidiPayloadPart(piece, kind, "PARTIAL")) is None
+        message = joiner.add(BidiPayloadPart(pieces[-1], kind, "COMPLETE"))
+        assert message is not None
+        got.append(message)
+    assert got == [text if as_text else text.encode() for text, as_text in messages]
+
+
+def test_a_message_left_partial_at_the_end_is_given_by_finish() -> None:
+    joiner = MessageJoiner()
+    joiner.add(BidiPayloadPart(b"tail", "UTF8", "PARTIAL"))
+    assert joiner.finish() == "tail"
+    assert joiner.finish() is None
+
+
+def test_invalid_utf8_and_an_endless_partial_message_raise() -> None:
+    with pytest.raises(StreamDecodeError, match="UTF-8"):
+        MessageJoiner().add(BidiPayloadPart(b"\xff", "UTF8", None))
+    joiner = MessageJoiner(max_bytes=10)
+    joiner.add(BidiPayloadPart(b"x" * 6, None, "PARTIAL"))
+    with pytest.raises(StreamDecodeError, match="over 10 bytes"):
+        joiner.add(BidiPayloadPart(b"x" * 6, None, "PARTIAL"))
+    assert joiner.pending == 0
+    assert joiner.finish() is None

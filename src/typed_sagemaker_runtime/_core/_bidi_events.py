@@ -240,3 +240,62 @@ class BidiEventDecoder:
         if self._error is not None:
             raise self._error
         self._frames.finish()
+
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+"""The default bound of one message joined from PARTIAL parts."""
+
+
+class MessageJoiner:
+    """Joins PARTIAL parts up to the COMPLETE one: what ``messages()`` yields, sans-I/O.
+
+    ``add(part)`` returns the finished message, or ``None`` while it is still partial. A
+    part without ``CompletionState`` is complete (the service's default). The message is
+    ``str`` when its first part is UTF8, else ``bytes`` (no ``DataType`` means BINARY), and
+    its UTF-8 is decoded once whole, so a character may be split across parts. Invalid
+    UTF-8 or a message over ``max_bytes`` raises :class:`StreamDecodeError`.
+    """
+
+    __slots__ = ("_data_type", "_max_bytes", "_pieces", "_size")
+
+    def __init__(self, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self._max_bytes = max_bytes
+        self._pieces: list[bytes] = []
+        self._size = 0
+        self._data_type: str | None = None
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a message still waiting for its COMPLETE part."""
+        return self._size
+
+    def add(self, part: BidiPayloadPart) -> bytes | str | None:
+        """Add the next part; return the message it completes, if it does."""
+        if not self._pieces:
+            self._data_type = part.data_type
+        self._size += len(part.data)
+        if self._size > self._max_bytes:
+            self._pieces.clear()
+            self._size = 0
+            raise StreamDecodeError(
+                f"a message joined from PARTIAL parts is over {self._max_bytes:,} bytes"
+            )
+        self._pieces.append(part.data)
+        if part.completion_state == "PARTIAL":
+            return None
+        return self._take()
+
+    def finish(self) -> bytes | str | None:
+        """At the end of the stream: the message left without its COMPLETE part, if any."""
+        return self._take() if self._pieces else None
+
+    def _take(self) -> bytes | str:
+        data = b"".join(self._pieces)
+        self._pieces.clear()
+        self._size = 0
+        if self._data_type != "UTF8":
+            return data
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StreamDecodeError(f"a UTF8 message is not valid UTF-8: {exc.reason}") from None

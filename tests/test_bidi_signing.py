@@ -21,8 +21,10 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from typed_sagemaker_runtime._core._bidi_events import BidiPayloadPart, encode_part
 from typed_sagemaker_runtime._core._bidi_signing import (
     EventSigner,
+    epoch_millis,
     event_signature,
     event_string_to_sign,
+    from_epoch_millis,
     sign_request,
 )
 from typed_sagemaker_runtime._core._eventstream import FrameDecoder, parse_headers
@@ -301,3 +303,10 @@ def test_incomplete_credentials_raise_credentials_error_before_anything_is_signe
         )
     with pytest.raises(CredentialsError):
         EventSigner(incomplete, "us-east-1", "0" * 64)
+
+
+@pytest.mark.parametrize("millis", [0, 1, 999, 1_764_072_000_123, 253_402_300_799_999, -1])
+def test_date_header_milliseconds_convert_exactly_both_ways(millis: int) -> None:
+    moment = from_epoch_millis(millis)
+    assert epoch_millis(moment) == millis
+    assert moment.tzinfo is not None

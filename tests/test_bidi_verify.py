@@ -26,6 +26,7 @@ from typed_sagemaker_runtime._core._bidi_verify import (
     verify_request_signature,
 )
 from typed_sagemaker_runtime._core._eventstream import (
+    EncodableHeaderValue,
     FrameDecoder,
     Timestamp,
     encode_frame,
@@ -237,3 +238,23 @@ def test_an_unknown_key_a_wrong_secret_and_an_old_date_are_refused() -> None:
         )
     with pytest.raises(SignatureMismatch, match="clock"):
         _verify(_signed_headers(NOON - timedelta(minutes=10)))
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        # an int32 :date decodes as an int too, but the signature covers a timestamp's bytes
+        ({":date": 5, ":chunk-signature": bytes(32)}, "does not match"),
+        ({":date": "now", ":chunk-signature": bytes(32)}, "not a timestamp"),
+        ({":date": Timestamp(2**62), ":chunk-signature": bytes(32)}, "out of range"),
+        ({":date": Timestamp(0), ":chunk-signature": bytes(31)}, "not 32 bytes"),
+        ({":date": Timestamp(0), ":chunk-signature": "0" * 32}, "not 32 bytes"),
+        ({":date": Timestamp(0)}, "exactly"),
+    ],
+)
+def test_malformed_signature_headers_are_refused(
+    headers: dict[str, EncodableHeaderValue], reason: str
+) -> None:
+    frame = encode_frame(headers, b"payload")
+    with pytest.raises(SignatureMismatch, match=reason):
+        _verifier("0" * 64).verify(*FrameDecoder().feed(frame)[0])

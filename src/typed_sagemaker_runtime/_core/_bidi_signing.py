@@ -39,7 +39,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from botocore.auth import SigV4Auth
@@ -107,15 +107,17 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def epoch_millis(moment: datetime) -> int:
-    """Milliseconds since the Unix epoch of a UTC datetime."""
-    delta = as_utc(moment) - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    """Milliseconds since the Unix epoch of a datetime (naive meaning UTC)."""
+    return (as_utc(moment) - _EPOCH) // timedelta(milliseconds=1)
 
 
 def from_epoch_millis(millis: int) -> datetime:
-    """The UTC datetime of a ``:date`` header value."""
-    return datetime.fromtimestamp(millis / 1000, timezone.utc)
+    """The UTC datetime of a ``:date`` header value, exactly (``OverflowError`` if out of range)."""
+    return _EPOCH + timedelta(milliseconds=millis)
 
 
 def signing_key(secret_key: str, day: str, region: str, service: str = SERVICE) -> bytes:

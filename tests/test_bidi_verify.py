@@ -14,11 +14,13 @@ import pytest
 from botocore.credentials import ReadOnlyCredentials
 from hypothesis import given, strategies as st
 
+from typed_sagemaker_runtime._core._bidi_endpoint import BidiEndpoint
 from typed_sagemaker_runtime._core._bidi_events import (
     BidiPayloadPart,
     decode_request_part,
     encode_part,
 )
+from typed_sagemaker_runtime._core._bidi_request import prepare_request
 from typed_sagemaker_runtime._core._bidi_signing import EventSigner, sign_request
 from typed_sagemaker_runtime._core._bidi_verify import (
     EventChainVerifier,
@@ -32,6 +34,7 @@ from typed_sagemaker_runtime._core._eventstream import (
     encode_frame,
     parse_headers,
 )
+from typed_sagemaker_runtime._core._exceptions import ClientValidationError, CredentialsError
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 CREDENTIALS = ReadOnlyCredentials("AKIDEXAMPLE", SECRET, "TOK")
@@ -258,3 +261,52 @@ def test_malformed_signature_headers_are_refused(
     frame = encode_frame(headers, b"payload")
     with pytest.raises(SignatureMismatch, match=reason):
         _verifier("0" * 64).verify(*FrameDecoder().feed(frame)[0])
+
+
+# --- the whole opening, client to server -------------------------------------------------
+
+
+def test_a_prepared_request_and_its_events_verify_end_to_end() -> None:
+    endpoint = BidiEndpoint("https://localhost:9443", "localhost", 9443, True)
+    ticks = _ticks()
+    opened = prepare_request(
+        "my-ep",
+        endpoint=endpoint,
+        region="eu-west-1",
+        credentials=CREDENTIALS,
+        model_invocation_path="v1/listen",
+        model_query_string="model=nova-3",
+        clock=lambda: next(ticks),
+    )
+    request = opened.request
+    headers = dict(request.headers)
+    assert request.path == "/endpoints/my-ep/invocations-bidirectional-stream"
+    assert headers["host"] == "localhost:9443"
+    seed, region, secret = verify_request_signature(
+        method=request.method,
+        authority=endpoint.authority,
+        path=request.path,
+        headers=headers,
+        secret_for={"AKIDEXAMPLE": SECRET}.get,
+        clock=lambda: NOON,
+    )
+    assert region == "eu-west-1"
+    verifier = EventChainVerifier(seed_signature=seed, secret_key=secret, region=region)
+    wire = opened.signer.sign(encode_part(BidiPayloadPart(b"hi", "UTF8", None)))
+    wire += opened.signer.end_frame()
+    received = [verifier.verify(*frame) for frame in FrameDecoder().feed(wire)]
+    assert decode_request_part(received[0]).data == b"hi"
+    assert verifier.ended
+
+
+def test_arguments_are_checked_before_credentials_and_a_region_is_required() -> None:
+    endpoint = BidiEndpoint("https://localhost:9443", "localhost", 9443, True)
+    incomplete = ReadOnlyCredentials(None, None, None)
+    with pytest.raises(ClientValidationError) as caught:
+        prepare_request("bad_name", endpoint=endpoint, region="us-east-1", credentials=incomplete)
+    assert caught.value.field == "endpoint_name"
+    with pytest.raises(ClientValidationError) as caught:
+        prepare_request("ep", endpoint=endpoint, region=None, credentials=CREDENTIALS)
+    assert caught.value.field == "region_name"
+    with pytest.raises(CredentialsError):
+        prepare_request("ep", endpoint=endpoint, region="us-east-1", credentials=incomplete)

@@ -121,12 +121,14 @@ def test_default_ports_and_ipv6_hosts_in_a_custom_endpoint() -> None:
         ("https://user@host", "no path"),
         ("https://host:99999", "not a valid URL"),
         ("https://ho st", "invalid host"),
+        ("ftp://user:hunter2@host", "scheme is 'ftp'"),
     ],
 )
 def test_a_bad_custom_endpoint_names_where_it_came_from(url: str, fragment: str) -> None:
     with pytest.raises(ClientValidationError, match=fragment) as caught:
         resolve_endpoint(region="us-east-1", partition=AWS, env={}, endpoint_url=url)
     assert caught.value.field == "bidi_endpoint_url"
+    assert "hunter2" not in str(caught.value)
     with pytest.raises(ClientValidationError, match=fragment) as caught:
         resolve_endpoint(region="us-east-1", partition=AWS, env={ENDPOINT_ENV: url})
     assert caught.value.field == ENDPOINT_ENV
@@ -222,3 +224,9 @@ def test_the_longest_valid_values_are_accepted() -> None:
         model_query_string="a=" + "%41" * 682,
     )
     assert len(headers["X-Amzn-SageMaker-Model-Query-String"]) == 2048
+
+
+def test_an_endpoint_url_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(ClientValidationError, match="expected str, got bytes") as caught:
+        resolve_endpoint(region="us-east-1", partition=AWS, env={}, endpoint_url=b"https://x")
+    assert caught.value.field == "bidi_endpoint_url"

@@ -111,15 +111,20 @@ def _dict(value: object) -> dict[str, object]:
     return dict(cast("dict[str, object]", value)) if isinstance(value, dict) else {}
 
 
-def parse_endpoint_url(url: str, field: str) -> BidiEndpoint:
-    """An ``https://host[:port]`` (or ``http://``) endpoint URL, checked; no path or query."""
+def parse_endpoint_url(url: object, field: str) -> BidiEndpoint:
+    """An ``https://host[:port]`` (or ``http://``) endpoint URL, checked; no path or query.
+
+    Messages show the scheme or host at most, never the URL (it may hold a password).
+    """
+    if not isinstance(url, str):
+        raise _fail(field, f"expected str, got {type(url).__name__}")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise _fail(field, f"not a valid URL: {exc}") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise _fail(field, f"must be an https:// URL with a host, got {url[:100]!r}")
+        raise _fail(field, f"must be an https:// URL with a host (the scheme is {parts.scheme!r})")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise _fail(field, "must be scheme, host and port only (no path, query or user)")
     host = parts.hostname
@@ -144,7 +149,7 @@ def resolve_endpoint(
     use_fips: bool = False,
     use_dualstack: bool = False,
     env: Mapping[str, str],
-    endpoint_url: str | None = None,
+    endpoint_url: object = None,
 ) -> BidiEndpoint:
     """The endpoint a bidirectional stream connects to, from the inputs alone.
 
@@ -152,7 +157,7 @@ def resolve_endpoint(
     ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2``, then the model's rules for ``region``.
     """
     custom_field = "bidi_endpoint_url"
-    custom = endpoint_url
+    custom: object = endpoint_url
     if custom is None and not _truthy(env.get(IGNORE_ENDPOINTS_ENV)):
         custom = env.get(ENDPOINT_ENV) or None
         custom_field = ENDPOINT_ENV

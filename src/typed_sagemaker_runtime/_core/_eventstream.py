@@ -24,6 +24,7 @@ import json
 import struct
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TypeAlias, cast
 
 from ._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
@@ -31,6 +32,21 @@ from ._exceptions import StreamDecodeError
 
 HeaderValue: TypeAlias = bool | int | bytes | str
 """A decoded header value. Timestamps decode to ``int`` milliseconds, UUIDs to 16 ``bytes``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timestamp:
+    """A header value to encode as an event-stream timestamp (type 8), e.g. a signed ``:date``.
+
+    Decoding gives the plain ``int`` milliseconds back (see :data:`HeaderValue`).
+    """
+
+    millis: int
+    """Milliseconds since the Unix epoch."""
+
+
+EncodableHeaderValue: TypeAlias = HeaderValue | Timestamp
+"""What :func:`encode_frame` writes: a :data:`HeaderValue`, or a :class:`Timestamp`."""
 
 PRELUDE_LENGTH = 12
 MIN_FRAME_LENGTH = PRELUDE_LENGTH + 4
@@ -230,6 +246,40 @@ def _error_fields(payload: bytes) -> tuple[str | None, str | None]:
     )
 
 
+def _error_event(
+    kind: int, headers: Mapping[str, HeaderValue], payload: bytes
+) -> ModelStreamError | InternalStreamFailure:
+    if kind == _MODEL_STREAM_ERROR:
+        message, code = _error_fields(payload)
+        return ModelStreamError(message=message, error_code=code)
+    if kind == _INTERNAL_STREAM_FAILURE:
+        message, _ = _error_fields(payload)
+        exception_type = headers.get(":exception-type")
+        if exception_type != "InternalStreamFailure" and isinstance(exception_type, str):
+            message = f"{exception_type}: {message}" if message else exception_type
+        return InternalStreamFailure(message=message)
+    parts = [
+        str(value)
+        for value in (headers.get(":error-code"), headers.get(":error-message"))
+        if value is not None
+    ]
+    return InternalStreamFailure(message=": ".join(parts) or None)
+
+
+def error_event(
+    headers: Mapping[str, HeaderValue], payload: bytes
+) -> ModelStreamError | InternalStreamFailure | None:
+    """The error event a parsed frame carries, or ``None`` if it is not an error frame.
+
+    ``:message-type: exception`` of an unknown type and ``:message-type: error`` become
+    :class:`InternalStreamFailure`, as in :class:`EventDecoder`.
+    """
+    kind = _classify(headers)
+    if kind in (_PAYLOAD, _SKIP):
+        return None
+    return _error_event(kind, headers, payload)
+
+
 class EventDecoder:
     """Incremental decoder from event-stream bytes to typed SageMaker stream events.
 
@@ -270,22 +320,8 @@ class EventDecoder:
             kind = known[0]
             if kind == _PAYLOAD:
                 events.append(PayloadPart(payload))
-            elif kind == _MODEL_STREAM_ERROR:
-                message, code = _error_fields(payload)
-                events.append(ModelStreamError(message=message, error_code=code))
-            elif kind == _INTERNAL_STREAM_FAILURE:
-                message, _ = _error_fields(payload)
-                exception_type = known[1].get(":exception-type")
-                if exception_type != "InternalStreamFailure" and isinstance(exception_type, str):
-                    message = f"{exception_type}: {message}" if message else exception_type
-                events.append(InternalStreamFailure(message=message))
-            elif kind == _ERROR_MESSAGE:
-                parts = [
-                    str(value)
-                    for value in (known[1].get(":error-code"), known[1].get(":error-message"))
-                    if value is not None
-                ]
-                events.append(InternalStreamFailure(message=": ".join(parts) or None))
+            elif kind != _SKIP:
+                events.append(_error_event(kind, known[1], payload))
         return events
 
     def finish(self) -> None:
@@ -298,9 +334,11 @@ class EventDecoder:
 # --- Encoding ---------------------------------------------------------------------------
 
 
-def _encode_header(name: str, value: HeaderValue) -> bytes:
+def _encode_header(name: str, value: EncodableHeaderValue) -> bytes:
     encoded_name = name.encode("utf-8")
     prefix = bytes([len(encoded_name)]) + encoded_name
+    if isinstance(value, Timestamp):
+        return prefix + b"\x08" + _I64.pack(value.millis)
     if isinstance(value, bool):
         return prefix + (b"\x00" if value else b"\x01")
     if isinstance(value, int):
@@ -314,9 +352,14 @@ def _encode_header(name: str, value: HeaderValue) -> bytes:
     return prefix + kind + _U16.pack(len(data)) + data
 
 
-def encode_frame(headers: Mapping[str, HeaderValue], payload: bytes = b"") -> bytes:
+def encode_headers(headers: Mapping[str, EncodableHeaderValue]) -> bytes:
+    """Encode a frame's header block, in the mapping's order."""
+    return b"".join(_encode_header(name, value) for name, value in headers.items())
+
+
+def encode_frame(headers: Mapping[str, EncodableHeaderValue], payload: bytes = b"") -> bytes:
     """Encode one event-stream frame with both CRCs."""
-    header_block = b"".join(_encode_header(name, value) for name, value in headers.items())
+    header_block = encode_headers(headers)
     total = MIN_FRAME_LENGTH + len(header_block) + len(payload)
     prelude = struct.pack(">II", total, len(header_block))
     message = prelude + _U32.pack(_crc32(prelude)) + header_block + payload

@@ -12,6 +12,7 @@ import json
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -184,6 +185,33 @@ def test_a_chunked_body_over_6_mb_gets_413(
     assert error["Error"]["Code"] == "413"
     assert local.requests == []
     _still_serves(raw)
+
+
+def test_tiny_chunks_cost_the_server_no_more_memory_than_the_body() -> None:
+    """A body sent as 100,000 two-byte chunks is held as its 200 KB, not as 100,000 objects.
+
+    Kept as a list of parts, each two bytes cost about 40 (a 6 MB body in 2-byte chunks
+    held 120 MB per connection).
+    """
+    with LocalRuntime(request_timeout=TIMEOUT) as local:
+        local.add_endpoint("echo", handler=lambda request: b"%d" % len(request.body))
+        chunks = 100_000
+        request = (
+            ECHO
+            + b"Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"2\r\nxy\r\n" * chunks
+            + b"0\r\n\r\n"
+        )
+        tracemalloc.start()
+        try:
+            with _connect(local) as sock:
+                sock.sendall(request)
+                status, _, body = _read_response(sock)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert (status, body) == (200, b"%d" % (2 * chunks))
+    assert peak < 2_000_000, f"{peak:,} bytes traced for a {2 * chunks:,} byte body"
 
 
 # --- malformed requests: a 4xx answer and a close -----------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,11 @@ from .._core._events import PayloadPart, StreamEvent
 from ._model import RawFrames
 
 __all__ = ["Rechunk"]
+
+PACED_SECONDS = 0.005
+"""A handler that took longer than this for its last item is paced (a model writing
+tokens): what is left of a record then goes out before the next one is waited for, as
+SageMaker forwards what it has, instead of lagging a whole token behind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +35,12 @@ class Rechunk:
     * ``Rechunk.fixed(5, 300)``: parts of 5, then 300 bytes, repeated;
     * ``Rechunk.random(1, 512, seed=0)``: sizes drawn uniformly from 1 to 512 bytes.
 
-    A part goes out as soon as it is full, so a record's tail may wait for the next
-    record; what is left when the handler's stream ends (or before an error event)
-    goes out as a shorter part. With a ``seed``, each endpoint's n-th stream is cut the
+    A part goes out as soon as it is full. A record's tail waits for the next record
+    (and shares its part) only while the handler produces faster than it can be sent:
+    when the handler took more than 5 ms for its last item (a paced model), what is
+    left goes out as a shorter part before the next item is waited for, so text still
+    arrives as it is written. What is left when the handler's stream ends (or before an
+    error event) goes out as a shorter part. With a ``seed``, each endpoint's n-th stream is cut the
     same way on every run; ``seed=None`` cuts differently every time.
 
     ``sizes`` (fixed sizes, used in turn) wins over ``min_size``/``max_size`` (random).
@@ -84,8 +93,13 @@ def rechunked(
     """
     pending = bytearray()
     size = next(sizes)
+    waited = 0.0
     try:
         while True:
+            if pending and waited > PACED_SECONDS:  # the tail would wait for the next record
+                yield PayloadPart(bytes(pending))
+                pending.clear()
+            started = time.monotonic()
             try:
                 item = next(items)
             except StopIteration:
@@ -94,6 +108,7 @@ def rechunked(
                 if pending:
                     yield PayloadPart(bytes(pending))
                 raise
+            waited = time.monotonic() - started
             if not isinstance(item, PayloadPart):
                 if pending:
                     yield PayloadPart(bytes(pending))

@@ -180,7 +180,8 @@ def test_a_paced_handlers_record_arrives_before_the_next_is_written(
     response = raw.invoke_endpoint_with_response_stream(EndpointName="paced", Body=b"{}")
     received = b""
     for event in response["Body"]:
-        received += event["PayloadPart"]["Bytes"]
+        part: Any = event
+        received += part["PayloadPart"]["Bytes"]
         if received == RECORDS[0]:
             client_has_first.set()
     assert received == RECORDS[0] + RECORDS[1]

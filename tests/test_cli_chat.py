@@ -279,7 +279,11 @@ def test_an_answer_cut_by_an_error_ends_its_line_once(
     from typed_sagemaker_runtime.testing import EndpointResponse, ModelStreamError
 
     def cut(request: object) -> EndpointResponse:
-        events = [_chat_chunk("Once "), _chat_chunk("upon"), ModelStreamError("late", "Timeout")]
+        events: list[bytes | ModelStreamError] = [
+            _chat_chunk("Once "),
+            _chat_chunk("upon"),
+            ModelStreamError("late", "Timeout"),
+        ]
         return EndpointResponse(iter(events), content_type="text/event-stream")
 
     local.add_endpoint("cut", cut)

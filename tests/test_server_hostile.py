@@ -238,6 +238,11 @@ _MALFORMED = {
         400,
     ),
     "unknown Transfer-Encoding": (ECHO + b"Transfer-Encoding: gzip\r\n\r\n", 501),
+    "a bare CR in a header value (echoed into Content-Type)": (
+        ECHO + b"Accept: a\rSet-Cookie: z\r\nContent-Length: 2\r\n\r\nhi",
+        400,
+    ),
+    "a NUL in a header value": (ECHO + b"Accept: a\0b\r\nContent-Length: 2\r\n\r\nhi", 400),
     "1,000 headers": (ECHO + b"X-Flood: 1\r\n" * 1000 + b"\r\n", 431),
     "a 70 KB header line": (ECHO + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
     "100 KB of headers": (

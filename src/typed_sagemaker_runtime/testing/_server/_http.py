@@ -136,12 +136,19 @@ def _read_head(reader: SocketReader) -> tuple[str, str, str, Headers] | None:
         size += len(raw)
         if len(fields) >= _MAX_HEADERS or size > _MAX_HEAD:
             raise BadRequest("request header fields too large", 431)
+        if _has_bare_cr_or_nul(raw):  # RFC 9112 2.2; echoed, a CR could split a response header
+            raise BadRequest("malformed header line")
         text = raw.decode("latin-1")
         name, sep, value = text.partition(":")
         if not sep or not name or name != name.strip():
             raise BadRequest("malformed header line")
         fields.append((name, value.strip()))
     return method, target, version, Headers(fields)
+
+
+def _has_bare_cr_or_nul(line: bytes) -> bool:
+    content = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+    return b"\r" in content or b"\0" in content
 
 
 def read_request(

@@ -29,6 +29,7 @@ from typed_sagemaker_runtime.testing import (
     ModelStreamError,
     PayloadPart,
     Rechunk,
+    SlowTokens,
     StreamErrorEvent,
     StreamEvent,
 )
@@ -186,6 +187,24 @@ def test_a_paced_handlers_record_arrives_before_the_next_is_written(
             client_has_first.set()
     assert received == RECORDS[0] + RECORDS[1]
     assert waited == [True]
+
+
+def test_slow_tokens_wait_per_record_written_not_per_part_cut(
+    local: LocalRuntime, raw: SageMakerRuntimeClient
+) -> None:
+    """``SlowTokens(0.2)`` over three records cut byte by byte: two waits, not 47.
+
+    Waiting before each cut part, ``smr serve --fault demo:slow-tokens:delay=0.5`` (cut at
+    random by default) ran several times slower than the delay per token it promises.
+    """
+    local.add_endpoint(
+        "slow", _records, rechunk=Rechunk.fixed(1), faults=[SlowTokens(delay_seconds=0.2)]
+    )
+    started = time.monotonic()
+    parts = _parts(raw, "slow")
+    elapsed = time.monotonic() - started
+    assert parts == [WHOLE[i : i + 1] for i in range(len(WHOLE))]
+    assert elapsed < 3.0, f"{elapsed:.1f} s: a wait per part (47 x 0.2 s = 9.4 s)"
 
 
 @pytest.mark.parametrize(

@@ -214,6 +214,14 @@ def test_tiny_chunks_cost_the_server_no_more_memory_than_the_body() -> None:
     assert peak < 2_000_000, f"{peak:,} bytes traced for a {2 * chunks:,} byte body"
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 0.0, 1e10])
+@pytest.mark.parametrize("name", ["idle_timeout", "request_timeout"])
+def test_a_timeout_no_socket_can_take_is_refused_up_front(name: str, value: float) -> None:
+    """An infinite timeout was accepted, then every connection died of an OverflowError."""
+    with pytest.raises(ValueError, match=name):
+        LocalRuntime(**{name: value})
+
+
 # --- malformed requests: a 4xx answer and a close -----------------------------------------
 
 _MALFORMED = {

@@ -209,7 +209,17 @@ def test_slow_tokens_wait_per_record_written_not_per_part_cut(
 
 @pytest.mark.parametrize(
     "arguments",
-    [{"sizes": (0,)}, {"sizes": (3, -1)}, {"min_size": 0}, {"min_size": 9, "max_size": 3}],
+    [
+        {"sizes": (0,)},
+        {"sizes": (3, -1)},
+        {"min_size": 0},
+        {"min_size": 9, "max_size": 3},
+        {"sizes": (1.5,)},  # was accepted, then a TypeError in the stream blamed on the model
+        {"sizes": (True,)},
+        {"sizes": [3]},
+        {"min_size": 1.5, "max_size": 3},
+        {"max_size": "9"},
+    ],
 )
 def test_rechunk_refuses_sizes_below_one(arguments: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="Rechunk"):

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from .._core._events import PayloadPart, StreamEvent
 from ._model import RawFrames
@@ -56,8 +57,15 @@ class Rechunk:
     """Seed of the random sizes (per endpoint and stream); ``None``: different every run."""
 
     def __post_init__(self) -> None:
-        if any(isinstance(size, bool) or size < 1 for size in self.sizes):
+        if not _whole_sizes(self.sizes):  # checked at run time: callers may not be type-checked
+            raise ValueError(f"Rechunk sizes must be a tuple of ints >= 1, not {self.sizes!r}")
+        if any(size < 1 for size in self.sizes):
             raise ValueError(f"Rechunk sizes must be >= 1, not {self.sizes!r}")
+        if not (_whole(self.min_size) and _whole(self.max_size)):
+            raise ValueError(
+                f"Rechunk min_size and max_size must be ints, not {self.min_size!r}, "
+                f"{self.max_size!r}"
+            )
         if not 1 <= self.min_size <= self.max_size:
             raise ValueError(
                 f"Rechunk needs 1 <= min_size <= max_size, not {self.min_size}..{self.max_size}"
@@ -81,6 +89,14 @@ class Rechunk:
             return itertools.cycle(self.sizes)
         rng = random.Random(None if self.seed is None else f"{self.seed}/{key}")
         return (rng.randint(self.min_size, self.max_size) for _ in itertools.count())
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _whole_sizes(value: object) -> bool:
+    return isinstance(value, tuple) and all(map(_whole, cast("tuple[object, ...]", value)))
 
 
 def rechunked(

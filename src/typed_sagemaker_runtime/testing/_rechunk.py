@@ -23,7 +23,9 @@ __all__ = ["Rechunk"]
 PACED_SECONDS = 0.005
 """A handler that took longer than this for its last item is paced (a model writing
 tokens): what is left of a record then goes out before the next one is waited for, as
-SageMaker forwards what it has, instead of lagging a whole token behind."""
+SageMaker forwards what it has, instead of lagging a whole token behind. An unpaced
+handler's item takes microseconds (at most 0.1 ms in 9,000 items, measured with a
+thread and two processes spinning on two cores), so its seeded cuts still repeat."""
 
 
 @dataclass(frozen=True, slots=True)

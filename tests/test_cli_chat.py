@@ -223,6 +223,28 @@ def test_a_failed_turn_is_one_line_and_the_conversation_goes_on(
     assert json.loads(local.requests[-1].body)["messages"] == [{"role": "user", "content": "Hello"}]
 
 
+def test_a_turn_too_large_to_send_names_the_conversation_and_the_next_turn_goes_on(
+    local: LocalRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 7 MB line is refused unsent naming the conversation (smr chat has no BODY)."""
+    local.add_endpoint("demo", DemoLLM(tokens_per_second=None))
+    argv = ["chat", "demo", "--endpoint-url", local.endpoint_url, "--max-tokens", "3"]
+    assert main([*argv, "x" * 7_000_000], out=io.StringIO()) == 2
+    one_shot = capsys.readouterr().err.splitlines()
+    assert len(one_shot) == 1
+    assert one_shot[0].startswith("smr: error: ClientValidationError: the conversation: ")
+    assert "BODY" not in one_shot[0]
+    pipe_in(monkeypatch, b"x" * 7_000_000 + b"\nHello\n")
+    out = io.StringIO()
+    assert main(argv, out=out) == 2, "nothing was sent for a turn"
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == one_shot
+    assert out.getvalue() != ""
+    assert [json.loads(r.body)["messages"] for r in local.requests] == [
+        [{"role": "user", "content": "Hello"}]
+    ]
+
+
 # --- failures: the exit status, and where their lines start ------------------------------
 
 
@@ -257,7 +279,11 @@ def test_an_answer_cut_by_an_error_ends_its_line_once(
     from typed_sagemaker_runtime.testing import EndpointResponse, ModelStreamError
 
     def cut(request: object) -> EndpointResponse:
-        events = [_chat_chunk("Once "), _chat_chunk("upon"), ModelStreamError("late", "Timeout")]
+        events: list[bytes | ModelStreamError] = [
+            _chat_chunk("Once "),
+            _chat_chunk("upon"),
+            ModelStreamError("late", "Timeout"),
+        ]
         return EndpointResponse(iter(events), content_type="text/event-stream")
 
     local.add_endpoint("cut", cut)

@@ -112,6 +112,30 @@ def test_the_client_classes_document_their_constructor() -> None:
         assert re.findall(r"^    (\w+):", args, re.MULTILINE) == parameters
 
 
+def test_every_constructor_docstring_reaches_the_reference() -> None:
+    """A class whose ``__init__`` has its own docstring is shown with it (autodoc shows
+    only the class docstring by default: LocalRuntime's idle_timeout, request_timeout
+    and max_connections were documented nowhere on the site)."""
+    import typed_sagemaker_runtime
+    import typed_sagemaker_runtime.testing
+
+    reference = "\n".join(
+        page.read_text(encoding="utf-8") for page in sorted((ROOT / "docs/reference").glob("*.md"))
+    )
+    for module in (typed_sagemaker_runtime, typed_sagemaker_runtime.testing):
+        for name in module.__all__:
+            value = getattr(module, name)
+            init = vars(value).get("__init__") if isinstance(value, type) else None
+            doc = getattr(init, "__doc__", None)
+            if not doc or "see the class docstring" in doc:
+                continue
+            directive = re.search(
+                rf"^\.\. auto(?:class|exception):: {name}\n((?:   .*\n)*)", reference, re.M
+            )
+            assert directive is not None, f"{name} is not in the reference"
+            assert ":class-doc-from: both" in directive.group(1), name
+
+
 _STRICT = ("-q", "-E", "-W", "--keep-going", "-n", "-b", "html")
 # Packages of the other extras: the docs extra has none of them.
 _BLOCKED = ("pytest", "moto", "flask", "flask_cors", "aiobotocore", "opentelemetry")
@@ -152,3 +176,5 @@ def test_the_docs_build_without_the_packages_of_the_other_extras(tmp_path: Path)
     assert done.returncode == 0, done.stderr[-3000:]
     reference = (tmp_path / "html/reference/clients.html").read_text(encoding="utf-8")
     assert 'id="typed_sagemaker_runtime.AsyncSageMakerRuntime.chat_stream"' in reference
+    testing = (tmp_path / "html/reference/testing.html").read_text(encoding="utf-8")
+    assert "max_connections</span></code> connections are served" in testing

@@ -9,6 +9,8 @@ through raw boto3; the decoder tests run ``tokens()``, ``chunks()`` and
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -27,6 +29,7 @@ from typed_sagemaker_runtime.testing import (
     ModelStreamError,
     PayloadPart,
     Rechunk,
+    SlowTokens,
     StreamErrorEvent,
     StreamEvent,
 )
@@ -154,9 +157,69 @@ def test_faults_count_the_parts_as_cut(local: LocalRuntime, raw: SageMakerRuntim
     assert parts == [WHOLE[0:2], WHOLE[2:4], WHOLE[4:6]]
 
 
+@pytest.mark.parametrize("cut", [Rechunk.fixed(1000), Rechunk.fixed(7), Rechunk.random(1, 64)])
+def test_a_paced_handlers_record_arrives_before_the_next_is_written(
+    local: LocalRuntime, raw: SageMakerRuntimeClient, cut: Rechunk
+) -> None:
+    """A model writing tokens slowly: each record reaches the client whole before the next.
+
+    A part that waited to be full held a record's tail until the model wrote the next
+    one: text lagged a token behind, and ``smr chat --stats`` read 5,068 tokens/s for two
+    tokens at 100 tokens/s. Here the handler writes its second record only once the
+    client has the first (or gives up after 10 s).
+    """
+    client_has_first = threading.Event()
+    waited: list[bool] = []
+
+    def paced(request: InvocationRequest) -> Iterator[bytes]:
+        time.sleep(0.05)  # the model reads the prompt
+        yield RECORDS[0]
+        waited.append(client_has_first.wait(10.0))
+        yield RECORDS[1]
+
+    local.add_endpoint("paced", paced, rechunk=cut)
+    response = raw.invoke_endpoint_with_response_stream(EndpointName="paced", Body=b"{}")
+    received = b""
+    for event in response["Body"]:
+        part: Any = event
+        received += part["PayloadPart"]["Bytes"]
+        if received == RECORDS[0]:
+            client_has_first.set()
+    assert received == RECORDS[0] + RECORDS[1]
+    assert waited == [True]
+
+
+def test_slow_tokens_wait_per_record_written_not_per_part_cut(
+    local: LocalRuntime, raw: SageMakerRuntimeClient
+) -> None:
+    """``SlowTokens(0.2)`` over three records cut byte by byte: two waits, not 47.
+
+    Waiting before each cut part, ``smr serve --fault demo:slow-tokens:delay=0.5`` (cut at
+    random by default) ran several times slower than the delay per token it promises.
+    """
+    local.add_endpoint(
+        "slow", _records, rechunk=Rechunk.fixed(1), faults=[SlowTokens(delay_seconds=0.2)]
+    )
+    started = time.monotonic()
+    parts = _parts(raw, "slow")
+    elapsed = time.monotonic() - started
+    assert parts == [WHOLE[i : i + 1] for i in range(len(WHOLE))]
+    assert elapsed < 3.0, f"{elapsed:.1f} s: a wait per part (47 x 0.2 s = 9.4 s)"
+
+
 @pytest.mark.parametrize(
     "arguments",
-    [{"sizes": (0,)}, {"sizes": (3, -1)}, {"min_size": 0}, {"min_size": 9, "max_size": 3}],
+    [
+        {"sizes": (0,)},
+        {"sizes": (3, -1)},
+        {"min_size": 0},
+        {"min_size": 9, "max_size": 3},
+        {"sizes": (1.5,)},  # was accepted, then a TypeError in the stream blamed on the model
+        {"sizes": (True,)},
+        {"sizes": [3]},
+        {"min_size": 1.5, "max_size": 3},
+        {"max_size": "9"},
+    ],
 )
 def test_rechunk_refuses_sizes_below_one(arguments: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="Rechunk"):

@@ -12,6 +12,7 @@ import json
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -186,6 +187,41 @@ def test_a_chunked_body_over_6_mb_gets_413(
     _still_serves(raw)
 
 
+def test_tiny_chunks_cost_the_server_no_more_memory_than_the_body() -> None:
+    """A body sent as 100,000 two-byte chunks is held as its 200 KB, not as 100,000 objects.
+
+    Kept as a list of parts, each two bytes cost about 40 (a 6 MB body in 2-byte chunks
+    held 120 MB per connection).
+    """
+    with LocalRuntime(request_timeout=TIMEOUT) as local:
+        local.add_endpoint("echo", handler=lambda request: b"%d" % len(request.body))
+        chunks = 100_000
+        request = (
+            ECHO
+            + b"Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"2\r\nxy\r\n" * chunks
+            + b"0\r\n\r\n"
+        )
+        tracemalloc.start()
+        try:
+            with _connect(local) as sock:
+                sock.sendall(request)
+                status, _, body = _read_response(sock)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert (status, body) == (200, b"%d" % (2 * chunks))
+    assert peak < 2_000_000, f"{peak:,} bytes traced for a {2 * chunks:,} byte body"
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 0.0, 1e10])
+@pytest.mark.parametrize("name", ["idle_timeout", "request_timeout"])
+def test_a_timeout_no_socket_can_take_is_refused_up_front(name: str, value: float) -> None:
+    """An infinite timeout was accepted, then every connection died of an OverflowError."""
+    with pytest.raises(ValueError, match=name):
+        LocalRuntime(**{name: value})
+
+
 # --- malformed requests: a 4xx answer and a close -----------------------------------------
 
 _MALFORMED = {
@@ -210,6 +246,11 @@ _MALFORMED = {
         400,
     ),
     "unknown Transfer-Encoding": (ECHO + b"Transfer-Encoding: gzip\r\n\r\n", 501),
+    "a bare CR in a header value (echoed into Content-Type)": (
+        ECHO + b"Accept: a\rSet-Cookie: z\r\nContent-Length: 2\r\n\r\nhi",
+        400,
+    ),
+    "a NUL in a header value": (ECHO + b"Accept: a\0b\r\nContent-Length: 2\r\n\r\nhi", 400),
     "1,000 headers": (ECHO + b"X-Flood: 1\r\n" * 1000 + b"\r\n", 431),
     "a 70 KB header line": (ECHO + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
     "100 KB of headers": (

@@ -27,12 +27,14 @@ from ._failures import describe, exit_status
 
 if TYPE_CHECKING:
     from .._sync._client import SageMakerRuntime
+    from .._sync._stream import ResponseStream
 
 __all__ = ["add_chat_arguments", "run_chat"]
 
 _PROMPT = "> "
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # what a JSON escape may give
 _NOT_TYPED_IN_UTF8 = "the line typed is not UTF-8 text"
+_CONVERSATION = "conversation"  # the field of a turn refused for the conversation's size
 _HINT = "smr: Ctrl-Z then Enter to end" if os.name == "nt" else "smr: Ctrl-D to end"
 
 
@@ -98,8 +100,13 @@ def _converse(
             _error("smr: answer interrupted")
             history.pop()
             continue
-        except ClientValidationError:  # every turn would be refused the same way
-            raise
+        except ClientValidationError as exc:
+            if exc.field != _CONVERSATION:  # every turn would be refused the same way
+                raise
+            _error(describe(exc))  # too long: the next, shorter turn may go through
+            status = max(status, exit_status(exc))
+            history.pop()
+            continue
         except SageMakerRuntimeError as exc:
             _error(describe(exc))
             status = max(status, exit_status(exc))
@@ -145,18 +152,7 @@ def _answer(
     started = time.monotonic()
     builder = GenerationBuilder(started=started)
     timing = AnswerTiming(started)
-    with (
-        live_text(out) as write,
-        smr.chat_stream(
-            args.endpoint,
-            history,
-            model=args.model,
-            max_tokens=args.max_tokens,
-            temperature=args.temperature,
-            target_variant=args.target_variant,
-            inference_component_name=args.inference_component,
-        ) as stream,
-    ):
+    with live_text(out) as write, _send(smr, args, history) as stream:
         for chunk in stream.chunks():
             timing.add(chunk, time.monotonic())
             builder.add(chunk)
@@ -165,6 +161,29 @@ def _answer(
     if args.stats:
         _error(timing.line(generation))
     return _LONE_SURROGATE.sub("\ufffd", generation.text)  # or no request could carry it
+
+
+def _send(
+    smr: SageMakerRuntime, args: argparse.Namespace, history: list[ChatMessage]
+) -> ResponseStream:
+    """Send the conversation; one too large to send names the conversation, not a BODY."""
+    try:
+        return smr.chat_stream(
+            args.endpoint,
+            history,
+            model=args.model,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            target_variant=args.target_variant,
+            inference_component_name=args.inference_component,
+        )
+    except ClientValidationError as exc:
+        if exc.field != "body":
+            raise
+        message = exc.message.removeprefix("body: ")
+        raise ClientValidationError(
+            f"the conversation: {message}; this turn was not sent", field=_CONVERSATION
+        ) from exc
 
 
 def _error(line: str) -> None:

@@ -40,8 +40,8 @@ line) may be split across parts and several may share one, so a client's reassem
 runs as it would against AWS. ``--rechunk`` picks the cut: ``random`` (the default:
 random sizes from 1 to 64 bytes, seeded by ``--seed``), ``random:MIN-MAX``, fixed sizes
 such as ``1`` or ``5,300``, or ``off`` (one PayloadPart per record the backend yields).
-A part goes out when it is full, so a record's last bytes may wait for the next record:
-small sizes keep a paced stream's text arriving token by token.
+A part goes out when it is full; a paced backend's record is never held back waiting for
+the next one (its last bytes go out as a shorter part), so text arrives token by token.
 
 ``smr serve --host 0.0.0.0`` is reachable by anyone, so clients are not trusted: a body
 over SageMaker's 6 MB limit is answered 413 unread, a connection idle for

@@ -114,6 +114,9 @@ def parse_rechunk(spec: str, seed: int | None) -> Rechunk | None:
         ) from None
 
 
+_MAX_SECONDS = 10**9  # about 31 years, below what a socket timeout accepts
+
+
 def _limit(name: str, value: object, source: str) -> float | int | None:
     """A connection limit from a flag or the config file; 0 disables a timeout."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -122,8 +125,10 @@ def _limit(name: str, value: object, source: str) -> float | int | None:
         if not isinstance(value, int) or value < 1:
             raise ServeConfigError(f"{source}: 'max_connections' must be an integer >= 1")
         return value
-    if value < 0:
-        raise ServeConfigError(f"{source}: '{name}' must be >= 0 seconds (0: no timeout)")
+    if not 0 <= value < _MAX_SECONDS:  # NaN and infinity too: no socket timeout takes them
+        raise ServeConfigError(
+            f"{source}: '{name}' must be from 0 to {_MAX_SECONDS:,} seconds (0: no timeout)"
+        )
     return float(value) or None
 
 

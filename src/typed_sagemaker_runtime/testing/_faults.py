@@ -337,8 +337,10 @@ class ShortContentLength:
 class SlowTokens:
     """Wait ``delay_seconds`` before each stream part after the first (slow token generation).
 
-    The first part goes out at once; a slow first byte is :class:`Stall`. Like every fault it
-    is the only fault of a request it strikes (it does not combine with an error event).
+    With ``rechunk``, the wait comes before each part the handler yields (each token),
+    not before each part cut from them. The first part goes out at once; a slow first
+    byte is :class:`Stall`. Like every fault it is the only fault of a request it strikes
+    (it does not combine with an error event).
     ``LocalRuntime.stop()`` ends a wait at once.
     """
 

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from .._core._events import PayloadPart, StreamEvent
 from ._model import RawFrames
 
 __all__ = ["Rechunk"]
+
+PACED_SECONDS = 0.005
+"""A handler that took longer than this for its last item is paced (a model writing
+tokens): what is left of a record then goes out before the next one is waited for, as
+SageMaker forwards what it has, instead of lagging a whole token behind. An unpaced
+handler's item takes microseconds (at most 0.1 ms in 9,000 items, measured with a
+thread and two processes spinning on two cores), so its seeded cuts still repeat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +38,12 @@ class Rechunk:
     * ``Rechunk.fixed(5, 300)``: parts of 5, then 300 bytes, repeated;
     * ``Rechunk.random(1, 512, seed=0)``: sizes drawn uniformly from 1 to 512 bytes.
 
-    A part goes out as soon as it is full, so a record's tail may wait for the next
-    record; what is left when the handler's stream ends (or before an error event)
-    goes out as a shorter part. With a ``seed``, each endpoint's n-th stream is cut the
+    A part goes out as soon as it is full. A record's tail waits for the next record
+    (and shares its part) only while the handler produces faster than it can be sent:
+    when the handler took more than 5 ms for its last item (a paced model), what is
+    left goes out as a shorter part before the next item is waited for, so text still
+    arrives as it is written. What is left when the handler's stream ends (or before an
+    error event) goes out as a shorter part. With a ``seed``, each endpoint's n-th stream is cut the
     same way on every run; ``seed=None`` cuts differently every time.
 
     ``sizes`` (fixed sizes, used in turn) wins over ``min_size``/``max_size`` (random).
@@ -47,8 +59,15 @@ class Rechunk:
     """Seed of the random sizes (per endpoint and stream); ``None``: different every run."""
 
     def __post_init__(self) -> None:
-        if any(isinstance(size, bool) or size < 1 for size in self.sizes):
+        if not _whole_sizes(self.sizes):  # checked at run time: callers may not be type-checked
+            raise ValueError(f"Rechunk sizes must be a tuple of ints >= 1, not {self.sizes!r}")
+        if any(size < 1 for size in self.sizes):
             raise ValueError(f"Rechunk sizes must be >= 1, not {self.sizes!r}")
+        if not (_whole(self.min_size) and _whole(self.max_size)):
+            raise ValueError(
+                f"Rechunk min_size and max_size must be ints, not {self.min_size!r}, "
+                f"{self.max_size!r}"
+            )
         if not 1 <= self.min_size <= self.max_size:
             raise ValueError(
                 f"Rechunk needs 1 <= min_size <= max_size, not {self.min_size}..{self.max_size}"
@@ -74,6 +93,14 @@ class Rechunk:
         return (rng.randint(self.min_size, self.max_size) for _ in itertools.count())
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _whole_sizes(value: object) -> bool:
+    return isinstance(value, tuple) and all(map(_whole, cast("tuple[object, ...]", value)))
+
+
 def rechunked(
     items: Generator[StreamEvent | RawFrames, None, None], sizes: Iterator[int]
 ) -> Generator[StreamEvent | RawFrames, None, None]:
@@ -84,8 +111,13 @@ def rechunked(
     """
     pending = bytearray()
     size = next(sizes)
+    waited = 0.0
     try:
         while True:
+            if pending and waited > PACED_SECONDS:  # the tail would wait for the next record
+                yield PayloadPart(bytes(pending))
+                pending.clear()
+            started = time.monotonic()
             try:
                 item = next(items)
             except StopIteration:
@@ -94,6 +126,7 @@ def rechunked(
                 if pending:
                     yield PayloadPart(bytes(pending))
                 raise
+            waited = time.monotonic() - started
             if not isinstance(item, PayloadPart):
                 if pending:
                     yield PayloadPart(bytes(pending))

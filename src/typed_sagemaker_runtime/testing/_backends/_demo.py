@@ -6,6 +6,7 @@ tokens (``_demo_text``), paces them, and answers in the API's wire shape (``_dem
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 
@@ -63,8 +64,13 @@ class DemoLLM:
         model_id: str = "typed-sagemaker-runtime/demo-llm",
     ) -> None:
         """Configure the pace, the default token budget and the model id shown in chat answers."""
-        if tokens_per_second is not None and tokens_per_second < 0:
-            raise ValueError(f"tokens_per_second must be None or >= 0, not {tokens_per_second}")
+        if tokens_per_second is not None and not (
+            tokens_per_second == 0 or 1e-6 <= tokens_per_second < math.inf
+        ):  # NaN, infinity, and paces whose interval time.sleep() cannot take
+            raise ValueError(
+                "tokens_per_second must be None, 0 (unpaced) or a finite number >= 1e-06, "
+                f"not {tokens_per_second}"
+            )
         if default_max_new_tokens < 1:
             raise ValueError(f"default_max_new_tokens must be >= 1, not {default_max_new_tokens}")
         self._tokens_per_second = tokens_per_second or None

@@ -47,6 +47,7 @@ MAX_BODY = 6291456  # InvokeEndpoint's Body in botocore's service model: SageMak
 _LINGER_SECONDS = 2.0  # how long unread bytes are drained before closing after a refusal
 _SILENT_SECONDS = 1.0  # a full server may close a new connection silent for this long
 _FULL_POLL_SECONDS = 0.25  # while full, how often a silent connection is looked for
+_MAX_SECONDS = 10**9  # a timeout beyond this (or infinite) overflows socket.settimeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +62,10 @@ class ConnectionLimits:
     def __post_init__(self) -> None:
         for name in ("idle_timeout", "request_timeout"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be None or > 0, not {value!r}")
+            if value is not None and not 0 < value < _MAX_SECONDS:  # NaN, infinity too
+                raise ValueError(
+                    f"{name} must be None or from 0 to {_MAX_SECONDS:,} seconds, not {value!r}"
+                )
         if self.max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, not {self.max_connections!r}")
 

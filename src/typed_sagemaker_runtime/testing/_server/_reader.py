@@ -102,8 +102,12 @@ class SocketReader:
         while len(self._buffer) < size:
             if not self._fill(size - len(self._buffer)):
                 raise ConnectionAbortedError("the client closed the connection mid-request")
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
+        with memoryview(self._buffer) as view:  # one copy, not a slice and a copy
+            data = bytes(view[:size])
+        if len(self._buffer) == size:  # let a large body's buffer go, not keep its capacity
+            self._buffer = bytearray()
+        else:
+            del self._buffer[:size]
         return data
 
     def discard(self, seconds: float) -> None:

@@ -49,11 +49,15 @@ def stream_response(
     fault: Fault | None,
 ) -> None:
     """Answer a stream request: a 424 if the handler fails at once, else an event stream."""
+    out = _Framer(writer, endpoint.max_chunk_bytes)
     try:
         response = response_of(endpoint.handler(request))
         items = stream_items(response.body)
         sizes = endpoint.part_sizes()
         if sizes is not None:
+            if isinstance(fault, SlowTokens):  # per token written, not per part cut from it
+                items = _slowed(service, items, fault.delay_seconds, out)
+                fault = None
             items = rechunked(items, sizes)
         first = next(items, None)
     except Exception as exc:
@@ -72,7 +76,7 @@ def stream_response(
             items.close()
     writer.start_chunked(200, headers)
     try:
-        _pump(service, request, _Framer(writer, endpoint.max_chunk_bytes), first, items, fault)
+        _pump(service, request, out, first, items, fault)
     finally:
         items.close()
 
@@ -115,6 +119,23 @@ class _Framer:
         self._pending.clear()
         self._size = 0
         self.writer.end_chunked(data)
+
+
+def _slowed(
+    service: Service,
+    items: Generator[StreamEvent | RawFrames, None, None],
+    delay: float,
+    out: _Framer,
+) -> Generator[StreamEvent | RawFrames, None, None]:
+    """``items`` with :class:`SlowTokens`' delay before each after the first."""
+    try:
+        for index, item in enumerate(items):
+            if index:
+                out.flush(head=True)
+                service.stall(delay)
+            yield item
+    finally:
+        items.close()
 
 
 def _pump(
@@ -185,6 +206,8 @@ def _pump(
         parts += 1
         try:
             item = next(items, None)
+        except CloseConnection:  # stop() ended a slow token's wait
+            raise
         except Exception as exc:
             failure = isinstance(exc, ModelFailure)
             logger.log(

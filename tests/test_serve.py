@@ -615,3 +615,11 @@ def test_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
         port = taken.getsockname()[1]
         assert run_serve(_args("--port", str(port)), io.StringIO(), stop=_stopped()) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_help_says_after_counts_parts_as_cut() -> None:
+    """``after=N`` counts PayloadParts, which ``--rechunk`` (on by default) cuts small."""
+    parser = argparse.ArgumentParser(prog="smr serve")
+    add_serve_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert "after=N counts PayloadParts as --rechunk cuts them (--rechunk off: records)" in text

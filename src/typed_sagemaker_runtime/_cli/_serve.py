@@ -14,7 +14,8 @@ endpoint). ``KIND`` is an error code (``ThrottlingException``, ``ModelError``,
 ``times``), ``stream-failure`` (``after``, ``message``, ``times``), ``truncate``
 (``after``, ``clean``, ``times``), ``corrupt`` (``after``, ``times``), ``reset``
 (``after``, ``times``), ``stall`` (``seconds``, ``after``, ``times``), ``slow-tokens``
-(``delay``, ``times``). Option values cannot contain commas.
+(``delay``, ``times``). Option values cannot contain commas. ``after`` counts the
+PayloadParts sent, as cut by ``--rechunk``: ``--rechunk off`` makes it count records.
 
 An error code strikes the operations whose botocore service model lists it (see
 :class:`ErrorResponse`), or those of ``op`` (``invoke``, ``async``, ``stream``, joined with
@@ -97,7 +98,8 @@ _EPILOG = (
     "custom=true for a code outside the service model); stream-error (after, code, "
     "message, times); stream-failure (after, message, times); truncate (after, clean, "
     "times); corrupt (after, times); reset (after, times); stall (seconds, after, times); "
-    "slow-tokens (delay, times). A config file holds host, port, seed, tokens_per_second, "
+    "slow-tokens (delay, times). after=N counts PayloadParts as --rechunk cuts them "
+    "(--rechunk off: records). A config file holds host, port, seed, tokens_per_second, "
     "rechunk, idle_timeout, request_timeout, max_connections "
     'and endpoints: NAME = "BACKEND" or a table with backend, url, health_timeout, '
     "invocation_timeout, tokens_per_second, content_type and faults (a list of "

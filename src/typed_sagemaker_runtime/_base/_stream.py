@@ -208,10 +208,9 @@ class StreamState:
         """
         if builder is None:
             return False
-        if limit is not None and builder.kept_length + builder.length_of(chunk) > limit:
+        if not builder.add(chunk, limit):
             self._generation_dropped = True
             return False
-        builder.add(chunk)
         return True
 
     def _keep_generation(self, builder: GenerationBuilder | None) -> None:

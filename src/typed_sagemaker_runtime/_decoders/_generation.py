@@ -56,24 +56,27 @@ class GenerationBuilder:
         """Characters kept so far: the text, and the tool calls' ids, names and arguments."""
         return self._length
 
-    @staticmethod
-    def length_of(chunk: GenerationChunk) -> int:
-        """The characters :meth:`add` keeps of ``chunk`` (at most)."""
-        calls = chunk.tool_calls
-        return len(chunk.text) + sum(
-            len(delta.id or "") + len(delta.name or "") + len(delta.arguments) for delta in calls
-        )
+    def add(self, chunk: GenerationChunk, limit: int | None = None) -> bool:
+        """Take one chunk into account (chunks of other choices are ignored).
 
-    def add(self, chunk: GenerationChunk) -> None:
-        """Take one chunk into account (chunks of other choices are ignored)."""
+        ``limit``: the most characters to keep (text, and the tool calls' ids, names and
+        arguments); a chunk that would go over it is not kept, and ``False`` is returned.
+        """
         if chunk.index != 0:
-            return
-        self._length += self.length_of(chunk)
-        if chunk.text:
+            return True
+        text = chunk.text
+        calls = chunk.tool_calls
+        length = len(text)
+        for delta in calls:
+            length += len(delta.id or "") + len(delta.name or "") + len(delta.arguments)
+        if limit is not None and self._length + length > limit:
+            return False
+        self._length += length
+        if text:
             if self._first is None:
                 self._first = self._clock()
             texts = self._texts
-            texts.append(chunk.text)
+            texts.append(text)
             if len(texts) == _BLOCK:  # a str per token would take ~15 bytes a character
                 self._blocks.append("".join(texts))
                 texts.clear()
@@ -81,8 +84,9 @@ class GenerationBuilder:
             self._finish = chunk.finish_reason
         if chunk.usage is not None:
             self._usage = chunk.usage
-        for delta in chunk.tool_calls:
+        for delta in calls:
             self._add_call(delta)
+        return True
 
     def _add_call(self, delta: ToolCallDelta) -> None:
         """Join a fragment to its call: the one at its index, unless its id is another's.

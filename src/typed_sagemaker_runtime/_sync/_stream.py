@@ -246,12 +246,14 @@ class ResponseStream(StreamState):
         self, chunks: Iterator[GenerationChunk], builder: GenerationBuilder, limit: int | None
     ) -> Iterator[GenerationChunk]:
         """Yield ``chunks``, accumulated; at their end the generation is kept."""
-        keeping: GenerationBuilder | None = builder
+        add = builder.add  # per chunk: the hot path of every chunks() loop
+        keeping = True
         for chunk in chunks:
-            if not self._kept(keeping, chunk, limit):
-                keeping = None
+            if keeping and not add(chunk, limit):
+                keeping = False
+                self._generation_dropped = True
             yield chunk
-        self._keep_generation(keeping)
+        self._keep_generation(builder if keeping else None)
 
     def _start(self) -> Generator[StreamEvent, None, None]:
         """The one pass over the events."""

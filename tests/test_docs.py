@@ -141,6 +141,11 @@ _STRICT = ("-q", "-E", "-W", "--keep-going", "-n", "-b", "html")
 _BLOCKED = ("pytest", "moto", "flask", "flask_cors", "aiobotocore", "opentelemetry")
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="the site is built on Python 3.11+ (CI's docs job); on 3.10 autodoc leaves the "
+    "type aliases unresolved when the other extras' packages are absent",
+)
 def test_the_docs_build_without_the_packages_of_the_other_extras(tmp_path: Path) -> None:
     """``pip install -e '.[docs]'`` then the strict build: pytest, moto, ... are absent.
 

@@ -197,6 +197,10 @@ def test_request_signature_matches_a_hand_computed_sigv4() -> None:
     assert signed.url == ENDPOINT + PATH
 
 
+@pytest.mark.skipif(
+    not hasattr(botocore.auth, "get_current_datetime"),
+    reason="this botocore's SigV4Auth reads the clock itself (no get_current_datetime to fix)",
+)
 def test_request_signature_equals_botocores_add_auth_at_the_same_moment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -246,14 +246,12 @@ class ResponseStream(StreamState):
         self, chunks: Iterator[GenerationChunk], builder: GenerationBuilder, limit: int | None
     ) -> Iterator[GenerationChunk]:
         """Yield ``chunks``, accumulated; at their end the generation is kept."""
-        add = builder.add  # per chunk: the hot path of every chunks() loop
-        keeping = True
+        keeping: GenerationBuilder | None = builder
         for chunk in chunks:
-            if keeping and not add(chunk, limit):
-                keeping = False
-                self._generation_dropped = True
+            if keeping is not None and not self._kept(keeping, chunk, limit):
+                keeping = None
             yield chunk
-        self._keep_generation(builder if keeping else None)
+        self._keep_generation(keeping)
 
     def _start(self) -> Generator[StreamEvent, None, None]:
         """The one pass over the events."""

@@ -38,9 +38,7 @@ def http_error(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> 
         parsed: object = json.loads(body[:MAX_ERROR_BODY] or b"{}")
     except (ValueError, UnicodeDecodeError):
         parsed = None
-    document: dict[str, Any] = (
-        cast("dict[str, Any]", parsed) if isinstance(parsed, dict) else {}
-    )
+    document: dict[str, Any] = cast("dict[str, Any]", parsed) if isinstance(parsed, dict) else {}
     code = _code(lowered.get("x-amzn-errortype"), document, status)
     message = document.get("Message", document.get("message"))
     if not isinstance(message, str):

@@ -11,6 +11,7 @@ bidirectional stream is opened.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import queue
 import threading
@@ -141,16 +142,16 @@ class SyncBidiConnection:
             if self._ended:
                 return
             self._ended = True
-            written = self._stream.write_data(
-                io.BytesIO(self._signer.end_frame()), end_stream=True
-            )
+            written = self._stream.write_data(io.BytesIO(self._signer.end_frame()), end_stream=True)
         self._wait_written(written)
 
     def _wait_written(self, written: Future[None]) -> None:
         try:
             written.result(self._timeout)
         except FutureTimeout as exc:
-            raise TimeoutError(f"bidirectional stream: a write took over {self._timeout} s") from exc
+            raise TimeoutError(
+                f"bidirectional stream: a write took over {self._timeout} s"
+            ) from exc
         except Exception as exc:
             raise crt_error(exc, "writing") from exc
 
@@ -209,8 +210,5 @@ class SyncBidiConnection:
         with self._lock:
             self._ended = True
         shutdown = self._connection.close()
-        try:
+        with contextlib.suppress(Exception):  # best effort: the connection is gone either way
             shutdown.result(self._timeout)
-        except Exception:  # closing is best effort: the connection is gone either way
-            pass
-

@@ -37,8 +37,12 @@ import h2.events
 import h2.exceptions
 import trustme
 
-from ..._core._bidi_events import BidiEvent, BidiPayloadPart, decode_request_part
-from ..._core._bidi_events import encode_response_event as encode_event
+from ..._core._bidi_events import (
+    BidiEvent,
+    BidiPayloadPart,
+    decode_request_part,
+    encode_response_event as encode_event,
+)
 from ..._core._bidi_signing import EVENT_STREAM_CONTENT_TYPE, utc_now
 from ..._core._bidi_verify import EventChainVerifier, SignatureMismatch, verify_request_signature
 from ..._core._eventstream import FrameDecoder, encode_frame
@@ -147,7 +151,7 @@ class _Connection:
 
     def _handle(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RequestReceived):
-            self._open(event.stream_id, dict(event.headers or []))
+            self._open(event.stream_id, {_text(k): _text(v) for k, v in event.headers or []})
         elif isinstance(event, h2.events.DataReceived):
             self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             stream = self._streams.get(event.stream_id)
@@ -156,6 +160,9 @@ class _Connection:
         elif isinstance(event, h2.events.StreamEnded):
             stream = self._streams.get(event.stream_id)
             if stream is not None:
+                with self._listener.ends_changed:
+                    self._listener.ended.append(stream.verifier.ended)
+                    self._listener.ends_changed.notify_all()
                 stream.parts.put(_END)
         elif isinstance(event, h2.events.StreamReset):
             stream = self._streams.pop(event.stream_id, None)
@@ -299,6 +306,10 @@ class _Connection:
         self._pending.pop(stream_id, None)
 
 
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
 def _wait_writable(sock: socket.socket) -> None:
     with selectors.DefaultSelector() as selector:
         selector.register(sock, selectors.EVENT_WRITE)
@@ -335,6 +346,9 @@ class BidiListener:
         """The headers of every request received, pseudo-headers included (for tests)."""
         self.refusals: list[str] = []
         """Why each refused event was refused."""
+        self.ended: list[bool] = []
+        """For each request that ended its side: whether its signed end frame came first."""
+        self.ends_changed = threading.Condition()
         self._host = host
         self._directory = Path(tempfile.mkdtemp(prefix="smr-bidi-"))
         self._sock: socket.socket | None = None
@@ -349,8 +363,16 @@ class BidiListener:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.set_alpn_protocols(["h2"])
-        certificate.configure_cert(context)
+        key_and_chain = str(self._directory / "server.pem")
+        certificate.private_key_and_cert_chain_pem.write_to_path(key_and_chain)
+        context.load_cert_chain(key_and_chain)
         return context
+
+    def wait_for_ends(self, count: int, timeout: float = 5.0) -> list[bool]:
+        """:attr:`ended` once ``count`` requests have ended their side (or ``timeout`` passed)."""
+        with self.ends_changed:
+            self.ends_changed.wait_for(lambda: len(self.ended) >= count, timeout)
+            return list(self.ended)
 
     @property
     def ca_bundle(self) -> str:
@@ -384,6 +406,7 @@ class BidiListener:
             except OSError:
                 return
             try:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle waits
                 raw.settimeout(5.0)
                 sock = self._context.wrap_socket(raw, server_side=True)
                 sock.settimeout(None)

@@ -1,0 +1,1 @@
+# Minimal stubs of awscrt (which ships no py.typed): only what the bidi transports use.

@@ -1,0 +1,4 @@
+class AwsCrtError(Exception):
+    code: int
+    name: str
+    message: str

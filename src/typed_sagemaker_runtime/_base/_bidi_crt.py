@@ -1,0 +1,204 @@
+"""What the sync and asyncio bidirectional transports share: awscrt's HTTP/2 stream (issue 21).
+
+awscrt's ``Http2ClientConnection`` with ``manual_write=True`` writes the request body frame
+by frame while its event-loop thread delivers the response (docs ``bidi-protocol.md``
+section 3): full duplex, with thread-safe futures that both twins can wait on. Here: TLS
+options (ALPN ``h2``; awscrt speaks HTTP/2 only over TLS), the stream with its callbacks
+(:class:`CrtBidiStream`), what each callback means for the caller (:class:`ResponseReader`),
+and awscrt's failures turned into the library's exceptions, so that none of awscrt's
+reaches a caller. awscrt is the ``bidi`` extra: imported only when a stream is opened.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from awscrt import exceptions as crt_exceptions, http as crt_http, io as crt_io
+
+from .._core._bidi_events import BidiEvent, BidiEventDecoder, BidiPayloadPart, encode_part
+from .._core._bidi_request import OpenedRequest
+from .._core._bidi_response import MAX_ERROR_BODY, http_error
+from .._core._exceptions import StreamError, TransportError
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds to wait for the connection, a write, or the next response bytes."""
+
+
+def tls_options(host: str, ca_file: str | None, verify: bool = True) -> crt_io.TlsConnectionOptions:
+    """TLS for ``host`` with ALPN ``h2``, trusting ``ca_file`` instead of the system's if given."""
+    options = crt_io.TlsContextOptions()
+    options.alpn_list = ["h2"]
+    options.verify_peer = verify
+    if ca_file is not None:
+        options.override_default_trust_store_from_path(None, ca_file)
+    connection = crt_io.ClientTlsContext(options).new_connection_options()
+    connection.set_server_name(host.strip("[]"))
+    return connection
+
+
+def crt_request(opened: OpenedRequest) -> crt_http.HttpRequest:
+    """The signed request for awscrt; it sends ``host`` as HTTP/2's ``:authority``."""
+    return crt_http.HttpRequest(
+        method=opened.request.method,
+        path=opened.request.path,
+        headers=crt_http.HttpHeaders(list(opened.request.headers)),
+    )
+
+
+def require_tls(opened: OpenedRequest) -> None:
+    """Refuse ``http://``: awscrt never speaks cleartext HTTP/2 (no prior knowledge)."""
+    if not opened.endpoint.tls:
+        raise TransportError(
+            "bidirectional streams need https:// (awscrt speaks HTTP/2 only over TLS)"
+        )
+
+
+def crt_error(exc: BaseException, doing: str) -> TransportError:
+    """One of the library's exceptions for an awscrt failure (its name kept, nothing else)."""
+    name = exc.name if isinstance(exc, crt_exceptions.AwsCrtError) else type(exc).__name__
+    return TransportError(f"bidirectional stream: {doing} failed: {name}")
+
+
+Item = tuple[str, Any]
+"""What awscrt's thread reports: ``("headers", (status, headers))``, ``("body", bytes)``,
+``("end", exception or None)`` (the service ended its side) or ``("complete", exception or
+None)`` (both sides ended, or the stream failed)."""
+
+
+def connect(
+    opened: OpenedRequest, ca_file: str | None, verify: bool
+) -> Future[crt_http.Http2ClientConnection]:
+    """Start an HTTP/2 connection to the stream's endpoint (a future of the connection)."""
+    require_tls(opened)
+    endpoint = opened.endpoint
+    return crt_http.Http2ClientConnection.new(
+        host_name=endpoint.host.strip("[]"),
+        port=endpoint.port,
+        tls_connection_options=tls_options(endpoint.host, ca_file, verify),
+    )
+
+
+class CrtBidiStream:
+    """One request stream on its own connection, for either twin.
+
+    awscrt's callbacks (on its event-loop thread) only hand :data:`Item` s to ``sink``; the
+    sync twin puts them on a ``queue.Queue``, the asyncio twin on an ``asyncio.Queue``
+    through ``call_soon_threadsafe``. Writes return awscrt's ``concurrent.futures.Future``,
+    which the twins wait on their own way. Signing and writing share one lock, so frames
+    reach the wire in the order their signatures chain.
+    """
+
+    def __init__(
+        self,
+        opened: OpenedRequest,
+        connection: crt_http.Http2ClientConnection,
+        sink: Callable[[Item], None],
+    ) -> None:
+        self._signer = opened.signer
+        self._connection = connection
+        self._sink = sink
+        self._lock = threading.Lock()
+        self._ended = False
+        self._stream = connection.request(
+            crt_request(opened),
+            on_response=self._on_response,
+            on_body=self._on_body,
+            manual_write=True,
+        )
+        self._stream.remote_end_stream_future.add_done_callback(self._on_remote_end)
+        self._stream.completion_future.add_done_callback(self._on_complete)
+        self._stream.activate()
+
+    def _on_response(self, status_code: int, headers: list[tuple[str, str]], **_: object) -> None:
+        self._sink(("headers", (status_code, list(headers))))
+
+    def _on_body(self, chunk: bytes, **_: object) -> None:
+        self._sink(("body", bytes(chunk)))
+
+    def _on_remote_end(self, future: Future[None]) -> None:
+        self._sink(("end", None if future.cancelled() else future.exception()))
+
+    def _on_complete(self, future: Future[int]) -> None:
+        self._sink(("complete", None if future.cancelled() else future.exception()))
+
+    def write_part(self, part: BidiPayloadPart) -> Future[None]:
+        """Sign ``part`` and hand it to awscrt; the future completes once it is written."""
+        with self._lock:
+            if self._ended:
+                raise StreamError("the input has ended: nothing can be sent after end_input()")
+            return self._write(self._signer.sign(encode_part(part)), end_stream=False)
+
+    def write_end(self) -> Future[None] | None:
+        """The signed empty end frame with END_STREAM; ``None`` if the input already ended."""
+        with self._lock:
+            if self._ended:
+                return None
+            self._ended = True
+            return self._write(self._signer.end_frame(), end_stream=True)
+
+    def _write(self, frame: bytes, *, end_stream: bool) -> Future[None]:
+        try:
+            return self._stream.write_data(io.BytesIO(frame), end_stream=end_stream)
+        except Exception as exc:  # awscrt raises RuntimeError once the stream has completed
+            raise crt_error(exc, "writing") from exc
+
+    def close(self) -> Future[None]:
+        """Refuse further writes and close the connection (the stream with it)."""
+        with self._lock:
+            self._ended = True
+        return self._connection.close()
+
+
+class ResponseReader:
+    """What the twins do with each :data:`Item`, sans-I/O: headers, errors, events.
+
+    ``read(item)`` returns the events the item completes and whether the response is over.
+    A non-200 response's body is gathered until the stream ends, then raised as the mapped
+    :class:`ServiceError`; a failed stream raises :class:`TransportError`.
+    """
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        """The response's HTTP status, once its headers have arrived."""
+        self.headers: list[tuple[str, str]] = []
+        """The response's headers (``:status`` among them, as awscrt gives them)."""
+        self._decoder = BidiEventDecoder()
+        self._error_body = bytearray()
+
+    @property
+    def streaming(self) -> bool:
+        """Whether a 200 response's headers have arrived (events may follow)."""
+        return self.status == 200
+
+    def read(self, item: Item) -> tuple[list[BidiEvent], bool]:
+        """The events ``item`` completes, and whether the response has ended."""
+        kind, value = item
+        if kind == "headers":
+            self.status, self.headers = value
+            return [], False
+        if kind == "body":
+            if self.status == 200:
+                return self._decoder.feed(value), False
+            if len(self._error_body) < MAX_ERROR_BODY:
+                self._error_body += value
+            return [], False
+        if kind == "complete" and value is None and self.status == 200:
+            return [], False  # our side ended too; the "end" item says whether theirs did
+        if self.status is None:
+            raise _failure(value, "the stream ended before its response headers")
+        if self.status != 200:
+            raise http_error(self.status, self.headers, bytes(self._error_body))
+        if value is not None:
+            raise _failure(value, "the response ended abnormally")
+        self._decoder.finish()
+        return [], True
+
+
+def _failure(exc: BaseException | None, otherwise: str) -> TransportError:
+    if exc is None or isinstance(exc, RuntimeError):
+        return TransportError(f"bidirectional stream: {otherwise}")
+    return crt_error(exc, "receiving")

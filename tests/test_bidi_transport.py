@@ -174,3 +174,23 @@ def test_one_small_part_round_trips_quickly(listener: BidiListener) -> None:
     finally:
         connection.close()
     assert per_part < 0.5  # generous: measured ~1 ms on the dev machine
+
+
+def test_a_send_after_a_403_raises_the_403_not_a_transport_error(listener: BidiListener) -> None:
+    opened = _opened(listener)
+    headers = tuple(
+        (name, "AWS4-HMAC-SHA256 Credential=x" if name == "authorization" else value)
+        for name, value in opened.request.headers
+    )
+    tampered = dataclasses.replace(
+        opened, request=dataclasses.replace(opened.request, headers=headers)
+    )
+    connection = _connect(listener, tampered)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        with pytest.raises(AccessDeniedError) as caught:
+            while time.monotonic() < deadline:  # the writes fail once the 403 has ended it
+                connection.send(request_part("x"))
+    finally:
+        connection.close()
+    assert caught.value.http_status == 403

@@ -93,3 +93,30 @@ def test_a_tampered_request_signature_is_refused_with_403(listener: BidiListener
         asyncio.run(main())
     assert caught.value.code == "InvalidSignatureException"
     assert caught.value.http_status == 403
+
+
+def test_a_send_after_a_403_raises_the_403_not_a_transport_error(listener: BidiListener) -> None:
+    opened = _opened(listener)
+    headers = tuple(
+        (name, "AWS4-HMAC-SHA256 Credential=x" if name == "authorization" else value)
+        for name, value in opened.request.headers
+    )
+    tampered = dataclasses.replace(
+        opened, request=dataclasses.replace(opened.request, headers=headers)
+    )
+
+    async def main() -> None:
+        connection = await AsyncBidiConnection.open(
+            tampered, ca_file=listener.ca_bundle, timeout=TIMEOUT
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT
+        try:
+            while loop.time() < deadline:  # the writes fail once the 403 has ended it
+                await connection.send(request_part("x"))
+        finally:
+            await connection.close()
+
+    with pytest.raises(AccessDeniedError) as caught:
+        asyncio.run(main())
+    assert caught.value.http_status == 403

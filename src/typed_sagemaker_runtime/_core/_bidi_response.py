@@ -22,6 +22,14 @@ from ._service_errors import map_client_error
 MAX_ERROR_BODY = 64 * 1024
 """How much of an error response's body is read; the rest is not needed."""
 
+CLASSIC_NAMES = {
+    "InputValidationError": "ValidationError",
+    "InternalServerError": "InternalFailure",
+    "ServiceUnavailableError": "ServiceUnavailable",
+}
+"""The HTTP2 service model's error names, and the classic service's names for the same errors
+(which choose the class); ``ModelError`` is spelled alike. ``code`` keeps the name sent."""
+
 
 def _code(error_type: str | None, document: dict[str, Any], status: int) -> str:
     for candidate in (error_type, document.get("__type"), document.get("code")):
@@ -45,11 +53,14 @@ def http_error(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> 
         message = body[:MAX_ERROR_BODY].decode("utf-8", "replace") if parsed is None else None
     response: dict[str, Any] = {
         **document,
-        "Error": {"Code": code, "Message": message or ""},
+        "Error": {"Code": CLASSIC_NAMES.get(code, code), "Message": message or ""},
         "ResponseMetadata": {
             "HTTPStatusCode": status,
             "RequestId": lowered.get("x-amzn-requestid"),
             "HTTPHeaders": lowered,
         },
     }
-    return map_client_error(ClientError(response, OPERATION), OPERATION)  # type: ignore[arg-type]
+    error = map_client_error(ClientError(response, OPERATION), OPERATION)  # type: ignore[arg-type]
+    error.code = code
+    response["Error"]["Code"] = code
+    return error

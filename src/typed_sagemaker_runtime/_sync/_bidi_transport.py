@@ -12,7 +12,7 @@ import contextlib
 import queue
 from collections.abc import Iterator
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from awscrt import http as crt_http
 
@@ -26,7 +26,7 @@ from .._base._bidi_crt import (
 )
 from .._core._bidi_events import BidiEvent, BidiPayloadPart
 from .._core._bidi_request import OpenedRequest
-from .._core._exceptions import TimeoutError
+from .._core._exceptions import TimeoutError, TransportError
 
 _T = TypeVar("_T")
 
@@ -78,13 +78,25 @@ class SyncBidiConnection:
 
     def send(self, part: BidiPayloadPart) -> None:
         """Sign and write one part; returns once awscrt has written it."""
-        _wait(self._stream.write_part(part), self._timeout, "writing")
+        try:
+            _wait(self._stream.write_part(part), self._timeout, "writing")
+        except TransportError as exc:
+            self._raise_answer(exc)
 
     def end_input(self) -> None:
         """Write the signed empty end frame with END_STREAM; later calls do nothing."""
-        written = self._stream.write_end()
-        if written is not None:
-            _wait(written, self._timeout, "writing")
+        try:
+            written = self._stream.write_end()
+            if written is not None:
+                _wait(written, self._timeout, "writing")
+        except TransportError as exc:
+            self._raise_answer(exc)
+
+    def _raise_answer(self, failure: TransportError) -> NoReturn:
+        """A write fails once the service has answered and ended the stream: raise the answer."""
+        if not self._reader.streaming:
+            self.wait_response()  # raises the error response, or why there is none
+        raise failure
 
     def _read(self) -> list[BidiEvent]:
         try:

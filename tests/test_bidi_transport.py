@@ -194,3 +194,19 @@ def test_a_send_after_a_403_raises_the_403_not_a_transport_error(listener: BidiL
     finally:
         connection.close()
     assert caught.value.http_status == 403
+
+
+def test_parts_larger_than_a_flow_control_window_go_both_ways_whole(
+    listener: BidiListener,
+) -> None:
+    data = bytes(range(256)) * 1200  # 300 KiB: several 64 KiB windows, many 16 KiB frames
+    connection = _connect(listener, _opened(listener))
+    try:
+        events = connection.events()
+        for _ in range(3):
+            connection.send(request_part(data))
+            assert next(events) == BidiPayloadPart(data, "BINARY", None)
+        connection.end_input()
+        assert list(events) == []
+    finally:
+        connection.close()

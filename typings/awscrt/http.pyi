@@ -11,6 +11,17 @@ class HttpVersion(IntEnum):
     Http1_1 = 2
     Http2 = 3
 
+class Http2SettingID(IntEnum):
+    HEADER_TABLE_SIZE = 1
+    ENABLE_PUSH = 2
+    MAX_CONCURRENT_STREAMS = 3
+    INITIAL_WINDOW_SIZE = 4
+    MAX_FRAME_SIZE = 5
+    MAX_HEADER_LIST_SIZE = 6
+
+class Http2Setting:
+    def __init__(self, id: Http2SettingID, value: int) -> None: ...
+
 class HttpHeaders:
     def __init__(self, name_value_pairs: Iterable[tuple[str, str]] | None = None) -> None: ...
 
@@ -50,7 +61,7 @@ class Http2ClientConnection(HttpClientConnectionBase):
         socket_options: SocketOptions | None = None,
         tls_connection_options: TlsConnectionOptions | None = None,
         proxy_options: Any = None,
-        initial_settings: Any = None,
+        initial_settings: list[Http2Setting] | None = None,
         on_remote_settings_changed: Any = None,
         manual_window_management: bool = False,
         initial_window_size: int | None = None,
@@ -63,3 +74,4 @@ class Http2ClientConnection(HttpClientConnectionBase):
         manual_write: bool = False,
     ) -> Http2ClientStream: ...
     def close(self) -> Future[None]: ...
+    def update_window(self, increment_size: int) -> None: ...

@@ -69,17 +69,41 @@ Item = tuple[str, Any]
 None)`` (both sides ended, or the stream failed)."""
 
 
+RECEIVE_WINDOW = 16 * 1024 * 1024
+"""The stream's and the connection's receive windows. With HTTP/2's default 64 KiB, each
+window waits for a WINDOW_UPDATE, and awscrt's updates sit out a delayed ACK (~40 ms) on
+loopback: 9.8 MB/s down for 300 KiB parts, 34 MB/s with these windows."""
+
+
 def connect(
     opened: OpenedRequest, ca_file: str | None, verify: bool
 ) -> Future[crt_http.Http2ClientConnection]:
     """Start an HTTP/2 connection to the stream's endpoint (a future of the connection)."""
     require_tls(opened)
     endpoint = opened.endpoint
-    return crt_http.Http2ClientConnection.new(
+    dialled = crt_http.Http2ClientConnection.new(
         host_name=endpoint.host.strip("[]"),
         port=endpoint.port,
         tls_connection_options=tls_options(endpoint.host, ca_file, verify),
+        initial_settings=[
+            crt_http.Http2Setting(crt_http.Http2SettingID.INITIAL_WINDOW_SIZE, RECEIVE_WINDOW)
+        ],
     )
+    connected: Future[crt_http.Http2ClientConnection] = Future()
+
+    def widen(future: Future[crt_http.Http2ClientConnection]) -> None:
+        # awscrt's thread: the connection window is not a setting, it is widened by an update.
+        if future.cancelled():
+            connected.cancel()
+        elif (error := future.exception()) is not None:
+            connected.set_exception(error)
+        else:
+            connection = future.result()
+            connection.update_window(RECEIVE_WINDOW)
+            connected.set_result(connection)
+
+    dialled.add_done_callback(widen)
+    return connected
 
 
 class CrtBidiStream:

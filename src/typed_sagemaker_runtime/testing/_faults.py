@@ -29,6 +29,23 @@ Which operations a fault applies to (a fault that does not apply is skipped and 
 * :class:`StreamErrorEvent`, :class:`StreamFailureEvent`, :class:`TruncatedFrame`,
   :class:`CorruptFrame`, :class:`SlowTokens`: InvokeEndpointWithResponseStream only.
 
+InvokeEndpointWithBidirectionalStream (the local endpoint's HTTP/2 listener) counts its
+response's parts for ``after_parts``, and takes:
+
+* :class:`ErrorResponse` with the HTTP2 service's codes (``InputValidationError`` 400,
+  ``ModelError`` 424, ``InternalServerError`` 500, ``ServiceUnavailableError`` 503, see
+  :data:`BIDI_ERROR_STATUS`) or a generic one (``ThrottlingException`` is answered 429
+  there), instead of the ``200`` headers; the classic-only codes (``ValidationError``,
+  ``ModelNotReadyException``, ``InternalDependencyException``) skip it.
+  :class:`RawResponse` likewise.
+* :class:`StreamErrorEvent`, :class:`StreamFailureEvent` (the stream's error event, then
+  the end of the response), :class:`CorruptFrame`, :class:`TruncatedFrame` (half the next
+  frame, then END_STREAM, or a reset when ``clean_end=False``), :class:`SlowTokens`.
+* :class:`StreamReset` (RST_STREAM; that operation only), :class:`ConnectionReset` (the TCP
+  connection reset, every stream on it cut) and :class:`Stall`, before the response
+  headers when ``after_parts`` is ``None``.
+* :class:`ShortContentLength` is HTTP/1.1's and skips it.
+
 A slow first byte is :class:`Stall` without ``after_parts``; slow tokens are :class:`SlowTokens`;
 an error event after which the server keeps the body open is :class:`StreamErrorEvent` (or
 :class:`StreamFailureEvent`) with ``hold_seconds``; a body shorter than its ``Content-Length``
@@ -41,7 +58,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import KW_ONLY, dataclass
 from typing import TypeAlias
 
-from ._codes import OPERATIONS, code_problem, operations_answering
+from ._codes import GENERIC_ERROR_CODES, OPERATIONS, code_problem, operations_answering
 from ._model import Operation
 
 __all__ = [
@@ -52,12 +69,17 @@ __all__ = [
     "TruncatedFrame",
     "CorruptFrame",
     "ConnectionReset",
+    "StreamReset",
     "Stall",
     "SlowTokens",
     "ShortContentLength",
     "Fault",
     "DEFAULT_ERROR_STATUS",
+    "BIDI_ERROR_STATUS",
 ]
+
+BIDI_OPERATION: Operation = "InvokeEndpointWithBidirectionalStream"
+ALL_OPERATIONS: tuple[Operation, ...] = (*OPERATIONS, BIDI_OPERATION)
 
 DEFAULT_ERROR_STATUS: Mapping[str, int] = {
     "ValidationError": 400,
@@ -77,15 +99,58 @@ DEFAULT_ERROR_STATUS: Mapping[str, int] = {
 Other codes: the status botocore's service model gives them, else 400.
 """
 
+BIDI_ERROR_STATUS: Mapping[str, int] = {
+    "InputValidationError": 400,
+    "ModelError": 424,
+    "InternalServerError": 500,
+    "ServiceUnavailableError": 503,
+    "ThrottlingException": 429,
+}
+"""The HTTP status of an error code on InvokeEndpointWithBidirectionalStream.
+
+The first four are the HTTP2 service model's errors; throttling is answered 429 there.
+Other generic codes (:data:`GENERIC_ERROR_CODES`) use :data:`DEFAULT_ERROR_STATUS`.
+"""
+
+_BIDI_CODES = frozenset(BIDI_ERROR_STATUS) | GENERIC_ERROR_CODES
+_BIDI_ONLY_CODES = frozenset(
+    {"InputValidationError", "InternalServerError", "ServiceUnavailableError"}
+)
+
+
+def bidi_error_status(code: str, status: int | None) -> int:
+    """The status an :class:`ErrorResponse` is answered with on the bidirectional stream."""
+    if status is not None:
+        return status
+    return BIDI_ERROR_STATUS.get(code) or DEFAULT_ERROR_STATUS.get(code) or 400
+
+
+def _error_problem(code: str, operations: frozenset[Operation] | None) -> str | None:
+    """Why an :class:`ErrorResponse` cannot answer ``operations`` (``None``: any of them)."""
+    if code in _BIDI_ONLY_CODES:
+        if operations is None or operations == frozenset({BIDI_OPERATION}):
+            return None
+        return (
+            f"{code} is an error of {BIDI_OPERATION} only; pass "
+            f"operations=[{BIDI_OPERATION!r}], or custom=True to send it anyway"
+        )
+    if operations is not None and BIDI_OPERATION in operations and code not in _BIDI_CODES:
+        return (
+            f"{BIDI_OPERATION} cannot answer {code}; it answers "
+            f"{', '.join(sorted(_BIDI_CODES))}; custom=True sends it anyway"
+        )
+    classic = None if operations is None else operations - {BIDI_OPERATION}
+    return None if classic == frozenset() else code_problem(code, classic)
+
 
 def _operation_set(given: Collection[Operation]) -> frozenset[Operation]:
     """``given`` as a frozenset (one name alone is accepted too); unknown names are refused."""
     items: Collection[object] = (given,) if isinstance(given, str) else given
     chosen: set[Operation] = set()
     for item in items:
-        matches: list[Operation] = [known for known in OPERATIONS if known == item]
+        matches: list[Operation] = [known for known in ALL_OPERATIONS if known == item]
         if not matches:
-            raise ValueError(f"unknown operation {item!r}: use one of {', '.join(OPERATIONS)}")
+            raise ValueError(f"unknown operation {item!r}: use one of {', '.join(ALL_OPERATIONS)}")
         chosen.update(matches)
     if not chosen:
         raise ValueError("operations is empty: name at least one, or pass None for all")
@@ -138,7 +203,9 @@ class ErrorResponse:
     rate: float | None = None
     """The probability (0 to 1) that it strikes a request it applies to (``None``: always)."""
     operations: Collection[Operation] | None = None
-    """The operations it strikes (kept as a frozenset; ``None``: all that can answer it)."""
+    """The operations it strikes (kept as a frozenset; ``None``: all that can answer it).
+
+    ``"InvokeEndpointWithBidirectionalStream"`` is one of them (see the module docstring)."""
     custom: bool = False
     """Send ``code`` even where botocore's service model does not list it."""
 
@@ -150,7 +217,7 @@ class ErrorResponse:
         if self.operations is not None:
             operations = _operation_set(self.operations)
             object.__setattr__(self, "operations", operations)
-        problem = None if self.custom else code_problem(self.code, operations)
+        problem = None if self.custom else _error_problem(self.code, operations)
         if problem is not None:
             raise ValueError(problem)
 
@@ -287,6 +354,30 @@ class ConnectionReset:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamReset:
+    """Reset one bidirectional stream (HTTP/2 RST_STREAM): InvokeEndpointWithBidirectionalStream.
+
+    ``after_parts=None``: instead of the response headers. Otherwise after that many
+    response parts. The connection stays up; ``error_code`` is the RST_STREAM code
+    (2, INTERNAL_ERROR, by default; 0 is NO_ERROR, 8 CANCEL).
+    """
+
+    after_parts: int | None = None
+    """Response parts sent before the reset; ``None`` means before the response."""
+    _: KW_ONLY
+    error_code: int = 2
+    """The HTTP/2 error code of the RST_STREAM frame."""
+    times: int | None = None
+    """How many requests this fault applies to (``None``: all)."""
+
+    def __post_init__(self) -> None:
+        _check_times(self.times)
+        _check_after_parts(self.after_parts)
+        if not 0 <= self.error_code <= 0xFFFFFFFF:
+            raise ValueError(f"error_code must be a 32-bit unsigned integer, not {self.error_code}")
+
+
+@dataclass(frozen=True, slots=True)
 class Stall:
     """Wait ``seconds``, then carry on: a slow first byte, or a stall mid-body.
 
@@ -364,6 +455,7 @@ Fault: TypeAlias = (
     | TruncatedFrame
     | CorruptFrame
     | ConnectionReset
+    | StreamReset
     | Stall
     | SlowTokens
     | ShortContentLength
@@ -382,8 +474,17 @@ STREAM_ONLY_FAULTS = (
 def fault_operations(fault: Fault) -> frozenset[Operation]:
     """The operations ``fault`` applies to (see the module docstring)."""
     if isinstance(fault, STREAM_ONLY_FAULTS):
-        return frozenset({"InvokeEndpointWithResponseStream"})
+        return frozenset({"InvokeEndpointWithResponseStream", BIDI_OPERATION})
+    if isinstance(fault, StreamReset):
+        return frozenset({BIDI_OPERATION})
+    if isinstance(fault, ShortContentLength):
+        return frozenset(OPERATIONS)
     if isinstance(fault, ErrorResponse):
-        chosen = frozenset(OPERATIONS if fault.operations is None else fault.operations)
-        return chosen if fault.custom else chosen & operations_answering(fault.code)
-    return frozenset(OPERATIONS)
+        chosen = frozenset(ALL_OPERATIONS if fault.operations is None else fault.operations)
+        if fault.custom:
+            return chosen
+        answering = operations_answering(fault.code)
+        if fault.code in _BIDI_CODES:
+            answering = answering | {BIDI_OPERATION}
+        return chosen & answering
+    return frozenset(ALL_OPERATIONS)

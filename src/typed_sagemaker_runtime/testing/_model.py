@@ -21,9 +21,16 @@ __all__ = [
 ]
 
 Operation: TypeAlias = Literal[
-    "InvokeEndpoint", "InvokeEndpointAsync", "InvokeEndpointWithResponseStream"
+    "InvokeEndpoint",
+    "InvokeEndpointAsync",
+    "InvokeEndpointWithResponseStream",
+    "InvokeEndpointWithBidirectionalStream",
 ]
-"""The SageMaker Runtime operation a request was sent to."""
+"""The SageMaker Runtime operation a request was sent to.
+
+A bidirectional stream's request is recorded with its headers as received and an empty
+``body``: its parts go to the backend as they arrive and are not kept.
+"""
 
 
 def _int_or_none(value: str | None) -> int | None:

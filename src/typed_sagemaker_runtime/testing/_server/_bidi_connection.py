@@ -1,0 +1,297 @@
+"""One HTTP/2 connection of the bidirectional listener: the h2 state machine on its thread.
+
+The thread completes the TLS handshake (ALPN ``h2`` required), then runs a sans-I/O ``h2``
+connection on the non-blocking socket with a selector. Request streams are opened through
+the listener (:class:`StreamOpener`), which verifies them and starts their runners; request
+data is verified and handed to the stream on this thread. Runners write from their own
+threads by posting actions (:data:`Post`) to an outbox and waking the selector through a
+socket pair; this thread performs them in order, response data within flow control.
+
+Flow control: each DATA frame's bytes are given back at once, to the stream and the
+connection, whose windows start 16 MiB above HTTP/2's default. With h2's
+``acknowledge_received_data`` (an update per half window) and default windows, awscrt stalls
+on a delayed ACK (~40 ms) per window: 1 MB/s upstream on loopback (notes/bidi-transport.md).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import queue
+import selectors
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Mapping
+from typing import Protocol
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+
+from ..._core._bidi_verify import SignatureMismatch
+from ..._core._exceptions import StreamDecodeError
+from ._bidi_runner import StreamRunner
+from ._bidi_stream import (
+    Action,
+    DropConnection,
+    EndStream,
+    ResetStream,
+    SendData,
+    SendHeaders,
+)
+
+EXTRA_WINDOW = 16 * 1024 * 1024
+_HANDSHAKE_TIMEOUT = 5.0
+
+
+class StreamOpener(Protocol):
+    """What a connection needs from its listener."""
+
+    stopping: threading.Event
+
+    def open_stream(
+        self, stream_id: int, headers: Mapping[str, str], post: _PostFn
+    ) -> StreamRunner | None:
+        """Verify and route a request; its started runner, or ``None`` once refused."""
+        ...
+
+    def input_ended(self, signed_end: bool) -> None:
+        """A request ended its side; ``signed_end``: its signed end frame came first."""
+        ...
+
+    def event_refused(self, reason: str) -> None:
+        """A request event failed its check (for tests)."""
+        ...
+
+
+class _PostFn(Protocol):
+    def __call__(self, stream_id: int, action: Action, /) -> None: ...
+
+
+class _Dropped(Exception):
+    """A fault asked for the connection to be reset."""
+
+
+class BidiConnection:
+    """One client connection; :meth:`run` on its own thread, :meth:`shutdown` from any."""
+
+    def __init__(self, opener: StreamOpener, raw: socket.socket, context: ssl.SSLContext) -> None:
+        self._opener = opener
+        self._raw = raw
+        self._context = context
+        self._sock: ssl.SSLSocket | None = None
+        self._h2 = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        )
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._outbox: queue.Queue[tuple[int, Action]] = queue.Queue()
+        self._pending: dict[int, collections.deque[Action]] = {}
+        self._open: set[int] = set()
+        self._runners: dict[int, StreamRunner] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.runners: list[StreamRunner] = []
+        """Every stream runner started on this connection (their threads are joined at stop)."""
+
+    def shutdown(self) -> None:
+        """Wake the connection's thread so that it sees the listener stopping."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._sock is None:  # still in the TLS handshake: end it now
+                with contextlib.suppress(OSError):
+                    self._raw.shutdown(socket.SHUT_RDWR)
+        self.post(0, EndStream())
+
+    def post(self, stream_id: int, action: Action) -> None:
+        """Queue ``action`` for ``stream_id`` and wake the thread; safe from any thread."""
+        self._outbox.put((stream_id, action))
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def run(self) -> None:
+        """Serve the connection until it ends or the listener stops."""
+        try:
+            self._handshake()
+            self._serve()
+        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError, _Dropped):
+            pass
+        finally:
+            for runner in self._runners.values():
+                runner.request.cancel()
+            with self._lock:
+                self._closed = True
+                with contextlib.suppress(OSError):
+                    (self._sock or self._raw).close()
+                self._wake_r.close()
+                self._wake_w.close()
+
+    def _handshake(self) -> None:
+        self._raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle waits
+        self._raw.settimeout(_HANDSHAKE_TIMEOUT)
+        sock = self._context.wrap_socket(self._raw, server_side=True)
+        with self._lock:
+            self._sock = sock
+        if self._sock.selected_alpn_protocol() != "h2":
+            raise OSError("the client did not negotiate h2")
+
+    def _serve(self) -> None:
+        assert self._sock is not None
+        self._h2.initiate_connection()
+        self._h2.increment_flow_control_window(EXTRA_WINDOW)
+        self._flush()
+        self._sock.setblocking(False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._sock, selectors.EVENT_READ, "net")
+            selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+            while not self._opener.stopping.is_set():
+                for key, _ in selector.select(timeout=1.0):
+                    if key.data == "wake":
+                        self._wake_r.recv(4096)
+                        self._drain_outbox()
+                    elif not self._read():
+                        return
+                self._flush()
+
+    def _read(self) -> bool:
+        assert self._sock is not None
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except ssl.SSLWantReadError:
+                return True
+            if not data:
+                return False
+            for event in self._h2.receive_data(data):
+                self._handle(event)
+            if not self._sock.pending():
+                return True
+
+    def _flush(self) -> None:
+        assert self._sock is not None
+        view = memoryview(self._h2.data_to_send())
+        while view:
+            try:
+                sent = self._sock.send(view)
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                _wait_writable(self._sock)
+                if self._opener.stopping.is_set():
+                    raise OSError("stopping") from None
+                continue
+            view = view[sent:]
+
+    def _handle(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            headers = {_text(k): _text(v) for k, v in event.headers or []}
+            self._open.add(event.stream_id)
+            runner = self._opener.open_stream(event.stream_id, headers, self.post)
+            if runner is not None:
+                self._h2.increment_flow_control_window(EXTRA_WINDOW, event.stream_id)
+                self._runners[event.stream_id] = runner
+                self.runners.append(runner)
+        elif isinstance(event, h2.events.DataReceived):
+            self._open_window(event.stream_id, event.flow_controlled_length)
+            runner = self._runners.get(event.stream_id)
+            if runner is not None:
+                self._receive(runner, event.data or b"")
+        elif isinstance(event, h2.events.StreamEnded):
+            runner = self._runners.get(event.stream_id)
+            if runner is not None:
+                self._opener.input_ended(runner.request.verifier.ended)
+                runner.request.end_input()
+        elif isinstance(event, h2.events.StreamReset):
+            self._forget(event.stream_id)
+        elif isinstance(event, h2.events.WindowUpdated):
+            for stream_id in list(self._pending):
+                self._send_pending(stream_id)
+
+    def _open_window(self, stream_id: int, consumed: int) -> None:
+        if consumed:
+            self._h2.increment_flow_control_window(consumed)
+            with contextlib.suppress(h2.exceptions.ProtocolError):  # the stream may have ended
+                self._h2.increment_flow_control_window(consumed, stream_id)
+
+    def _receive(self, runner: StreamRunner, data: bytes) -> None:
+        try:
+            runner.request.receive(data)
+        except (SignatureMismatch, StreamDecodeError) as exc:
+            code = "InvalidSignatureException" if isinstance(exc, SignatureMismatch) else "400"
+            self._opener.event_refused(str(exc))
+            del self._runners[runner.request.stream_id]  # later data is ignored
+            runner.refuse_event(code, str(exc))
+
+    def _forget(self, stream_id: int) -> None:
+        """The stream is gone (reset by either side): its runner stops, its output is dropped."""
+        self._open.discard(stream_id)
+        self._pending.pop(stream_id, None)
+        runner = self._runners.pop(stream_id, None)
+        if runner is not None:
+            runner.request.cancel()
+
+    def _drain_outbox(self) -> None:
+        while True:
+            try:
+                stream_id, action = self._outbox.get_nowait()
+            except queue.Empty:
+                return
+            if stream_id in self._open:
+                self._pending.setdefault(stream_id, collections.deque()).append(action)
+                self._send_pending(stream_id)
+
+    def _send_pending(self, stream_id: int) -> None:
+        """Perform a stream's queued actions in order, its data as flow control allows."""
+        pending = self._pending.get(stream_id)
+        while pending:
+            action = pending[0]
+            if isinstance(action, SendData):
+                window = min(
+                    self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size
+                )
+                if window <= 0:
+                    return
+                self._h2.send_data(stream_id, action.data[:window])
+                if len(action.data) > window:
+                    pending[0] = SendData(action.data[window:])
+                else:
+                    pending.popleft()
+                continue
+            pending.popleft()
+            try:
+                self._perform(stream_id, action)
+            except h2.exceptions.ProtocolError:  # the client reset or closed it meanwhile
+                self._forget(stream_id)
+                return
+        self._pending.pop(stream_id, None)
+
+    def _perform(self, stream_id: int, action: Action) -> None:
+        if isinstance(action, SendHeaders):
+            self._h2.send_headers(stream_id, list(action.headers))
+        elif isinstance(action, EndStream):
+            self._h2.end_stream(stream_id)
+        elif isinstance(action, ResetStream):
+            self._h2.reset_stream(stream_id, action.code)
+            self._forget(stream_id)
+        elif isinstance(action, DropConnection):
+            self._drop()
+
+    def _drop(self) -> None:
+        """Close the TCP connection with a reset (SO_LINGER 0), mid-whatever it was doing."""
+        sock = self._sock or self._raw
+        with contextlib.suppress(OSError):
+            self._flush()  # what was sent before the reset goes out first
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raise _Dropped
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _wait_writable(sock: socket.socket) -> None:
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_WRITE)
+        selector.select(timeout=1.0)

@@ -1,0 +1,158 @@
+"""One bidirectional stream's request side, and what its runner asks the connection to write.
+
+:class:`RequestStream` lives on the connection's thread: it decodes the request's outer
+frames, checks each event's chained signature and hands the parts to the backend's
+iterator (:meth:`RequestStream.parts`, read on the runner's thread). The runner writes
+through :data:`Post` with the actions below; the connection performs them in order,
+``SendData`` within HTTP/2 flow control.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from ..._core._bidi_events import BidiPayloadPart, decode_request_part
+from ..._core._bidi_signing import utc_now
+from ..._core._bidi_verify import EventChainVerifier, SignatureMismatch, verify_request_signature
+from ..._core._eventstream import FrameDecoder
+
+_ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.coral.service/"
+
+
+@dataclass(frozen=True, slots=True)
+class SendHeaders:
+    """Send the response headers (without END_STREAM)."""
+
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendData:
+    """Send response bytes, as flow control allows."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EndStream:
+    """End the response (END_STREAM)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResetStream:
+    """Reset the stream (RST_STREAM with ``code``)."""
+
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropConnection:
+    """Reset the whole TCP connection (RST, not FIN)."""
+
+
+Action: TypeAlias = "SendHeaders | SendData | EndStream | ResetStream | DropConnection"
+Post: TypeAlias = Callable[[int, Action], None]
+"""Queues an action for a stream id; safe from any thread."""
+
+
+def error_actions(
+    status: int, headers: list[tuple[str, str]], body: bytes
+) -> list[SendHeaders | SendData | EndStream | ResetStream]:
+    """A complete error response, then RST_STREAM NO_ERROR: "stop sending" (RFC 9113 8.1)."""
+    head = [(":status", str(status)), *((k.lower(), v) for k, v in headers)]
+    head.append(("content-length", str(len(body))))
+    return [SendHeaders(tuple(head)), SendData(body), EndStream(), ResetStream(0)]
+
+
+def json_error(status: int, code: str, message: str, request_id: str) -> list[Action]:
+    """An AWS JSON error response for ``code`` (``x-amzn-errortype``, ``{"message": ...}``)."""
+    headers = [
+        ("x-amzn-errortype", f"{code}:{_ERROR_NAMESPACE}"),
+        ("x-amzn-requestid", request_id),
+        ("content-type", "application/json"),
+    ]
+    return list(error_actions(status, headers, json.dumps({"message": message}).encode()))
+
+
+class RequestRefused(Exception):
+    """The request is answered with an error instead of a stream."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+_SIGNATURE_MESSAGES = {
+    "InvalidSignatureException": (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method."
+    ),
+    "UnrecognizedClientException": "The security token included in the request is invalid.",
+}
+
+
+def verify_request(
+    headers: Mapping[str, str], secret_for: Callable[[str], str | None]
+) -> EventChainVerifier:
+    """Check the request's SigV4; the verifier of its event chain, or :class:`RequestRefused`.
+
+    A bad signature is refused ``403 InvalidSignatureException``, an unknown access key
+    ``403 UnrecognizedClientException``, as AWS's JSON services answer them.
+    """
+    try:
+        seed, region, secret = verify_request_signature(
+            method="POST",
+            authority=headers.get(":authority") or headers.get("host", ""),
+            path=headers.get(":path", ""),
+            headers=headers,
+            secret_for=secret_for,
+            clock=utc_now,
+        )
+    except SignatureMismatch as exc:
+        code = "InvalidSignatureException"
+        if "access key id is not known" in str(exc):
+            code = "UnrecognizedClientException"
+        raise RequestRefused(403, code, _SIGNATURE_MESSAGES[code]) from None
+    return EventChainVerifier(seed_signature=seed, secret_key=secret, region=region, clock=utc_now)
+
+
+class RequestStream:
+    """The request side of one stream: verified parts, handed over as they arrive."""
+
+    def __init__(self, stream_id: int, verifier: EventChainVerifier) -> None:
+        self.stream_id = stream_id
+        self.verifier = verifier
+        self.cancelled = threading.Event()
+        """Set when the stream or its connection is gone: waits and the backend stop."""
+        self._frames = FrameDecoder()
+        self._parts: queue.Queue[BidiPayloadPart | None] = queue.Queue()
+
+    def receive(self, data: bytes) -> None:
+        """Decode and verify request bytes; raises ``SignatureMismatch``/``StreamDecodeError``."""
+        for raw_headers, payload in self._frames.feed(data):
+            inner = self.verifier.verify(raw_headers, payload)
+            self._parts.put(decode_request_part(inner) if inner else None)
+
+    def end_input(self) -> None:
+        """The request's side ended (END_STREAM, or a refused event): the parts end."""
+        self._parts.put(None)
+
+    def cancel(self) -> None:
+        """The stream or the connection is gone."""
+        self.cancelled.set()
+        self._parts.put(None)
+
+    def parts(self) -> Iterator[BidiPayloadPart]:
+        """The request's parts, blocking for each; ends with the input or the stream."""
+        while not self.cancelled.is_set():
+            part = self._parts.get()
+            if part is None:
+                return
+            yield part

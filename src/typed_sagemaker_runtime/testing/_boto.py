@@ -29,14 +29,20 @@ def _shared_loader() -> Loader:
     return botocore.loaders.create_loader()
 
 
-def dummy_session(region_name: str) -> boto3.session.Session:
-    """A boto3 session with dummy credentials; it can never reach AWS with them."""
+def dummy_session(region_name: str, ca_bundle: str | None = None) -> boto3.session.Session:
+    """A boto3 session with dummy credentials; it can never reach AWS with them.
+
+    ``ca_bundle`` sets the profile setting of that name: its clients trust that authority
+    (the local endpoint's HTTP/2 listener) as if ``verify=ca_bundle`` had been passed.
+    """
     import boto3.session
     import botocore.session
 
     loader = _shared_loader()
     core = botocore.session.Session()
     core.register_component("data_loader", loader)
+    if ca_bundle is not None:
+        core.set_config_variable("ca_bundle", ca_bundle)
     session = boto3.session.Session(
         botocore_session=core,
         aws_access_key_id=DUMMY_KEY,
@@ -52,12 +58,15 @@ def dummy_session(region_name: str) -> boto3.session.Session:
     return session
 
 
-def dummy_aio_session(region_name: str) -> AioSession:
-    """An aiobotocore session with dummy credentials (the ``aio`` extra)."""
+def dummy_aio_session(region_name: str, ca_bundle: str | None = None) -> AioSession:
+    """An aiobotocore session with dummy credentials (the ``aio`` extra); ``ca_bundle`` as in
+    :func:`dummy_session`."""
     from aiobotocore.session import AioSession
 
     session = AioSession()
     session.register_component("data_loader", _shared_loader())
     session.set_credentials(DUMMY_KEY, DUMMY_KEY)
     session.set_config_variable("region", region_name)
+    if ca_bundle is not None:
+        session.set_config_variable("ca_bundle", ca_bundle)
     return session

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import threading
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from typing_extensions import Self
 
 from ._async_inference._jobs import AsyncInferenceRunner
 from ._async_inference._s3 import LocalS3
-from ._boto import dummy_aio_session, dummy_session
-from ._faults import Fault
+from ._boto import DUMMY_KEY, dummy_aio_session, dummy_session
+from ._faults import BIDI_OPERATION, Fault
+from ._headers import Headers
 from ._model import Handler, InvocationRequest
 from ._rechunk import Rechunk
 from ._server._endpoint import Endpoint, echo
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from .._aio._client import AsyncSageMakerRuntime
     from .._core._retry import RetryPolicy
     from .._sync._client import SageMakerRuntime
+    from ._bidi_model import BidiBackend, BidiHandler
+    from ._server._bidi_listener import BidiListener, BidiRoute
 
 __all__ = ["LocalRuntime"]
 
@@ -60,6 +64,12 @@ class LocalRuntime:
             local.add_endpoint("echo")
             job = smr.invoke_async("echo", body=b"hello")
             smr.wait_for_async_result(job)["body"]           # b"hello"
+
+    InvokeEndpointWithBidirectionalStream is served over HTTP/2 with TLS on a second port
+    (``bidi_port``, same host), with a certificate made at start: :attr:`bidi_endpoint_url`
+    and :attr:`ca_bundle` (the ``local`` extra: h2 and trustme). It checks the request's
+    and every event's signature (the dummy credentials of :meth:`client` sign them), and
+    each endpoint answers through its ``bidi=`` backend (see :meth:`add_endpoint`).
     """
 
     def __init__(
@@ -78,6 +88,7 @@ class LocalRuntime:
         idle_timeout: float | None = 60.0,
         request_timeout: float | None = 30.0,
         max_connections: int = 100,
+        bidi_port: int = 0,
     ) -> None:
         """Configure the runtime; nothing is bound until :meth:`start` (or ``with``).
 
@@ -107,6 +118,9 @@ class LocalRuntime:
         taken, an idle keep-alive connection (or a new one silent for a second) is closed
         to make room, and if none is idle a new connection waits (in the listen backlog)
         until one ends.
+
+        ``bidi_port``: the port of the HTTP/2 TLS listener of bidirectional streams (0: a
+        free port), on ``host`` too.
         """
         self._host = host
         self._port = port
@@ -142,6 +156,9 @@ class LocalRuntime:
             max_connections=max_connections,
         )
         self._server: Server | None = None
+        self._bidi_port = bidi_port
+        self._bidi_backends: dict[str, BidiHandler | BidiBackend] = {}
+        self._bidi: BidiListener | None = None
 
     # --- configuration ----------------------------------------------------------------
 
@@ -168,6 +185,33 @@ class LocalRuntime:
         """The bound port (the ``port`` argument until started)."""
         return self._port if self._server is None else self._server.port
 
+    @property
+    def bidi_endpoint_url(self) -> str:
+        """``https://localhost:PORT``: the HTTP/2 endpoint of bidirectional streams.
+
+        The URL for ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2`` (the host bound to when it
+        is neither loopback nor a wildcard address); its certificate covers that name.
+        """
+        return self._running_bidi().url
+
+    @property
+    def ca_bundle(self) -> str:
+        """The PEM file of the authority that signed :attr:`bidi_endpoint_url`'s certificate.
+
+        Made at start and deleted by :meth:`stop`. :meth:`client` and :meth:`async_client`
+        trust it already (the profile setting ``ca_bundle`` of their session).
+        """
+        return self._running_bidi().ca_bundle
+
+    def _running_bidi(self) -> BidiListener:
+        if self._server is None:
+            raise RuntimeError("the LocalRuntime is not started; call start() or use `with`")
+        if self._bidi is None:
+            raise RuntimeError(
+                "bidirectional streams need h2 and trustme: install typed-sagemaker-runtime[local]"
+            )
+        return self._bidi
+
     def add_endpoint(
         self,
         name: str,
@@ -177,6 +221,7 @@ class LocalRuntime:
         faults: Iterable[Fault] = (),
         max_chunk_bytes: int | None = None,
         rechunk: Rechunk | None = None,
+        bidi: BidiHandler | BidiBackend | None = None,
     ) -> None:
         """Serve endpoint ``name`` (replacing one of that name) with ``handler``.
 
@@ -194,18 +239,34 @@ class LocalRuntime:
         split across parts and merged into one (``Rechunk.random()``, ``Rechunk.fixed(1)``;
         see :class:`Rechunk`); by default each bare chunk the handler yields is one part.
         Faults with ``after_parts`` count the parts as cut.
+
+        ``bidi`` answers InvokeEndpointWithBidirectionalStream: a callable that receives the
+        request's parts as they arrive and yields the response (:data:`BidiHandler`), or an
+        object with a ``serve_bidi`` method (:class:`BidiBackend`). It yields ``bytes``
+        (BINARY parts), ``str`` (UTF8 parts), ``BidiPayloadPart`` or a ``ModelStreamError``
+        / ``InternalStreamFailure`` event, which ends the stream; an exception ends it with
+        an ``InternalStreamFailure``. By default ``handler`` serves it when it has a
+        ``serve_bidi`` method, else every part is echoed back. It runs on a thread of its
+        own per stream. ``faults`` apply to it as :mod:`._faults` describes.
         """
         rng = random.Random(None if self._seed is None else f"{self._seed}/{name}")
         endpoint = Endpoint(
             name, handler or echo, content_type, faults, max_chunk_bytes, rng, rechunk
         )
+        if bidi is None and callable(getattr(handler, "serve_bidi", None)):
+            bidi = cast("BidiBackend", handler)
         with self._lock:
             self._endpoints[name] = endpoint
+            if bidi is None:
+                self._bidi_backends.pop(name, None)
+            else:
+                self._bidi_backends[name] = bidi
 
     def remove_endpoint(self, name: str) -> None:
         """Stop serving ``name``: later calls get SageMaker's "endpoint not found" error."""
         with self._lock:
             del self._endpoints[name]
+            self._bidi_backends.pop(name, None)
 
     @property
     def endpoint_names(self) -> list[str]:
@@ -219,9 +280,26 @@ class LocalRuntime:
         with self._lock:
             self._requests.append(request)
 
+    def _record_bidi(self, name: str, headers: Headers, request_id: str) -> None:
+        self._record(InvocationRequest(name, BIDI_OPERATION, headers, b"", request_id))
+
+    def _bidi_route(self, name: str) -> BidiRoute | None:
+        from ._server._bidi_listener import BidiRoute
+        from ._server._bidi_runner import echo_bidi
+
+        with self._lock:
+            endpoint = self._endpoints.get(name)
+            backend = self._bidi_backends.get(name, echo_bidi)
+        if endpoint is None:
+            return None
+        return BidiRoute(backend, endpoint.take_fault(BIDI_OPERATION))
+
     @property
     def requests(self) -> list[InvocationRequest]:
         """Every request routed to an endpoint (known or not), oldest first.
+
+        A bidirectional stream is recorded once its path names an endpoint, with its headers
+        as received (HTTP/2 pseudo-headers included) and an empty ``body``.
 
         This is the live list the server appends to; ``local.requests.clear()`` resets it.
         """
@@ -271,17 +349,47 @@ class LocalRuntime:
             self._server = Server(
                 self._host, self._port, self._service, self._stopping, self._limits
             )
+            try:
+                self._bidi = self._start_bidi()
+            except BaseException:
+                self._server.stop(self._stop_timeout)
+                raise
         return self
+
+    def _start_bidi(self) -> BidiListener | None:
+        """The HTTP/2 listener, started; ``None`` without h2 and trustme (the local extra)."""
+        if importlib.util.find_spec("h2") is None or importlib.util.find_spec("trustme") is None:
+            return None
+        from ._server._bidi_listener import BidiListener
+
+        listener = BidiListener(
+            credentials={DUMMY_KEY: DUMMY_KEY},
+            host=self._host,
+            port=self._bidi_port,
+            router=self._bidi_route,
+            record=self._record_bidi,
+            region_name=self._region_name,
+            account_id=self._account_id,
+        )
+        return listener.start()
 
     def stop(self) -> None:
         """Stop serving and close every connection at once; idempotent.
 
         Stalls end immediately and open streams are cut. Handlers that are still running
         are waited for (up to ``stop_timeout`` seconds, then ``RuntimeError``).
+
+        Bidirectional streams too: every connection is closed, so each backend's parts
+        iterator ends and its outputs are no longer read. A ``bidi`` backend stuck in its
+        own code (neither reading its parts nor yielding) cannot be interrupted: after
+        ``stop_timeout`` its thread (a daemon) is left running and ``RuntimeError`` names it.
         """
         self._stopping.set()
         server = self._server
+        stuck: list[str] = []
         try:
+            if self._bidi is not None:
+                stuck = self._bidi.close(self._stop_timeout)
             if server is not None:
                 server.stop(self._stop_timeout)
         finally:
@@ -291,6 +399,11 @@ class LocalRuntime:
             raise RuntimeError(
                 f"{len(alive)} async handler(s) did not return within {self._stop_timeout} s "
                 f"of LocalRuntime.stop(): {', '.join(alive)}"
+            )
+        if stuck:
+            raise RuntimeError(
+                f"{len(stuck)} bidirectional backend(s) did not return within "
+                f"{self._stop_timeout} s of LocalRuntime.stop(): {', '.join(stuck)}"
             )
 
     def __enter__(self) -> Self:
@@ -320,6 +433,9 @@ class LocalRuntime:
         )
         return client
 
+    def _ca_bundle_or_none(self) -> str | None:
+        return None if self._bidi is None else self._bidi.ca_bundle
+
     def client(
         self, config: Config | None = None, retry: RetryPolicy | None = None
     ) -> SageMakerRuntime:
@@ -333,7 +449,7 @@ class LocalRuntime:
         from .._sync._client import SageMakerRuntime
 
         return SageMakerRuntime(
-            session=dummy_session(self._region_name),
+            session=dummy_session(self._region_name, ca_bundle=self._ca_bundle_or_none()),
             endpoint_url=self.endpoint_url,
             config=config,
             retry=retry,
@@ -352,7 +468,7 @@ class LocalRuntime:
         from .._aio._client import AsyncSageMakerRuntime
 
         return AsyncSageMakerRuntime(
-            session=dummy_aio_session(self._region_name),
+            session=dummy_aio_session(self._region_name, ca_bundle=self._ca_bundle_or_none()),
             endpoint_url=self.endpoint_url,
             config=config,
             retry=retry,

@@ -1,0 +1,317 @@
+"""LocalRuntime serves InvokeEndpointWithBidirectionalStream over HTTP/2 with TLS (issue 21).
+
+Real awscrt (the library's sync transport) against the runtime's listener, signed with the
+dummy credentials its clients use, trusting ``local.ca_bundle``: echo, each kind of backend
+output, ``serve_bidi`` backends, a failing backend, the recorded request, unknown
+endpoints, the clients' trust, and ``stop()`` leaving no thread and no file behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("awscrt")
+pytest.importorskip("h2")
+pytest.importorskip("trustme")
+
+from botocore.credentials import ReadOnlyCredentials
+
+from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
+from typed_sagemaker_runtime._core._bidi_events import BidiEvent, BidiPayloadPart, request_part
+from typed_sagemaker_runtime._core._bidi_request import prepare_request
+from typed_sagemaker_runtime._core._events import InternalStreamFailure, ModelStreamError
+from typed_sagemaker_runtime._core._exceptions import ValidationError
+from typed_sagemaker_runtime._sync._bidi_transport import SyncBidiConnection
+from typed_sagemaker_runtime.testing import LocalRuntime
+from typed_sagemaker_runtime.testing._bidi_model import BidiInvocation, BidiOutput
+
+DUMMY = ReadOnlyCredentials("testing", "testing", None)
+BIDI = "InvokeEndpointWithBidirectionalStream"
+
+
+def connect(
+    local: LocalRuntime,
+    endpoint: str = "ep",
+    *,
+    timeout: float = 5.0,
+    target_variant: str | None = None,
+    model_invocation_path: str | None = None,
+    model_query_string: str | None = None,
+) -> SyncBidiConnection:
+    """Open a stream to ``endpoint`` as the library's clients do."""
+    opened = prepare_request(
+        endpoint,
+        endpoint=parse_endpoint_url(local.bidi_endpoint_url, "bidi_endpoint_url"),
+        region=local.region_name,
+        credentials=DUMMY,
+        target_variant=target_variant,
+        model_invocation_path=model_invocation_path,
+        model_query_string=model_query_string,
+    )
+    return SyncBidiConnection.open(opened, ca_file=local.ca_bundle, timeout=timeout)
+
+
+def exchange(local: LocalRuntime, *parts: object, endpoint: str = "ep") -> list[BidiEvent]:
+    """Send ``parts``, end the input, and return every event of the response."""
+    connection = connect(local, endpoint)
+    try:
+        for part in parts:
+            connection.send(request_part(part))
+        connection.end_input()
+        return list(connection.events())
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def local() -> Iterator[LocalRuntime]:
+    with LocalRuntime() as running:
+        yield running
+
+
+def test_the_default_backend_echoes_each_part_before_the_next_is_sent(local: LocalRuntime) -> None:
+    local.add_endpoint("ep")
+    connection = connect(local)
+    try:
+        events = connection.events()
+        answers: list[BidiEvent] = []
+        for text in ("one", "two"):
+            connection.send(request_part(text))
+            answers.append(next(events))  # a half-duplex exchange would time out here
+        connection.send(request_part(b"\x00\x01"))
+        answers.append(next(events))
+        connection.end_input()
+        assert list(events) == []
+    finally:
+        connection.close()
+    assert answers == [
+        BidiPayloadPart(b"one", "UTF8", None),
+        BidiPayloadPart(b"two", "UTF8", None),
+        BidiPayloadPart(b"\x00\x01", "BINARY", None),
+    ]
+
+
+def test_a_handler_s_outputs_become_parts_and_an_error_event_ends_the_stream(
+    local: LocalRuntime,
+) -> None:
+    def handler(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiOutput]:
+        for part in parts:
+            yield part.data  # bytes: a BINARY part
+            yield part.data.decode().upper()  # str: a UTF8 part
+            yield BidiPayloadPart(b"half", "UTF8", "PARTIAL")  # as it is
+        yield ModelStreamError("the model gave up", "StreamBroken")
+        yield "never sent"
+
+    local.add_endpoint("ep", bidi=handler)
+    events = exchange(local, "abc")
+    assert events == [
+        BidiPayloadPart(b"abc", "BINARY", None),
+        BidiPayloadPart(b"ABC", "UTF8", None),
+        BidiPayloadPart(b"half", "UTF8", "PARTIAL"),
+        ModelStreamError("the model gave up", "StreamBroken"),
+    ]
+
+
+def test_an_internal_stream_failure_output_is_the_last_event(local: LocalRuntime) -> None:
+    def handler(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiOutput]:
+        yield "first"
+        yield InternalStreamFailure("down")
+        yield "never sent"
+
+    local.add_endpoint("ep", bidi=handler)
+    assert exchange(local) == [
+        BidiPayloadPart(b"first", "UTF8", None),
+        InternalStreamFailure("down"),
+    ]
+
+
+def test_a_failing_backend_ends_its_stream_with_an_internal_stream_failure_naming_no_request(
+    local: LocalRuntime,
+) -> None:
+    def handler(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiOutput]:
+        for part in parts:
+            yield "ok"
+            raise ValueError(f"cannot handle {part.data!r}")
+
+    local.add_endpoint("ep", bidi=handler)
+    events = exchange(local, "secret-payload")
+    assert events[0] == BidiPayloadPart(b"ok", "UTF8", None)
+    assert len(events) == 2
+    failure = events[1]
+    assert isinstance(failure, InternalStreamFailure)
+    assert "secret-payload" not in (failure.message or "")
+    assert "ValueError" in (failure.message or "")
+
+
+def test_a_backend_yielding_something_else_fails_its_stream(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", bidi=lambda parts: [42])  # type: ignore[list-item]
+    (event,) = exchange(local)
+    assert isinstance(event, InternalStreamFailure)
+
+
+class _Model:
+    """A REST handler that also serves bidirectional streams, as the Container does."""
+
+    def __init__(self) -> None:
+        self.invocations: list[BidiInvocation] = []
+
+    def __call__(self, request: object) -> bytes:
+        return b"rest"
+
+    def serve_bidi(self, invocation: BidiInvocation) -> Iterator[BidiOutput]:
+        self.invocations.append(invocation)
+        yield f"{invocation.model_invocation_path} {invocation.model_query_string}"
+        yield from invocation.parts
+
+
+def test_a_handler_with_serve_bidi_serves_the_stream_and_sees_the_invocation(
+    local: LocalRuntime,
+) -> None:
+    model = _Model()
+    local.add_endpoint("ep", model)
+    connection = connect(
+        local, model_invocation_path="v1/listen", model_query_string="model=nova-3"
+    )
+    try:
+        events = connection.events()
+        assert next(events) == BidiPayloadPart(b"v1/listen model=nova-3", "UTF8", None)
+        connection.send(request_part("x"))
+        assert next(events).data == b"x"  # type: ignore[union-attr]
+        connection.end_input()
+        assert list(events) == []
+    finally:
+        connection.close()
+    (invocation,) = model.invocations
+    assert invocation.endpoint_name == "ep"
+    assert invocation.request_id == local.requests[-1].request_id
+    assert dict(connection.headers)["x-amzn-requestid"] == invocation.request_id
+
+
+def test_an_explicit_bidi_backend_wins_over_the_handler_s_serve_bidi(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", _Model(), bidi=lambda parts: ["mine"])
+    assert exchange(local) == [BidiPayloadPart(b"mine", "UTF8", None)]
+
+
+def test_the_target_variant_is_answered_as_the_invoked_production_variant(
+    local: LocalRuntime,
+) -> None:
+    local.add_endpoint("ep")
+    connection = connect(local, target_variant="blue")
+    try:
+        connection.end_input()
+        assert list(connection.events()) == []
+    finally:
+        connection.close()
+    assert ("x-amzn-invoked-production-variant", "blue") in connection.headers
+
+
+def test_the_request_is_recorded_with_its_headers_and_no_parts(local: LocalRuntime) -> None:
+    local.add_endpoint("ep")
+    exchange(local, "not kept")
+    (request,) = local.requests
+    assert request.operation == BIDI
+    assert request.endpoint_name == "ep"
+    assert request.body == b""
+    assert request.headers[":path"] == "/endpoints/ep/invocations-bidirectional-stream"
+    assert request.headers["X-Amz-Content-SHA256"] == "STREAMING-AWS4-HMAC-SHA256-EVENTS"
+    assert request.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+
+
+def test_an_unknown_endpoint_is_refused_as_the_service_refuses_it(local: LocalRuntime) -> None:
+    connection = connect(local, "missing")
+    try:
+        with pytest.raises(ValidationError) as caught:
+            connection.wait_response()
+    finally:
+        connection.close()
+    assert caught.value.code == "InputValidationError"
+    assert caught.value.http_status == 400
+    assert "Endpoint missing of account 123456789012 not found." in str(caught.value)
+    assert local.requests[-1].endpoint_name == "missing"
+
+
+def test_a_removed_endpoint_is_no_longer_served(local: LocalRuntime) -> None:
+    local.add_endpoint("ep", bidi=lambda parts: ["x"])
+    local.remove_endpoint("ep")
+    local.add_endpoint("ep")  # the bidi backend went with it: echo again
+    assert exchange(local, "y") == [BidiPayloadPart(b"y", "UTF8", None)]
+
+
+def test_the_clients_trust_the_listener_s_certificate_authority(local: LocalRuntime) -> None:
+    with local.client() as smr:
+        wrapped: Any = smr._client  # the boto3 client the facade wraps
+        assert wrapped._endpoint.http_session._verify == local.ca_bundle
+    assert local.bidi_endpoint_url.startswith("https://localhost:")
+    with open(local.ca_bundle, encoding="ascii") as pem:
+        assert pem.read().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_the_asyncio_client_trusts_it_too(local: LocalRuntime) -> None:
+    pytest.importorskip("aiobotocore")
+
+    async def verify_of_wrapped_client() -> object:
+        async with local.async_client() as smr:
+            wrapped: Any = await smr._ensure_client()
+            return wrapped._endpoint.http_session._verify  # aiobotocore's session keeps it too
+
+    verify = asyncio.run(verify_of_wrapped_client())
+    assert verify == local.ca_bundle
+
+
+def _library_threads() -> set[threading.Thread]:
+    # awscrt's event-loop threads show up as dummy threads once they call back into Python.
+    return {t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
+
+
+def test_stop_ends_open_streams_and_leaves_no_thread_and_no_file() -> None:
+    before = _library_threads()
+    reading = threading.Event()
+
+    def slow_reader(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiOutput]:
+        reading.set()
+        yield from parts  # blocked here when stop() comes
+
+    local = LocalRuntime(stop_timeout=5.0).start()
+    local.add_endpoint("ep", bidi=slow_reader)
+    ca_bundle = local.ca_bundle
+    connection = connect(local)
+    try:
+        connection.send(request_part("a"))
+        assert reading.wait(5.0)
+        started = time.monotonic()
+        local.stop()
+        assert time.monotonic() - started < 3.0
+    finally:
+        connection.close()
+    assert _library_threads() == before
+    assert not os.path.exists(ca_bundle)
+
+
+def test_stop_does_not_hang_on_a_backend_stuck_in_its_own_code() -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def stuck(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiOutput]:
+        entered.set()
+        release.wait(30.0)  # neither reading its parts nor yielding
+        yield "late"
+
+    local = LocalRuntime(stop_timeout=0.5).start()
+    local.add_endpoint("ep", bidi=stuck)
+    connection = connect(local)
+    try:
+        assert entered.wait(5.0)
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="1 bidirectional backend"):
+            local.stop()
+        assert time.monotonic() - started < 3.0
+    finally:
+        release.set()
+        connection.close()

@@ -246,7 +246,7 @@ def test_a_removed_endpoint_is_no_longer_served(local: LocalRuntime) -> None:
 
 def test_the_clients_trust_the_listener_s_certificate_authority(local: LocalRuntime) -> None:
     with local.client() as smr:
-        wrapped: Any = smr._client  # the boto3 client the facade wraps
+        wrapped: Any = smr.client  # the boto3 client the facade wraps
         assert wrapped._endpoint.http_session._verify == local.ca_bundle
     assert local.bidi_endpoint_url.startswith("https://localhost:")
     with open(local.ca_bundle, encoding="ascii") as pem:

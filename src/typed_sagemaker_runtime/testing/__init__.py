@@ -9,6 +9,8 @@
         local.add_endpoint("flaky", faults=[ErrorResponse("ThrottlingException", times=2)])
         local.add_endpoint("demo", DemoLLM())   # a deterministic LLM speaking TGI's format
         local.add_endpoint("byoc", Container("http://127.0.0.1:8080"))  # a model container
+        local.add_endpoint("live", bidi=lambda parts: (p.data.upper() for p in parts))
+        local.bidi_endpoint_url, local.ca_bundle  # InvokeEndpointWithBidirectionalStream
         smr = local.client()        # or local.boto3_client() for raw boto3
         ...
 
@@ -24,9 +26,11 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .._core._bidi_events import BidiPayloadPart
     from .._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
     from ._backends._container import Container, ContainerNotHealthyError
     from ._backends._demo import DemoLLM
+    from ._bidi_model import BidiBackend, BidiHandler, BidiInvocation, BidiOutput
     from ._failure import ModelFailure
     from ._faults import (
         DEFAULT_ERROR_STATUS,
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
         Stall,
         StreamErrorEvent,
         StreamFailureEvent,
+        StreamReset,
         TruncatedFrame,
     )
     from ._headers import Headers
@@ -74,6 +79,12 @@ __all__ = [
     "InternalStreamFailure",
     "StreamEvent",
     "ModelFailure",
+    # what bidirectional-stream backends receive and yield
+    "BidiInvocation",
+    "BidiHandler",
+    "BidiBackend",
+    "BidiOutput",
+    "BidiPayloadPart",
     # backends
     "Container",
     "ContainerNotHealthyError",
@@ -90,6 +101,7 @@ __all__ = [
     "TruncatedFrame",
     "CorruptFrame",
     "ConnectionReset",
+    "StreamReset",
     "Stall",
     "SlowTokens",
     "ShortContentLength",
@@ -112,6 +124,11 @@ _MODULES = {
     "InternalStreamFailure": ".._core._events",
     "StreamEvent": ".._core._events",
     "ModelFailure": "._failure",
+    "BidiInvocation": "._bidi_model",
+    "BidiHandler": "._bidi_model",
+    "BidiBackend": "._bidi_model",
+    "BidiOutput": "._bidi_model",
+    "BidiPayloadPart": ".._core._bidi_events",
     "Container": "._backends._container",
     "ContainerNotHealthyError": "._backends._container",
     "DemoLLM": "._backends._demo",
@@ -125,6 +142,7 @@ _MODULES = {
     "TruncatedFrame": "._faults",
     "CorruptFrame": "._faults",
     "ConnectionReset": "._faults",
+    "StreamReset": "._faults",
     "Stall": "._faults",
     "SlowTokens": "._faults",
     "ShortContentLength": "._faults",

@@ -45,7 +45,9 @@ class ServeProcess:
             if line.startswith("Any region"):
                 break
         exports = [
-            line for line in self.banner if line.startswith("export AWS_ENDPOINT_URL_SAGEMAKER")
+            line
+            for line in self.banner
+            if line.startswith("export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=")
         ]
         if len(exports) != 1:
             _, err = self.process.communicate(timeout=10)
@@ -297,7 +299,9 @@ def test_serve_prints_no_dummy_credentials_where_they_are_configured() -> None:
         extra = [
             line
             for line in serve.banner
-            if line.startswith("export ") and "AWS_ENDPOINT_URL" not in line
+            if line.startswith("export ")
+            and "AWS_ENDPOINT_URL" not in line
+            and "AWS_CA_BUNDLE" not in line
         ]
         assert extra == []
     finally:

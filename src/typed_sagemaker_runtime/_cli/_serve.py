@@ -14,12 +14,23 @@ endpoint). ``KIND`` is an error code (``ThrottlingException``, ``ModelError``,
 ``times``), ``stream-failure`` (``after``, ``message``, ``times``), ``truncate``
 (``after``, ``clean``, ``times``), ``corrupt`` (``after``, ``times``), ``reset``
 (``after``, ``times``), ``stall`` (``seconds``, ``after``, ``times``), ``slow-tokens``
-(``delay``, ``times``). Option values cannot contain commas. ``after`` counts the
+(``delay``, ``times``), ``stream-reset`` (``after``, ``code``, ``times``: an HTTP/2
+RST_STREAM, bidirectional streams only). Option values cannot contain commas. ``after`` counts the
 PayloadParts sent, as cut by ``--rechunk``: ``--rechunk off`` makes it count records.
 
 An error code strikes the operations whose botocore service model lists it (see
-:class:`ErrorResponse`), or those of ``op`` (``invoke``, ``async``, ``stream``, joined with
-``+``; full operation names work too). A code that no operation lists, or that an ``op``
+:class:`ErrorResponse`), or those of ``op`` (``invoke``, ``async``, ``stream``, ``bidi``,
+joined with ``+``; full operation names work too).
+
+InvokeEndpointWithBidirectionalStream is served over HTTP/2 with TLS on a second port
+(``--bidi-port``, default a free one), with a certificate made at start. The banner prints
+``export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2=https://localhost:PORT`` and
+``export AWS_CA_BUNDLE=/path/ca.pem``: the library's clients (and AWS's) read both.
+``AWS_CA_BUNDLE`` replaces the trusted authorities of every boto3 client in that shell,
+so HTTPS calls to AWS from it fail while it is set; the REST endpoint is plain
+``http://`` and does not care. The listener checks every signature: sign with the dummy
+credentials (``AWS_ACCESS_KEY_ID=testing``, ``AWS_SECRET_ACCESS_KEY=testing``); other keys
+are refused ``403 UnrecognizedClientException``. A code that no operation lists, or that an ``op``
 cannot answer, is refused with the closest known kind, unless ``custom=true``.
 
 A config file (``--config FILE``, JSON, or TOML on Python 3.11+) looks like::
@@ -94,16 +105,20 @@ EXIT_USAGE = 2
 
 _EPILOG = (
     "Fault kinds and their options: an error code such as ThrottlingException, ModelError "
-    "or ModelNotReadyException (rate, times, status, message, op=invoke+async+stream, "
+    "or ModelNotReadyException (rate, times, status, message, op=invoke+async+stream+bidi, "
     "custom=true for a code outside the service model); stream-error (after, code, "
     "message, times); stream-failure (after, message, times); truncate (after, clean, "
     "times); corrupt (after, times); reset (after, times); stall (seconds, after, times); "
-    "slow-tokens (delay, times). after=N counts PayloadParts as --rechunk cuts them "
+    "slow-tokens (delay, times); stream-reset (after, code, times; HTTP/2 streams). after=N "
+    "counts PayloadParts as --rechunk cuts them "
     "(--rechunk off: records). A config file holds host, port, seed, tokens_per_second, "
-    "rechunk, idle_timeout, request_timeout, max_connections "
+    "rechunk, idle_timeout, request_timeout, max_connections, bidi_port "
     'and endpoints: NAME = "BACKEND" or a table with backend, url, health_timeout, '
     "invocation_timeout, tokens_per_second, content_type and faults (a list of "
-    "KIND[:OPTION=VALUE,...])."
+    "KIND[:OPTION=VALUE,...]). Bidirectional streams (HTTP/2, TLS) are signature-checked: sign "
+    "with AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing. The printed AWS_CA_BUNDLE "
+    "applies to every boto3 client of the shell that exports it (HTTPS calls to AWS from it "
+    "then fail); the REST endpoint is http:// and is not affected."
 )
 
 
@@ -133,6 +148,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, help="port to listen on (default: a free port)")
+    parser.add_argument(
+        "--bidi-port",
+        type=int,
+        metavar="PORT",
+        help="port of the HTTP/2 TLS listener of bidirectional streams (default: a free port)",
+    )
     parser.add_argument(
         "--tokens-per-second",
         type=float,
@@ -255,6 +276,7 @@ def run_serve(
         idle_timeout=settings.idle_timeout,
         request_timeout=settings.request_timeout,
         max_connections=settings.max_connections,
+        bidi_port=settings.bidi_port,
     )
     rechunk = parse_rechunk(settings.rechunk, settings.seed)
     for name, (handler, _) in handlers.items():
@@ -270,7 +292,8 @@ def run_serve(
     try:
         runtime.start()
     except OSError as exc:
-        _error(f"cannot listen on {settings.host}:{settings.port}: {exc}")
+        bidi = f"(bidirectional streams: port {settings.bidi_port or 'any'})"
+        _error(f"cannot listen on {settings.host}:{settings.port} {bidi}: {exc}")
         return EXIT_FAILURE
     try:
         with _stop_on_signals(stopping), runtime:
@@ -279,6 +302,7 @@ def run_serve(
                 f"Local SageMaker Runtime at {url}",
                 f"export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={url}",
             ]
+            lines.extend(_bidi_lines(runtime))
             if importlib.util.find_spec("moto") is not None:
                 # Where async inference writes its results, for the SDK's S3 client.
                 lines.append(f"export AWS_ENDPOINT_URL_S3={runtime.s3_endpoint_url}")
@@ -290,6 +314,11 @@ def run_serve(
                 suffix = f" + {len(faults)} fault(s)" if faults else ""
                 lines.append(f"endpoint {name}: {description}{suffix}")
             lines.append(_cut_description(settings.rechunk))
+            lines.append(
+                "Bidirectional streams (HTTP/2, TLS) check signatures: sign with the dummy "
+                "credentials testing/testing. AWS_CA_BUNDLE replaces the trusted authorities "
+                "of every boto3 client in the shell that exports it."
+            )
             if dummies:
                 lines.append(
                     "Any region and credentials work; none are configured here, so export "
@@ -307,6 +336,18 @@ def run_serve(
     stdout.write("Stopped.\n")
     stdout.flush()
     return EXIT_OK
+
+
+def _bidi_lines(runtime: LocalRuntime) -> list[str]:
+    """The banner lines of the bidirectional listener: its URL and its CA file."""
+    try:
+        url, ca_bundle = runtime.bidi_endpoint_url, runtime.ca_bundle
+    except RuntimeError as exc:  # h2 or trustme missing: the REST endpoint still works
+        return [f"Bidirectional streams are not served: {exc}"]
+    return [
+        f"export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2={url}",
+        f"export AWS_CA_BUNDLE={ca_bundle}",
+    ]
 
 
 def _cut_description(rechunk: str) -> str:

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ..testing._codes import OPERATIONS, code_problem, known_codes
+from ..testing._codes import known_codes
 from ..testing._faults import (
+    ALL_OPERATIONS,
+    BIDI_ERROR_STATUS,
     ConnectionReset,
     CorruptFrame,
     ErrorResponse,
@@ -28,7 +30,9 @@ from ..testing._faults import (
     Stall,
     StreamErrorEvent,
     StreamFailureEvent,
+    StreamReset,
     TruncatedFrame,
+    error_problem,
 )
 from ..testing._rechunk import Rechunk
 
@@ -73,6 +77,8 @@ class Settings:
 
     host: str = DEFAULT_HOST
     port: int = 0
+    bidi_port: int = 0
+    """The port of the HTTP/2 listener of bidirectional streams (0: a free port)."""
     seed: int | None = 0
     tokens_per_second: float | None = DEFAULT_TOKENS_PER_SECOND
     endpoints: dict[str, EndpointSpec] = field(default_factory=dict[str, EndpointSpec])
@@ -155,6 +161,7 @@ _FAULT_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "truncate": ("after", "clean", "times"),
     "corrupt": ("after", "times"),
     "reset": ("after", "times"),
+    "stream-reset": ("after", "code", "times"),
     "stall": ("seconds", "after", "times"),
     "slow-tokens": ("delay", "times"),
 }
@@ -169,6 +176,7 @@ _OPERATION_ALIASES: Mapping[str, Operation] = {
     "invoke": "InvokeEndpoint",
     "async": "InvokeEndpointAsync",
     "stream": "InvokeEndpointWithResponseStream",
+    "bidi": "InvokeEndpointWithBidirectionalStream",
 }
 
 
@@ -191,11 +199,11 @@ def _operations(kind: str, value: str) -> frozenset[Operation]:
     chosen: set[Operation] = set()
     for name in filter(None, (part.strip() for part in value.split("+"))):
         operation = _OPERATION_ALIASES.get(name)
-        full: list[Operation] = [known for known in OPERATIONS if known == name]
+        full: list[Operation] = [known for known in ALL_OPERATIONS if known == name]
         if operation is None and not full:
             raise ServeConfigError(
                 f"fault {kind}: unknown operation {name!r} (use {', '.join(_OPERATION_ALIASES)}"
-                f" or {', '.join(OPERATIONS)}, joined with +)"
+                f" or {', '.join(ALL_OPERATIONS)}, joined with +)"
             )
         chosen.update([operation] if operation is not None else full)
     if not chosen:
@@ -206,10 +214,10 @@ def _operations(kind: str, value: str) -> frozenset[Operation]:
 def _checked_operations(kind: str, options: Mapping[str, str]) -> frozenset[Operation] | None:
     """The ``op=`` operations of an error-code kind, checked against the service model."""
     custom = _boolean(kind, "custom", options.get("custom", "false"))
-    if not custom and kind not in known_codes():
+    if not custom and kind not in known_codes() and kind not in BIDI_ERROR_STATUS:
         raise _unknown_kind(kind, code_like=True)
     operations = _operations(kind, options["op"]) if "op" in options else None
-    problem = None if custom else code_problem(kind, operations, opt_in="custom=true")
+    problem = None if custom else error_problem(kind, operations, opt_in="custom=true")
     if problem is not None:
         raise ServeConfigError(f"fault {kind}: {problem}")
     return operations
@@ -273,6 +281,9 @@ def parse_fault(spec: str) -> Fault:
             return CorruptFrame(after or 0, times=times)
         if kind == "reset":
             return ConnectionReset(after, times=times)
+        if kind == "stream-reset":
+            code = integer("code")
+            return StreamReset(after, error_code=2 if code is None else code, times=times)
         if kind == "stall":
             seconds = real("seconds")
             if seconds is None:
@@ -367,7 +378,8 @@ def _load_file(path: str) -> dict[str, Any]:
 
 
 def _apply_file(settings: Settings, document: Mapping[str, Any], path: str) -> None:
-    known = {"host", "port", "seed", "tokens_per_second", "endpoints", "rechunk", *_LIMITS}
+    known = {"host", "port", "bidi_port", "seed", "tokens_per_second", "endpoints", "rechunk"}
+    known.update(_LIMITS)
     unknown = sorted(set(document) - known)
     if unknown:
         raise ServeConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
@@ -377,13 +389,16 @@ def _apply_file(settings: Settings, document: Mapping[str, Any], path: str) -> N
     tokens_per_second = document.get("tokens_per_second", settings.tokens_per_second)
     if not isinstance(host, str):
         raise ServeConfigError(f"config file {path}: 'host' must be a string")
-    if isinstance(port, bool) or not isinstance(port, int):
-        raise ServeConfigError(f"config file {path}: 'port' must be an integer")
+    bidi_port = document.get("bidi_port", settings.bidi_port)
+    for key, value in (("port", port), ("bidi_port", bidi_port)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ServeConfigError(f"config file {path}: '{key}' must be an integer")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ServeConfigError(f"config file {path}: 'seed' must be an integer")
     if not isinstance(tokens_per_second, (int, float)) or isinstance(tokens_per_second, bool):
         raise ServeConfigError(f"config file {path}: 'tokens_per_second' must be a number")
     settings.host, settings.port, settings.seed = host, port, seed
+    settings.bidi_port = bidi_port
     settings.tokens_per_second = float(tokens_per_second)
     rechunk = document.get("rechunk", settings.rechunk)
     if not isinstance(rechunk, str):
@@ -412,6 +427,8 @@ def parse_settings(args: argparse.Namespace) -> Settings:
         settings.host = args.host
     if args.port is not None:
         settings.port = args.port
+    if getattr(args, "bidi_port", None) is not None:
+        settings.bidi_port = args.bidi_port
     if args.seed is not None:
         settings.seed = args.seed
     if args.tokens_per_second is not None:
@@ -443,7 +460,8 @@ def parse_settings(args: argparse.Namespace) -> Settings:
             settings.endpoints[target].faults.append(fault)
         else:
             raise ServeConfigError(f"--fault {item!r}: no endpoint named {target!r}")
-    if not 0 <= settings.port <= 65535:
-        raise ServeConfigError(f"port {settings.port} is out of range")
+    for port in (settings.port, settings.bidi_port):
+        if not 0 <= port <= 65535:
+            raise ServeConfigError(f"port {port} is out of range")
     parse_rechunk(settings.rechunk, settings.seed)  # refused now, not when serving
     return settings

@@ -125,22 +125,27 @@ def bidi_error_status(code: str, status: int | None) -> int:
     return BIDI_ERROR_STATUS.get(code) or DEFAULT_ERROR_STATUS.get(code) or 400
 
 
-def _error_problem(code: str, operations: frozenset[Operation] | None) -> str | None:
-    """Why an :class:`ErrorResponse` cannot answer ``operations`` (``None``: any of them)."""
+def error_problem(
+    code: str, operations: frozenset[Operation] | None, *, opt_in: str = "custom=True"
+) -> str | None:
+    """Why an :class:`ErrorResponse` cannot answer ``operations`` (``None``: any of them).
+
+    ``opt_in`` names the way to send it anyway, as the caller spells it.
+    """
     if code in _BIDI_ONLY_CODES:
         if operations is None or operations == frozenset({BIDI_OPERATION}):
             return None
         return (
             f"{code} is an error of {BIDI_OPERATION} only; pass "
-            f"operations=[{BIDI_OPERATION!r}], or custom=True to send it anyway"
+            f"operations=[{BIDI_OPERATION!r}], or {opt_in} to send it anyway"
         )
     if operations is not None and BIDI_OPERATION in operations and code not in _BIDI_CODES:
         return (
             f"{BIDI_OPERATION} cannot answer {code}; it answers "
-            f"{', '.join(sorted(_BIDI_CODES))}; custom=True sends it anyway"
+            f"{', '.join(sorted(_BIDI_CODES))}; {opt_in} sends it anyway"
         )
     classic = None if operations is None else operations - {BIDI_OPERATION}
-    return None if classic == frozenset() else code_problem(code, classic)
+    return None if classic == frozenset() else code_problem(code, classic, opt_in=opt_in)
 
 
 def _operation_set(given: Collection[Operation]) -> frozenset[Operation]:
@@ -217,7 +222,7 @@ class ErrorResponse:
         if self.operations is not None:
             operations = _operation_set(self.operations)
             object.__setattr__(self, "operations", operations)
-        problem = None if self.custom else _error_problem(self.code, operations)
+        problem = None if self.custom else error_problem(self.code, operations)
         if problem is not None:
             raise ValueError(problem)
 

@@ -191,6 +191,7 @@ class BidiConnection:
             if runner is not None:
                 self._h2.increment_flow_control_window(EXTRA_WINDOW, event.stream_id)
                 self._runners[event.stream_id] = runner
+                self.runners = [r for r in self.runners if r.thread.is_alive()]
                 self.runners.append(runner)
         elif isinstance(event, h2.events.DataReceived):
             self._open_window(event.stream_id, event.flow_controlled_length)

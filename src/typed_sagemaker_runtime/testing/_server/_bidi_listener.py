@@ -82,7 +82,8 @@ class BidiListener:
         self.credentials = dict(credentials)
         self.stopping = threading.Event()
         self.requests: list[dict[str, str]] = []
-        """The headers of every request received, pseudo-headers included (for tests)."""
+        """The headers of every request received, pseudo-headers included, when there is
+        no ``record`` (for tests)."""
         self.refusals: list[str] = []
         """Why each refused event was refused."""
         self.ended: list[bool] = []
@@ -146,7 +147,8 @@ class BidiListener:
 
         ``None`` when it was answered with an error instead.
         """
-        self.requests.append(dict(headers))
+        if self._record is None:  # a LocalRuntime keeps its own record
+            self.requests.append(dict(headers))
         request_id = str(uuid.uuid4())
         match = _PATH.fullmatch(headers.get(":path", ""))
         try:

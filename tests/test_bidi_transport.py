@@ -19,6 +19,7 @@ pytest.importorskip("trustme")
 
 from botocore.credentials import ReadOnlyCredentials
 
+from typed_sagemaker_runtime._base._bidi_setup import BidiSettings
 from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
 from typed_sagemaker_runtime._core._bidi_events import (
     BidiEvent,
@@ -50,14 +51,34 @@ def _opened(
     return prepare_request("ep", endpoint=endpoint, region="us-east-1", credentials=credentials)
 
 
+def _settings(listener: BidiListener, opened: OpenedRequest) -> BidiSettings:
+    return BidiSettings(
+        endpoint=opened.endpoint,
+        region="us-east-1",
+        ca_file=listener.ca_bundle,
+        verify=True,
+        connect_timeout=TIMEOUT,
+        read_timeout=TIMEOUT,
+        user_agent="tests/1.0",
+    )
+
+
 def _connect(listener: BidiListener, opened: OpenedRequest) -> SyncBidiConnection:
-    return SyncBidiConnection.open(opened, ca_file=listener.ca_bundle, timeout=TIMEOUT)
+    return SyncBidiConnection.open(opened, _settings(listener, opened))
+
+
+def _events(connection: SyncBidiConnection) -> Iterator[BidiEvent]:
+    while True:
+        events, over = connection.next_events()
+        yield from events
+        if over:
+            return
 
 
 def test_each_part_is_echoed_before_the_next_is_sent(listener: BidiListener) -> None:
     connection = _connect(listener, _opened(listener))
     try:
-        events = connection.events()
+        events = _events(connection)
         received: list[BidiEvent] = []
         for text in ("one", "two", "three"):
             connection.send(request_part(text))
@@ -77,17 +98,18 @@ def test_the_request_goes_out_with_host_as_authority_and_the_response_headers_ar
 ) -> None:
     connection = _connect(listener, _opened(listener))
     try:
-        connection.wait_response()
         connection.end_input()
-        assert list(connection.events()) == []
+        assert list(_events(connection)) == []
     finally:
         connection.close()
     (request,) = listener.requests
     assert request[":authority"] == f"localhost:{listener.port}"
     assert "host" not in request
     assert request[":path"] == "/endpoints/ep/invocations-bidirectional-stream"
-    assert connection.status == 200
-    assert ("x-amzn-invoked-production-variant", "AllTraffic") in connection.headers
+    assert request["user-agent"] == "tests/1.0"
+    assert connection.inbox.status == 200
+    assert connection.inbox.invoked_production_variant == "AllTraffic"
+    assert connection.inbox.request_id
 
 
 def test_the_model_may_speak_first(listener: BidiListener) -> None:
@@ -98,7 +120,7 @@ def test_the_model_may_speak_first(listener: BidiListener) -> None:
     listener.backend = greeter
     connection = _connect(listener, _opened(listener))
     try:
-        events = connection.events()
+        events = _events(connection)
         assert next(events).data == b"hello"  # before anything was sent
         connection.end_input()
         assert list(events) == []
@@ -118,7 +140,7 @@ def test_a_tampered_request_signature_is_refused_with_403(listener: BidiListener
     connection = _connect(listener, tampered)
     try:
         with pytest.raises(AccessDeniedError) as caught:
-            connection.wait_response()
+            list(_events(connection))
     finally:
         connection.close()
     assert caught.value.code == "InvalidSignatureException"
@@ -131,7 +153,7 @@ def test_an_unknown_access_key_is_refused_with_403(listener: BidiListener) -> No
     connection = _connect(listener, _opened(listener, stranger))
     try:
         with pytest.raises(AccessDeniedError) as caught:
-            list(connection.events())
+            list(_events(connection))
     finally:
         connection.close()
     assert caught.value.code == "UnrecognizedClientException"
@@ -149,7 +171,7 @@ def test_an_event_signed_with_another_key_ends_the_stream_with_an_error_event(
     connection = _connect(listener, dataclasses.replace(opened, signer=forged))
     try:
         connection.send(request_part("hi"))
-        events = list(connection.events())
+        events = list(_events(connection))
     finally:
         connection.close()
     assert len(events) == 1
@@ -161,7 +183,7 @@ def test_an_event_signed_with_another_key_ends_the_stream_with_an_error_event(
 def test_one_small_part_round_trips_quickly(listener: BidiListener) -> None:
     connection = _connect(listener, _opened(listener))
     try:
-        events = connection.events()
+        events = _events(connection)
         connection.send(request_part("warm-up"))
         next(events)
         started = time.perf_counter()
@@ -202,7 +224,7 @@ def test_parts_larger_than_a_flow_control_window_go_both_ways_whole(
     data = bytes(range(256)) * 1200  # 300 KiB: several 64 KiB windows, many 16 KiB frames
     connection = _connect(listener, _opened(listener))
     try:
-        events = connection.events()
+        events = _events(connection)
         for _ in range(3):
             connection.send(request_part(data))
             assert next(events) == BidiPayloadPart(data, "BINARY", None)

@@ -1,6 +1,6 @@
 """The asyncio HTTP/2 transport of a bidirectional stream against the local listener (issue 21).
 
-The twin of ``test_bidi_transport.py`` on ``awscrt.aio.http``: each echo is read before the
+The twin of ``test_bidi_transport.py`` under asyncio: each echo is read before the
 next part is sent (full duplex), the input ends with the signed end frame, a tampered request
 signature is answered 403.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -20,6 +20,7 @@ pytest.importorskip("trustme")
 from botocore.credentials import ReadOnlyCredentials
 
 from typed_sagemaker_runtime._aio._bidi_transport import AsyncBidiConnection
+from typed_sagemaker_runtime._base._bidi_setup import BidiSettings
 from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
 from typed_sagemaker_runtime._core._bidi_events import (
     BidiEvent,
@@ -41,6 +42,27 @@ def listener() -> Iterator[BidiListener]:
         yield running
 
 
+def _settings(listener: BidiListener) -> BidiSettings:
+    return BidiSettings(
+        endpoint=parse_endpoint_url(listener.url, "bidi_endpoint_url"),
+        region="us-east-1",
+        ca_file=listener.ca_bundle,
+        verify=True,
+        connect_timeout=TIMEOUT,
+        read_timeout=TIMEOUT,
+        user_agent="tests/1.0",
+    )
+
+
+async def _events(connection: AsyncBidiConnection) -> AsyncIterator[BidiEvent]:
+    while True:
+        events, over = await connection.next_events()
+        for event in events:
+            yield event
+        if over:
+            return
+
+
 def _opened(listener: BidiListener) -> OpenedRequest:
     endpoint = parse_endpoint_url(listener.url, "bidi_endpoint_url")
     return prepare_request("ep", endpoint=endpoint, region="us-east-1", credentials=CREDENTIALS)
@@ -48,11 +70,9 @@ def _opened(listener: BidiListener) -> OpenedRequest:
 
 def test_each_part_is_echoed_before_the_next_is_sent(listener: BidiListener) -> None:
     async def main() -> tuple[list[BidiEvent], list[BidiEvent]]:
-        connection = await AsyncBidiConnection.open(
-            _opened(listener), ca_file=listener.ca_bundle, timeout=TIMEOUT
-        )
+        connection = await AsyncBidiConnection.open(_opened(listener), _settings(listener))
         try:
-            events = connection.events()
+            events = _events(connection)
             received: list[BidiEvent] = []
             for text in ("one", "two", "three"):
                 await connection.send(request_part(text))
@@ -81,11 +101,9 @@ def test_a_tampered_request_signature_is_refused_with_403(listener: BidiListener
     )
 
     async def main() -> None:
-        connection = await AsyncBidiConnection.open(
-            tampered, ca_file=listener.ca_bundle, timeout=TIMEOUT
-        )
+        connection = await AsyncBidiConnection.open(tampered, _settings(listener))
         try:
-            await connection.wait_response()
+            [event async for event in _events(connection)]
         finally:
             await connection.close()
 
@@ -106,9 +124,7 @@ def test_a_send_after_a_403_raises_the_403_not_a_transport_error(listener: BidiL
     )
 
     async def main() -> None:
-        connection = await AsyncBidiConnection.open(
-            tampered, ca_file=listener.ca_bundle, timeout=TIMEOUT
-        )
+        connection = await AsyncBidiConnection.open(tampered, _settings(listener))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIMEOUT
         try:

@@ -34,10 +34,12 @@ from ._core._exceptions import (
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._aio._bidi_stream import AsyncBidiStream
     from ._aio._client import AsyncSageMakerRuntime
     from ._aio._stream import AsyncResponseStream
     from ._aio._stream_request import AsyncStreamRequest
     from ._core._async_inference import S3ClientLike
+    from ._core._bidi_events import BidiEvent, BidiInput, BidiPayloadPart
     from ._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
     from ._core._llm_types import (
         ChatMessage,
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
     )
     from ._decoders._sse import ServerSentEvent
     from ._decoders._tokens import TokenFormat
+    from ._sync._bidi_stream import BidiStream
     from ._sync._client import SageMakerRuntime
     from ._sync._stream import ResponseStream
 
@@ -98,6 +101,12 @@ __all__ = [
     "InternalStreamFailure",
     "ServerSentEvent",
     "TokenFormat",
+    # bidirectional streams
+    "BidiStream",
+    "AsyncBidiStream",
+    "BidiPayloadPart",
+    "BidiEvent",
+    "BidiInput",
     # LLM layer
     "GenerationChunk",
     "Generation",
@@ -161,6 +170,9 @@ _LAZY = {
     "ServerSentEvent": "._decoders._sse",
     "TokenFormat": "._decoders._tokens",
     "RetryPolicy": "._core._retry",
+    "BidiStream": "._sync._bidi_stream",
+    "AsyncBidiStream": "._aio._bidi_stream",
+    **dict.fromkeys(("BidiPayloadPart", "BidiEvent", "BidiInput"), "._core._bidi_events"),
     **dict.fromkeys(
         ("StreamEvent", "PayloadPart", "ModelStreamError", "InternalStreamFailure"),
         "._core._events",

@@ -1,39 +1,41 @@
 """The asyncio transport of a bidirectional stream, on awscrt (issue 21).
 
-The twin of ``_sync._bidi_transport``, on the same :class:`~.._base._bidi_crt.CrtBidiStream`:
-awscrt's reports reach an ``asyncio.Queue`` through ``call_soon_threadsafe`` and its write
-futures are awaited with ``asyncio.wrap_future``. ``awscrt.aio.http`` is not used: its
-stream drains the request body from a hidden task that writes END_STREAM in a ``finally``,
-so a stream the service has already answered (a 403) leaves that task failed with an
-exception nobody retrieves (see ``notes/bidi-transport.md``).
+The twin of ``_sync._bidi_transport``, on the same :class:`~.._base._bidi_crt.CrtBidiStream`
+and :class:`~.._base._bidi_inbox.BidiInbox`: every arrival wakes the tasks waiting on the
+stream through ``call_soon_threadsafe``, and write futures are awaited with
+``asyncio.wrap_future``. ``awscrt.aio.http`` is not used: its stream drains the request
+body from a hidden task that writes END_STREAM in a ``finally``, so a stream the service
+has already answered (a 403) leaves that task failed with an exception nobody retrieves
+(see ``notes/bidi-transport.md``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
 from concurrent.futures import Future
 from typing import NoReturn, TypeVar
 
 from awscrt import http as crt_http
 
-from .._base._bidi_crt import (
-    DEFAULT_TIMEOUT,
-    CrtBidiStream,
-    Item,
-    ResponseReader,
-    connect,
-    crt_error,
-)
+from .._base._bidi_crt import CrtBidiStream, connect
+from .._base._bidi_inbox import BidiInbox
+from .._base._bidi_reader import crt_error
+from .._base._bidi_setup import BidiSettings
 from .._core._bidi_events import BidiEvent, BidiPayloadPart
 from .._core._bidi_request import OpenedRequest
-from .._core._exceptions import TimeoutError, TransportError
+from .._core._exceptions import StreamError, TimeoutError, TransportError
 
 _T = TypeVar("_T")
 
+ANSWER_GRACE = 1.0
+"""Seconds a failed write waits for the service's answer that explains it (a 403, say)."""
+CLOSE_WAIT = 1.0
+"""Seconds ``close()`` waits for awscrt to shut the connection down."""
 
-async def _wait(future: Future[_T], timeout: float, what: str) -> _T:
+
+async def _wait(future: Future[_T], timeout: float | None, what: str) -> _T:
     try:
         return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
     except asyncio.TimeoutError as exc:
@@ -46,91 +48,112 @@ class AsyncBidiConnection:
     """One bidirectional stream over its own HTTP/2 connection; see :meth:`open`."""
 
     def __init__(
-        self, opened: OpenedRequest, connection: crt_http.Http2ClientConnection, timeout: float
+        self,
+        opened: OpenedRequest,
+        connection: crt_http.Http2ClientConnection,
+        settings: BidiSettings,
     ) -> None:
-        self._timeout = timeout
-        self._items: asyncio.Queue[Item] = asyncio.Queue()
-        self._reader = ResponseReader()
-        self._finished = False
-        loop = asyncio.get_running_loop()
-
-        def sink(item: Item) -> None:
-            # awscrt's thread; a closed loop means nobody is listening any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._items.put_nowait, item)
-
-        self._stream = CrtBidiStream(opened, connection, sink)
+        self._timeout = settings.read_timeout
+        self._loop = asyncio.get_running_loop()
+        self._waiters: list[asyncio.Future[None]] = []
+        self.inbox: BidiInbox = BidiInbox(self._wake)
+        """What has arrived: events, the response headers, the failure that ended it."""
+        self._stream = CrtBidiStream(opened, connection, self.inbox.put, settings.user_agent)
 
     @classmethod
-    async def open(
-        cls,
-        opened: OpenedRequest,
-        *,
-        ca_file: str | None = None,
-        verify: bool = True,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> AsyncBidiConnection:
+    async def open(cls, opened: OpenedRequest, settings: BidiSettings) -> AsyncBidiConnection:
         """Connect to ``opened.endpoint`` and send the request's headers (no body yet)."""
-        connection = await _wait(connect(opened, ca_file, verify), timeout, "connecting")
-        return cls(opened, connection, timeout)
+        connection = await _wait(
+            connect(opened, settings.ca_file, settings.verify),
+            settings.connect_timeout,
+            "connecting",
+        )
+        return cls(opened, connection, settings)
 
-    @property
-    def status(self) -> int | None:
-        """The response's HTTP status, once its headers have arrived."""
-        return self._reader.status
+    def _wake(self) -> None:
+        # Any thread; a closed loop means nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._wake_waiters)
 
-    @property
-    def headers(self) -> list[tuple[str, str]]:
-        """The response's headers, once they have arrived."""
-        return self._reader.headers
+    def _wake_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _changed(self, deadline: float | None, what: str) -> None:
+        """Wait for the next change; :class:`TimeoutError` at the deadline.
+
+        Callers check the inbox first, without awaiting in between: a change after the
+        check schedules a wake-up that runs after this waiter is registered.
+        """
+        waiter = self._loop.create_future()
+        self._waiters.append(waiter)
+        remaining = None if deadline is None else deadline - time.monotonic()
+        try:
+            await asyncio.wait_for(waiter, remaining)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"bidirectional stream: {what} for {self._timeout} s") from None
+
+    def _deadline(self) -> float | None:
+        return None if self._timeout is None else time.monotonic() + self._timeout
 
     async def send(self, part: BidiPayloadPart) -> None:
-        """Sign and write one part; returns once awscrt has written it."""
+        """Sign and write one part; returns once awscrt has taken it."""
+        self.inbox.check()
         try:
-            await _wait(self._stream.write_part(part), self._timeout, "writing")
+            written = self._stream.write_part(part)
         except TransportError as exc:
             await self._raise_answer(exc)
+        await self._wait_written(written)
 
     async def end_input(self) -> None:
         """Write the signed empty end frame with END_STREAM; later calls do nothing."""
+        self.inbox.check()
         try:
             written = self._stream.write_end()
-            if written is not None:
-                await _wait(written, self._timeout, "writing")
         except TransportError as exc:
             await self._raise_answer(exc)
+        if written is not None:
+            await self._wait_written(written)
 
-    async def _raise_answer(self, failure: TransportError) -> NoReturn:
+    async def _wait_written(self, written: Future[None]) -> None:
+        written.add_done_callback(lambda _: self._wake())
+        deadline = self._deadline()
+        while not written.done():
+            self.inbox.check()
+            await self._changed(deadline, "a write was not taken")
+        failure = written.exception()
+        if failure is not None:
+            await self._raise_answer(crt_error(failure, "writing"))
+
+    async def _raise_answer(self, failure: TransportError | StreamError) -> NoReturn:
         """A write fails once the service has answered and ended the stream: raise the answer."""
-        if not self._reader.streaming:
-            await self.wait_response()  # raises the error response, or why there is none
+        deadline = time.monotonic() + ANSWER_GRACE
+        with contextlib.suppress(TimeoutError):
+            while not self.inbox.answered:
+                await self._changed(deadline, "waiting for the answer")
+        self.inbox.check()
         raise failure
 
-    async def _read(self) -> list[BidiEvent]:
-        try:
-            item = await asyncio.wait_for(self._items.get(), self._timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError(
-                f"bidirectional stream: nothing received for {self._timeout} s"
-            ) from None
-        events, self._finished = self._reader.read(item)
-        return events
+    async def next_events(self) -> tuple[list[BidiEvent], bool]:
+        """Wait for events (or the end); return them and whether the response is over."""
+        deadline = self._deadline()
+        while (polled := self.inbox.poll()) is None:
+            await self._changed(deadline, "nothing was received")
+        return polled
 
-    async def wait_response(self) -> None:
-        """Wait for the response's headers; raise the mapped error for a non-200 status."""
-        while not self._reader.streaming:
-            await self._read()  # nothing but headers (or an error body) comes before a 200
+    def abort(self, failure: BaseException | None = None) -> Future[None]:
+        """Close at once, from any task or thread; later calls raise ``failure``.
 
-    async def events(self) -> AsyncIterator[BidiEvent]:
-        """The response's events as they arrive, until the service ends its side."""
-        await self.wait_response()
-        while not self._finished:
-            for event in await self._read():
-                yield event
+        The default failure is a closed stream. Returns awscrt's shutdown future, which
+        :meth:`close` waits for.
+        """
+        self.inbox.abort(failure or StreamError("the bidirectional stream was closed"))
+        return self._stream.close()
 
-    async def close(self) -> None:
-        """Close the connection (the stream with it)."""
-        try:
-            await _wait(self._stream.close(), self._timeout, "closing")
-        except Exception:  # best effort: the connection is gone either way
-            return
+    async def close(self, failure: BaseException | None = None) -> None:
+        """Close the connection, waiting briefly for awscrt to shut it down."""
+        shutdown = asyncio.wrap_future(self.abort(failure), loop=self._loop)
+        with contextlib.suppress(Exception):  # best effort: the connection is gone either way
+            await asyncio.wait_for(shutdown, CLOSE_WAIT)

@@ -2,8 +2,9 @@
 
 The class is composed of its concerns, as its synchronous twin is: ``_client_core``
 (state, construction, the call loop), ``_async_inference_methods`` (InvokeEndpointAsync
-and its results in S3) and ``_llm_methods`` (chat and generate). This module adds the
-lifecycle and the two operations every endpoint has, ``invoke`` and ``stream``.
+and its results in S3), ``_llm_methods`` (chat and generate) and ``_bidi_methods``
+(bidirectional streams). This module adds the lifecycle and the two operations every
+endpoint has, ``invoke`` and ``stream``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .._core._retry import RetryPolicy
 from .._core._types import Body, InvokeResult
 from .._telemetry._call_record import INVOKE
 from ._async_inference_methods import AsyncInferenceMethods
+from ._bidi_methods import BidiMethods
 from ._client_core import AIO_EXTRA_HINT
 from ._llm_methods import LLMMethods
 from ._stream_request import stream_request
@@ -32,7 +34,7 @@ __all__ = ["AsyncSageMakerRuntime", "AIO_EXTRA_HINT"]
 
 @public
 @adopt_methods
-class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
+class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods, BidiMethods):
     """The asyncio twin of :class:`SageMakerRuntime`, on aiobotocore (extra ``aio``).
 
     The same constructor options and methods, as coroutines::
@@ -65,6 +67,9 @@ class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods):
             :meth:`invoke_async_upload` connects (default: aiobotocore's, which
             honours ``AWS_ENDPOINT_URL_S3``), or a function returning the URL, called
             when an S3 client is first needed.
+        bidi_endpoint_url: Where :meth:`bidi_stream` connects (an ``https://`` URL),
+            instead of the region's ``:8443`` endpoint; default: the
+            ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2`` environment variable, if set.
         instrument: With OpenTelemetry installed and configured, each call records a
             span and the GenAI client metrics (see the telemetry guide); ``False``
             switches that off.

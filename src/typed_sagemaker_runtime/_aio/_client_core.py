@@ -76,6 +76,7 @@ class ClientCore:
         config: Config | None = None,
         retry: RetryPolicy | None = None,
         s3_endpoint_url: str | Callable[[], str] | None = None,
+        bidi_endpoint_url: str | None = None,
         instrument: bool = True,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
@@ -96,6 +97,7 @@ class ClientCore:
         self._endpoint_url = endpoint_url
         self._config = config
         self._s3_endpoint: str | Callable[[], str] | None = s3_endpoint_url
+        self._bidi_endpoint_url = bidi_endpoint_url
         self._owns_client = client is None
         self._retry = resolve_retry(retry, config, wrapped_client=not self._owns_client)
         self._client: SageMakerRuntimeClient | None = None

@@ -15,14 +15,13 @@ import io
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
 
-from awscrt import exceptions as crt_exceptions, http as crt_http, io as crt_io
+from awscrt import http as crt_http, io as crt_io
 
-from .._core._bidi_events import BidiEvent, BidiEventDecoder, BidiPayloadPart, encode_part
+from .._core._bidi_events import BidiPayloadPart, encode_part
 from .._core._bidi_request import OpenedRequest
-from .._core._bidi_response import MAX_ERROR_BODY, http_error
 from .._core._exceptions import StreamError, TransportError
+from ._bidi_reader import Item, crt_error
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for the connection, a write, or the next response bytes."""
@@ -40,12 +39,18 @@ def tls_options(host: str, ca_file: str | None, verify: bool = True) -> crt_io.T
     return connection
 
 
-def crt_request(opened: OpenedRequest) -> crt_http.HttpRequest:
-    """The signed request for awscrt; it sends ``host`` as HTTP/2's ``:authority``."""
+def crt_request(opened: OpenedRequest, user_agent: str | None = None) -> crt_http.HttpRequest:
+    """The signed request for awscrt; it sends ``host`` as HTTP/2's ``:authority``.
+
+    awscrt adds no ``user-agent`` of its own; ``user_agent`` (unsigned) is sent as one.
+    """
+    headers = list(opened.request.headers)
+    if user_agent:
+        headers.append(("user-agent", user_agent))
     return crt_http.HttpRequest(
         method=opened.request.method,
         path=opened.request.path,
-        headers=crt_http.HttpHeaders(list(opened.request.headers)),
+        headers=crt_http.HttpHeaders(headers),
     )
 
 
@@ -55,18 +60,6 @@ def require_tls(opened: OpenedRequest) -> None:
         raise TransportError(
             "bidirectional streams need https:// (awscrt speaks HTTP/2 only over TLS)"
         )
-
-
-def crt_error(exc: BaseException, doing: str) -> TransportError:
-    """One of the library's exceptions for an awscrt failure (its name kept, nothing else)."""
-    name = exc.name if isinstance(exc, crt_exceptions.AwsCrtError) else type(exc).__name__
-    return TransportError(f"bidirectional stream: {doing} failed: {name}")
-
-
-Item = tuple[str, Any]
-"""What awscrt's thread reports: ``("headers", (status, headers))``, ``("body", bytes)``,
-``("end", exception or None)`` (the service ended its side) or ``("complete", exception or
-None)`` (both sides ended, or the stream failed)."""
 
 
 RECEIVE_WINDOW = 16 * 1024 * 1024
@@ -121,6 +114,7 @@ class CrtBidiStream:
         opened: OpenedRequest,
         connection: crt_http.Http2ClientConnection,
         sink: Callable[[Item], None],
+        user_agent: str | None = None,
     ) -> None:
         self._signer = opened.signer
         self._connection = connection
@@ -128,7 +122,7 @@ class CrtBidiStream:
         self._lock = threading.Lock()
         self._ended = False
         self._stream = connection.request(
-            crt_request(opened),
+            crt_request(opened, user_agent),
             on_response=self._on_response,
             on_body=self._on_body,
             manual_write=True,
@@ -175,54 +169,3 @@ class CrtBidiStream:
         with self._lock:
             self._ended = True
         return self._connection.close()
-
-
-class ResponseReader:
-    """What the twins do with each :data:`Item`, sans-I/O: headers, errors, events.
-
-    ``read(item)`` returns the events the item completes and whether the response is over.
-    A non-200 response's body is gathered until the stream ends, then raised as the mapped
-    :class:`ServiceError`; a failed stream raises :class:`TransportError`.
-    """
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-        """The response's HTTP status, once its headers have arrived."""
-        self.headers: list[tuple[str, str]] = []
-        """The response's headers (``:status`` among them, as awscrt gives them)."""
-        self._decoder = BidiEventDecoder()
-        self._error_body = bytearray()
-
-    @property
-    def streaming(self) -> bool:
-        """Whether a 200 response's headers have arrived (events may follow)."""
-        return self.status == 200
-
-    def read(self, item: Item) -> tuple[list[BidiEvent], bool]:
-        """The events ``item`` completes, and whether the response has ended."""
-        kind, value = item
-        if kind == "headers":
-            self.status, self.headers = value
-            return [], False
-        if kind == "body":
-            if self.status == 200:
-                return self._decoder.feed(value), False
-            if len(self._error_body) < MAX_ERROR_BODY:
-                self._error_body += value
-            return [], False
-        if kind == "complete" and value is None and self.status == 200:
-            return [], False  # our side ended too; the "end" item says whether theirs did
-        if self.status is None:
-            raise _failure(value, "the stream ended before its response headers")
-        if self.status != 200:
-            raise http_error(self.status, self.headers, bytes(self._error_body))
-        if value is not None:
-            raise _failure(value, "the response ended abnormally")
-        self._decoder.finish()
-        return [], True
-
-
-def _failure(exc: BaseException | None, otherwise: str) -> TransportError:
-    if exc is None or isinstance(exc, RuntimeError):
-        return TransportError(f"bidirectional stream: {otherwise}")
-    return crt_error(exc, "receiving")

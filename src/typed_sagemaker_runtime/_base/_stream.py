@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from .._core._bidi_events import BidiPayloadPart
 from .._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
 from .._core._eventstream import EventDecoder
 from .._core._exceptions import (
@@ -94,22 +95,24 @@ def generation_consumed_error() -> StreamConsumedError:
     )
 
 
-def raise_for_event(event: StreamEvent, request_id: str | None) -> None:
-    """Raise the exception for an error event; return for a ``PayloadPart``."""
+def raise_for_event(
+    event: StreamEvent | BidiPayloadPart, request_id: str | None, operation: str = OPERATION
+) -> None:
+    """Raise the exception for an error event; return for a part."""
     if isinstance(event, ModelStreamError):
         raise ModelStreamInterruptedError(
             f"the model stream failed: {event.error_code or 'ModelStreamError'}: "
             f"{event.message or 'no message'}",
             event=event,
             request_id=request_id,
-            operation=OPERATION,
+            operation=operation,
         )
     if isinstance(event, InternalStreamFailure):
         raise InternalStreamFailureError(
             f"SageMaker failed while streaming: {event.message or 'no message'}",
             event=event,
             request_id=request_id,
-            operation=OPERATION,
+            operation=operation,
         )
 
 

@@ -31,6 +31,7 @@ from ._eventstream import (
     parse_headers,
 )
 from ._exceptions import ClientValidationError, StreamDecodeError
+from ._public import public
 
 OPERATION = "InvokeEndpointWithBidirectionalStream"
 """The operation's name, as AWS spells it."""
@@ -46,6 +47,7 @@ service limit.
 """
 
 
+@public
 @dataclass(frozen=True, slots=True)
 class BidiPayloadPart:
     """A piece of a bidirectional stream, either way, with its headers as sent."""
@@ -73,6 +75,9 @@ class BidiPayloadPart:
 
 BidiEvent: TypeAlias = BidiPayloadPart | ModelStreamError | InternalStreamFailure
 """An event of a bidirectional stream's response."""
+
+BidiInput: TypeAlias = "bytes | bytearray | memoryview | str | BidiPayloadPart"
+"""What may be sent as a part: bytes-like (BINARY), ``str`` (UTF8), or a part as it is."""
 
 
 def _fail(field: str, message: str) -> ClientValidationError:

@@ -1,37 +1,40 @@
 """The synchronous transport of a bidirectional stream, on awscrt (issue 21).
 
-:class:`~.._base._bidi_crt.CrtBidiStream` does the HTTP/2 work on awscrt's threads; here its
-reports land on a ``queue.Queue`` and its write futures are waited on, each with the
-transport's timeout, on the caller's thread. awscrt is the ``bidi`` extra: this module is
-imported only when a bidirectional stream is opened.
+:class:`~.._base._bidi_crt.CrtBidiStream` does the HTTP/2 work on awscrt's threads and
+hands what arrives to a :class:`~.._base._bidi_inbox.BidiInbox`; callers wait on one
+condition variable, woken by every arrival and every finished write. So a reader blocked
+for the next event and a sender blocked on flow control both see an error response the
+moment it is complete, and ``close()`` from any thread wakes them both. awscrt is the
+``bidi`` extra: this module is imported only when a bidirectional stream is opened.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
-from collections.abc import Iterator
+import threading
+import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from typing import NoReturn, TypeVar
 
 from awscrt import http as crt_http
 
-from .._base._bidi_crt import (
-    DEFAULT_TIMEOUT,
-    CrtBidiStream,
-    Item,
-    ResponseReader,
-    connect,
-    crt_error,
-)
+from .._base._bidi_crt import CrtBidiStream, connect
+from .._base._bidi_inbox import BidiInbox
+from .._base._bidi_reader import crt_error
+from .._base._bidi_setup import BidiSettings
 from .._core._bidi_events import BidiEvent, BidiPayloadPart
 from .._core._bidi_request import OpenedRequest
-from .._core._exceptions import TimeoutError, TransportError
+from .._core._exceptions import StreamError, TimeoutError, TransportError
 
 _T = TypeVar("_T")
 
+ANSWER_GRACE = 1.0
+"""Seconds a failed write waits for the service's answer that explains it (a 403, say)."""
+CLOSE_WAIT = 1.0
+"""Seconds ``close()`` waits for awscrt to shut the connection down."""
 
-def _wait(future: Future[_T], timeout: float, what: str) -> _T:
+
+def _wait(future: Future[_T], timeout: float | None, what: str) -> _T:
     try:
         return future.result(timeout)
     except FutureTimeout as exc:
@@ -45,81 +48,93 @@ class SyncBidiConnection:
     """One bidirectional stream over its own HTTP/2 connection; see :meth:`open`."""
 
     def __init__(
-        self, opened: OpenedRequest, connection: crt_http.Http2ClientConnection, timeout: float
+        self,
+        opened: OpenedRequest,
+        connection: crt_http.Http2ClientConnection,
+        settings: BidiSettings,
     ) -> None:
-        self._timeout = timeout
-        self._items: queue.Queue[Item] = queue.Queue()
-        self._reader = ResponseReader()
-        self._finished = False
-        self._stream = CrtBidiStream(opened, connection, self._items.put)
+        self._timeout = settings.read_timeout
+        self._changed = threading.Condition()
+        self.inbox: BidiInbox = BidiInbox(self._wake)
+        """What has arrived: events, the response headers, the failure that ended it."""
+        self._stream = CrtBidiStream(opened, connection, self.inbox.put, settings.user_agent)
 
     @classmethod
-    def open(
-        cls,
-        opened: OpenedRequest,
-        *,
-        ca_file: str | None = None,
-        verify: bool = True,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> SyncBidiConnection:
+    def open(cls, opened: OpenedRequest, settings: BidiSettings) -> SyncBidiConnection:
         """Connect to ``opened.endpoint`` and send the request's headers (no body yet)."""
-        connection = _wait(connect(opened, ca_file, verify), timeout, "connecting")
-        return cls(opened, connection, timeout)
+        connection = _wait(
+            connect(opened, settings.ca_file, settings.verify),
+            settings.connect_timeout,
+            "connecting",
+        )
+        return cls(opened, connection, settings)
 
-    @property
-    def status(self) -> int | None:
-        """The response's HTTP status, once its headers have arrived."""
-        return self._reader.status
+    def _wake(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
-    @property
-    def headers(self) -> list[tuple[str, str]]:
-        """The response's headers, once they have arrived."""
-        return self._reader.headers
+    def _deadline(self) -> float | None:
+        return None if self._timeout is None else time.monotonic() + self._timeout
+
+    def _wait_changed(self, deadline: float | None, what: str) -> None:
+        """Wait (holding the condition) for a change; :class:`TimeoutError` at the deadline."""
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if (remaining is not None and remaining <= 0) or not self._changed.wait(remaining):
+            raise TimeoutError(f"bidirectional stream: {what} for {self._timeout} s")
 
     def send(self, part: BidiPayloadPart) -> None:
-        """Sign and write one part; returns once awscrt has written it."""
+        """Sign and write one part; returns once awscrt has taken it.
+
+        Raises the stream's error response or failure as soon as it is known, also while
+        the write waits for flow control.
+        """
+        self.inbox.check()
         try:
-            _wait(self._stream.write_part(part), self._timeout, "writing")
+            written = self._stream.write_part(part)
         except TransportError as exc:
             self._raise_answer(exc)
+        self._wait_written(written)
 
     def end_input(self) -> None:
         """Write the signed empty end frame with END_STREAM; later calls do nothing."""
+        self.inbox.check()
         try:
             written = self._stream.write_end()
-            if written is not None:
-                _wait(written, self._timeout, "writing")
         except TransportError as exc:
             self._raise_answer(exc)
+        if written is not None:
+            self._wait_written(written)
 
-    def _raise_answer(self, failure: TransportError) -> NoReturn:
+    def _wait_written(self, written: Future[None]) -> None:
+        written.add_done_callback(lambda _: self._wake())
+        deadline = self._deadline()
+        with self._changed:
+            while not written.done():
+                self.inbox.check()
+                self._wait_changed(deadline, "a write was not taken")
+        failure = written.exception()
+        if failure is not None:
+            self._raise_answer(crt_error(failure, "writing"))
+
+    def _raise_answer(self, failure: TransportError | StreamError) -> NoReturn:
         """A write fails once the service has answered and ended the stream: raise the answer."""
-        if not self._reader.streaming:
-            self.wait_response()  # raises the error response, or why there is none
+        deadline = time.monotonic() + ANSWER_GRACE
+        with self._changed:
+            while not self.inbox.answered and (remaining := deadline - time.monotonic()) > 0:
+                self._changed.wait(remaining)
+        self.inbox.check()
         raise failure
 
-    def _read(self) -> list[BidiEvent]:
-        try:
-            item = self._items.get(timeout=self._timeout)
-        except queue.Empty:
-            raise TimeoutError(
-                f"bidirectional stream: nothing received for {self._timeout} s"
-            ) from None
-        events, self._finished = self._reader.read(item)
-        return events
+    def next_events(self) -> tuple[list[BidiEvent], bool]:
+        """Wait for events (or the end); return them and whether the response is over."""
+        deadline = self._deadline()
+        with self._changed:
+            while (polled := self.inbox.poll()) is None:
+                self._wait_changed(deadline, "nothing was received")
+        return polled
 
-    def wait_response(self) -> None:
-        """Wait for the response's headers; raise the mapped error for a non-200 status."""
-        while not self._reader.streaming:
-            self._read()  # nothing but headers (or an error body) comes before a 200
-
-    def events(self) -> Iterator[BidiEvent]:
-        """The response's events as they arrive, until the service ends its side."""
-        self.wait_response()
-        while not self._finished:
-            yield from self._read()
-
-    def close(self) -> None:
-        """Close the connection (the stream with it); waits for awscrt's shutdown briefly."""
+    def close(self, failure: BaseException | None = None) -> None:
+        """Close the connection; later calls raise ``failure`` (default: a closed stream)."""
+        self.inbox.abort(failure or StreamError("the bidirectional stream was closed"))
         with contextlib.suppress(Exception):  # best effort: the connection is gone either way
-            self._stream.close().result(self._timeout)
+            self._stream.close().result(CLOSE_WAIT)

@@ -1,9 +1,10 @@
 """``SageMakerRuntime``: the synchronous client.
 
 The class is composed of its concerns: ``_client_core`` (state, construction, the call
-loop), ``_async_inference_methods`` (InvokeEndpointAsync and its results in S3) and
-``_llm_methods`` (chat and generate). This module adds the lifecycle and the two
-operations every endpoint has, ``invoke`` and ``stream``.
+loop), ``_async_inference_methods`` (InvokeEndpointAsync and its results in S3),
+``_llm_methods`` (chat and generate) and ``_bidi_methods`` (bidirectional streams). This
+module adds the lifecycle and the two operations every endpoint has, ``invoke`` and
+``stream``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .._core._retry import RetryPolicy
 from .._core._types import Body, InvokeResult
 from .._telemetry._call_record import INVOKE
 from ._async_inference_methods import AsyncInferenceMethods
+from ._bidi_methods import BidiMethods
 from ._llm_methods import LLMMethods
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ __all__ = ["SageMakerRuntime"]
 
 @public
 @adopt_methods
-class SageMakerRuntime(LLMMethods, AsyncInferenceMethods):
+class SageMakerRuntime(LLMMethods, AsyncInferenceMethods, BidiMethods):
     """A typed client for SageMaker Runtime: ``invoke``, ``invoke_async`` and ``stream``.
 
     Build it from boto3's defaults, a ``boto3.Session``, or wrap an existing client::
@@ -67,6 +69,9 @@ class SageMakerRuntime(LLMMethods, AsyncInferenceMethods):
             botocore config. Or a function returning the URL, called when an S3 client
             is first needed (the local endpoint starts its S3 server that way, only
             when async inference is used).
+        bidi_endpoint_url: Where :meth:`bidi_stream` connects (an ``https://`` URL),
+            instead of the region's ``:8443`` endpoint; default: the
+            ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2`` environment variable, if set.
         instrument: With OpenTelemetry installed and configured, each call records a
             span and the GenAI client metrics (see the telemetry guide); ``False``
             switches that off.

@@ -78,6 +78,7 @@ class ClientCore:
         config: Config | None = None,
         retry: RetryPolicy | None = None,
         s3_endpoint_url: str | Callable[[], str] | None = None,
+        bidi_endpoint_url: str | None = None,
         instrument: bool = True,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
@@ -112,6 +113,7 @@ class ClientCore:
         # For the S3 client of async results: the same session (credentials, profile).
         self._session = session
         self._s3_endpoint: str | Callable[[], str] | None = s3_endpoint_url
+        self._bidi_endpoint_url = bidi_endpoint_url
 
     def _operation_model(self, operation: Operation) -> Any:
         return self._client.meta.service_model.operation_model(operation)

@@ -1,0 +1,133 @@
+"""What a bidirectional stream has received, shared by awscrt's thread and the caller's.
+
+awscrt reports on its own event-loop thread; the caller may iterate on one thread (or
+task) while it sends on another. Both need to see the same thing at once: the events not
+yet read, the error response or failure that ends the stream (kept, and raised to every
+later call, so an error reaches ``send()`` as well as the reader), and whether the service
+has ended its side. :class:`BidiInbox` holds that under one lock and calls ``wake`` after
+every change; each twin waits its own way (a condition variable, or futures of the event
+loop) and polls again. The inbox does no I/O and never blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from .._core._bidi_endpoint import INVOKED_VARIANT_HEADER
+from .._core._bidi_events import OPERATION, BidiEvent, BidiPayloadPart
+from .._core._exceptions import SageMakerRuntimeError
+from ._bidi_reader import Item, ResponseReader
+from ._stream import raise_for_event
+
+_REQUEST_ID_HEADERS = ("x-amzn-requestid", "x-amz-request-id")
+
+
+class BidiInbox:
+    """The received side of one stream: events, the ending, and what ended it.
+
+    :meth:`put` is called on awscrt's thread with each report; :meth:`poll` and
+    :meth:`check` on the caller's. A failure (an error response, a broken stream, a
+    close) is kept: :meth:`poll` raises it once the events that came before it are read,
+    :meth:`check` at once. :meth:`abort` ends the stream from the caller's side (close,
+    a failed input) and drops what was not read.
+    """
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._reader = ResponseReader()
+        self._events: deque[BidiEvent] = deque()
+        self._failure: SageMakerRuntimeError | BaseException | None = None
+        self._error_event: BidiEvent | None = None
+        self._finished = False
+        self.request_id: str | None = None
+        """The response's request id, once its headers have arrived."""
+        self.invoked_production_variant: str | None = None
+        """The variant that served the stream, once the response headers have arrived."""
+
+    def put(self, item: Item) -> None:
+        """Take one of awscrt's reports (its thread); wake whoever waits."""
+        with self._lock:
+            if self._failure is None and not self._finished:
+                self._read(item)
+        self._wake()
+
+    def _read(self, item: Item) -> None:
+        had_headers = self._reader.status is not None
+        try:
+            events, self._finished = self._reader.read(item)
+        except SageMakerRuntimeError as exc:
+            self._failure = exc
+            events = []
+        if not had_headers and self._reader.status is not None:
+            self._take_headers()
+        for event in events:
+            if not isinstance(event, BidiPayloadPart) and self._error_event is None:
+                self._error_event = event
+            self._events.append(event)
+
+    def _take_headers(self) -> None:
+        for name, value in self._reader.headers:
+            lowered = name.lower()
+            if lowered in _REQUEST_ID_HEADERS and self.request_id is None:
+                self.request_id = value
+            elif lowered == INVOKED_VARIANT_HEADER.lower():
+                self.invoked_production_variant = value
+        if isinstance(self._failure, SageMakerRuntimeError) and self._failure.request_id is None:
+            self._failure.request_id = self.request_id
+
+    def abort(self, failure: BaseException) -> None:
+        """End the stream from this side: later calls raise ``failure``, unread events go."""
+        with self._lock:
+            self._failure = failure
+            self._events.clear()
+        self._wake()
+
+    @property
+    def status(self) -> int | None:
+        """The response's HTTP status, once its headers have arrived."""
+        return self._reader.status
+
+    @property
+    def answered(self) -> bool:
+        """Whether the response has come to a verdict: 200 headers, an error, or the end."""
+        with self._lock:
+            return self._reader.streaming or self._failure is not None or self._finished
+
+    @property
+    def failed(self) -> bool:
+        """Whether the stream has failed or carried an error event (:meth:`check` raises)."""
+        with self._lock:
+            return self._failure is not None or self._error_event is not None
+
+    def poll(self) -> tuple[list[BidiEvent], bool] | None:
+        """The events ready and whether the response is over; ``None``: nothing yet.
+
+        Raises the failure that ended the stream once the events before it are taken.
+        """
+        with self._lock:
+            if self._events:
+                events = list(self._events)
+                self._events.clear()
+                return events, self._finished and self._failure is None
+            if self._failure is not None:
+                raise self._failure
+            if self._finished:
+                return [], True
+            return None
+
+    def check(self) -> None:
+        """Raise what ended the stream, if anything did: before a write, and while one waits.
+
+        An error response or failure is raised as it is; an error event (which iteration
+        yields as data) as :class:`ModelStreamInterruptedError` or
+        :class:`InternalStreamFailureError`, since a part sent after it reaches no model.
+        """
+        with self._lock:
+            failure, event = self._failure, self._error_event
+        if failure is not None:
+            raise failure
+        if event is not None:
+            raise_for_event(event, self.request_id, OPERATION)

@@ -21,53 +21,26 @@ pytest.importorskip("awscrt")
 pytest.importorskip("h2")
 pytest.importorskip("trustme")
 
-from botocore.credentials import ReadOnlyCredentials
-
-from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
-from typed_sagemaker_runtime._core._bidi_events import BidiEvent, BidiPayloadPart, request_part
-from typed_sagemaker_runtime._core._bidi_request import prepare_request
-from typed_sagemaker_runtime._core._events import InternalStreamFailure, ModelStreamError
-from typed_sagemaker_runtime._core._exceptions import ValidationError
-from typed_sagemaker_runtime._sync._bidi_transport import SyncBidiConnection
+from typed_sagemaker_runtime import (
+    BidiEvent,
+    BidiPayloadPart,
+    InternalStreamFailure,
+    ModelStreamError,
+    SageMakerRuntimeError,
+    ValidationError,
+)
 from typed_sagemaker_runtime.testing import LocalRuntime
 from typed_sagemaker_runtime.testing._bidi_model import BidiInvocation, BidiOutput
 
-DUMMY = ReadOnlyCredentials("testing", "testing", None)
 BIDI = "InvokeEndpointWithBidirectionalStream"
 
 
-def connect(
-    local: LocalRuntime,
-    endpoint: str = "ep",
-    *,
-    timeout: float = 5.0,
-    target_variant: str | None = None,
-    model_invocation_path: str | None = None,
-    model_query_string: str | None = None,
-) -> SyncBidiConnection:
-    """Open a stream to ``endpoint`` as the library's clients do."""
-    opened = prepare_request(
-        endpoint,
-        endpoint=parse_endpoint_url(local.bidi_endpoint_url, "bidi_endpoint_url"),
-        region=local.region_name,
-        credentials=DUMMY,
-        target_variant=target_variant,
-        model_invocation_path=model_invocation_path,
-        model_query_string=model_query_string,
-    )
-    return SyncBidiConnection.open(opened, ca_file=local.ca_bundle, timeout=timeout)
-
-
-def exchange(local: LocalRuntime, *parts: object, endpoint: str = "ep") -> list[BidiEvent]:
-    """Send ``parts``, end the input, and return every event of the response."""
-    connection = connect(local, endpoint)
-    try:
-        for part in parts:
-            connection.send(request_part(part))
-        connection.end_input()
-        return list(connection.events())
-    finally:
-        connection.close()
+def exchange(
+    local: LocalRuntime, *parts: str | bytes, endpoint: str = "ep", **options: str
+) -> list[BidiEvent]:
+    """Stream ``parts`` to ``endpoint`` through ``local.client()``; every event of the answer."""
+    with local.client() as smr, smr.bidi_stream(endpoint, input=parts, **options) as stream:
+        return list(stream)
 
 
 @pytest.fixture
@@ -78,24 +51,37 @@ def local() -> Iterator[LocalRuntime]:
 
 def test_the_default_backend_echoes_each_part_before_the_next_is_sent(local: LocalRuntime) -> None:
     local.add_endpoint("ep")
-    connection = connect(local)
-    try:
-        events = connection.events()
-        answers: list[BidiEvent] = []
+    answers: list[BidiEvent] = []
+    with local.client() as smr, smr.bidi_stream("ep") as stream:
+        events = iter(stream)
         for text in ("one", "two"):
-            connection.send(request_part(text))
+            stream.send(text)
             answers.append(next(events))  # a half-duplex exchange would time out here
-        connection.send(request_part(b"\x00\x01"))
+        stream.send(b"\x00\x01")
         answers.append(next(events))
-        connection.end_input()
+        stream.end_input()
         assert list(events) == []
-    finally:
-        connection.close()
     assert answers == [
         BidiPayloadPart(b"one", "UTF8", None),
         BidiPayloadPart(b"two", "UTF8", None),
         BidiPayloadPart(b"\x00\x01", "BINARY", None),
     ]
+
+
+def test_the_asyncio_client_streams_both_ways_with_no_further_arguments(
+    local: LocalRuntime,
+) -> None:
+    pytest.importorskip("aiobotocore")
+    local.add_endpoint("ep", bidi=lambda parts: (part.data.upper() for part in parts))
+
+    async def talk() -> list[BidiEvent]:
+        async with local.async_client() as smr, smr.bidi_stream("ep") as stream:
+            await stream.send("abc")
+            first = await stream.__aiter__().__anext__()
+            await stream.end_input()
+            return [first, *[event async for event in stream]]
+
+    assert asyncio.run(talk()) == [BidiPayloadPart(b"ABC", "BINARY", None)]
 
 
 def test_a_handler_s_outputs_become_parts_and_an_error_event_ends_the_stream(
@@ -176,22 +162,22 @@ def test_a_handler_with_serve_bidi_serves_the_stream_and_sees_the_invocation(
 ) -> None:
     model = _Model()
     local.add_endpoint("ep", model)
-    connection = connect(
-        local, model_invocation_path="v1/listen", model_query_string="model=nova-3"
-    )
-    try:
-        events = connection.events()
+    with (
+        local.client() as smr,
+        smr.bidi_stream(
+            "ep", model_invocation_path="v1/listen", model_query_string="model=nova-3"
+        ) as stream,
+    ):
+        events = iter(stream)
         assert next(events) == BidiPayloadPart(b"v1/listen model=nova-3", "UTF8", None)
-        connection.send(request_part("x"))
-        assert next(events).data == b"x"  # type: ignore[union-attr]
-        connection.end_input()
+        stream.send("x")
+        assert next(events) == BidiPayloadPart(b"x", "UTF8", None)
+        stream.end_input()
         assert list(events) == []
-    finally:
-        connection.close()
+        request_id = stream.request_id
     (invocation,) = model.invocations
     assert invocation.endpoint_name == "ep"
-    assert invocation.request_id == local.requests[-1].request_id
-    assert dict(connection.headers)["x-amzn-requestid"] == invocation.request_id
+    assert invocation.request_id == request_id == local.requests[-1].request_id
 
 
 def test_an_explicit_bidi_backend_wins_over_the_handler_s_serve_bidi(local: LocalRuntime) -> None:
@@ -202,14 +188,13 @@ def test_an_explicit_bidi_backend_wins_over_the_handler_s_serve_bidi(local: Loca
 def test_the_target_variant_is_answered_as_the_invoked_production_variant(
     local: LocalRuntime,
 ) -> None:
-    local.add_endpoint("ep")
-    connection = connect(local, target_variant="blue")
-    try:
-        connection.end_input()
-        assert list(connection.events()) == []
-    finally:
-        connection.close()
-    assert ("x-amzn-invoked-production-variant", "blue") in connection.headers
+    local.add_endpoint("ep", bidi=lambda parts: ["hi"])
+    with local.client() as smr, smr.bidi_stream("ep", target_variant="blue") as stream:
+        assert list(stream) == [BidiPayloadPart(b"hi", "UTF8", None)]
+        assert stream.invoked_production_variant == "blue"
+    with local.client() as smr, smr.bidi_stream("ep") as stream:
+        list(stream)
+        assert stream.invoked_production_variant == "AllTraffic"
 
 
 def test_the_request_is_recorded_with_its_headers_and_no_parts(local: LocalRuntime) -> None:
@@ -225,12 +210,8 @@ def test_the_request_is_recorded_with_its_headers_and_no_parts(local: LocalRunti
 
 
 def test_an_unknown_endpoint_is_refused_as_the_service_refuses_it(local: LocalRuntime) -> None:
-    connection = connect(local, "missing")
-    try:
-        with pytest.raises(ValidationError) as caught:
-            connection.wait_response()
-    finally:
-        connection.close()
+    with pytest.raises(ValidationError) as caught:
+        exchange(local, "x", endpoint="missing")
     assert caught.value.code == "InputValidationError"
     assert caught.value.http_status == 400
     assert "Endpoint missing of account 123456789012 not found." in str(caught.value)
@@ -281,15 +262,19 @@ def test_stop_ends_open_streams_and_leaves_no_thread_and_no_file() -> None:
     local = LocalRuntime(stop_timeout=5.0).start()
     local.add_endpoint("ep", bidi=slow_reader)
     ca_bundle = local.ca_bundle
-    connection = connect(local)
+    smr = local.client()
+    stream = smr.bidi_stream("ep")
     try:
-        connection.send(request_part("a"))
+        stream.send("a")
         assert reading.wait(5.0)
         started = time.monotonic()
         local.stop()
         assert time.monotonic() - started < 3.0
+        with pytest.raises(SageMakerRuntimeError):  # the reader learns that it was cut
+            list(stream)
     finally:
-        connection.close()
+        stream.close()
+        smr.close()
     assert _library_threads() == before
     assert not os.path.exists(ca_bundle)
 
@@ -305,7 +290,8 @@ def test_stop_does_not_hang_on_a_backend_stuck_in_its_own_code() -> None:
 
     local = LocalRuntime(stop_timeout=0.5).start()
     local.add_endpoint("ep", bidi=stuck)
-    connection = connect(local)
+    smr = local.client()
+    stream = smr.bidi_stream("ep")
     try:
         assert entered.wait(5.0)
         started = time.monotonic()
@@ -314,4 +300,5 @@ def test_stop_does_not_hang_on_a_backend_stuck_in_its_own_code() -> None:
         assert time.monotonic() - started < 3.0
     finally:
         release.set()
-        connection.close()
+        stream.close()
+        smr.close()

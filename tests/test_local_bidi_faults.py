@@ -17,15 +17,15 @@ pytest.importorskip("awscrt")
 pytest.importorskip("h2")
 pytest.importorskip("trustme")
 
-from botocore.credentials import ReadOnlyCredentials
+from botocore.config import Config
 
-from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
-from typed_sagemaker_runtime._core._bidi_events import BidiEvent, BidiPayloadPart, request_part
-from typed_sagemaker_runtime._core._bidi_request import prepare_request
-from typed_sagemaker_runtime._core._events import InternalStreamFailure, ModelStreamError
-from typed_sagemaker_runtime._core._exceptions import (
+from typed_sagemaker_runtime import (
+    BidiEvent,
+    BidiPayloadPart,
     InternalFailureError,
+    InternalStreamFailure,
     ModelError,
+    ModelStreamError,
     SageMakerRuntimeError,
     ServiceError,
     ServiceUnavailableError,
@@ -35,7 +35,6 @@ from typed_sagemaker_runtime._core._exceptions import (
     TransportError,
     ValidationError,
 )
-from typed_sagemaker_runtime._sync._bidi_transport import SyncBidiConnection
 from typed_sagemaker_runtime.testing import (
     ConnectionReset,
     CorruptFrame,
@@ -51,18 +50,6 @@ from typed_sagemaker_runtime.testing import (
     StreamReset,
     TruncatedFrame,
 )
-
-
-def connect(local: LocalRuntime, *, timeout: float = 5.0) -> SyncBidiConnection:
-    """Open a stream to endpoint ``ep`` as the library's clients do."""
-    opened = prepare_request(
-        "ep",
-        endpoint=parse_endpoint_url(local.bidi_endpoint_url, "bidi_endpoint_url"),
-        region=local.region_name,
-        credentials=ReadOnlyCredentials("testing", "testing", None),
-    )
-    return SyncBidiConnection.open(opened, ca_file=local.ca_bundle, timeout=timeout)
-
 
 PARTS = ("a", "b", "c")
 
@@ -84,26 +71,24 @@ def served(local: LocalRuntime, *faults: Fault) -> LocalRuntime:
     return local
 
 
-def read_all(local: LocalRuntime, timeout: float = 5.0) -> list[BidiEvent]:
-    connection = connect(local, timeout=timeout)
-    try:
-        connection.end_input()
-        return list(connection.events())
-    finally:
-        connection.close()
+def read_all(local: LocalRuntime) -> list[BidiEvent]:
+    """Every event of a stream whose input ends at once, through ``local.client()``."""
+    with local.client() as smr, smr.bidi_stream("ep", input=()) as stream:
+        return list(stream)
 
 
 def read_until_error(
     local: LocalRuntime, timeout: float = 5.0
 ) -> tuple[list[BidiEvent], SageMakerRuntimeError]:
+    """The events before the stream fails, and the library's exception it fails with."""
     received: list[BidiEvent] = []
-    connection = connect(local, timeout=timeout)
-    try:
-        with pytest.raises(SageMakerRuntimeError) as caught:
-            for event in connection.events():
-                received.append(event)
-    finally:
-        connection.close()
+    config = Config(read_timeout=timeout, connect_timeout=5.0)
+    with (
+        pytest.raises(SageMakerRuntimeError) as caught,  # never an awscrt exception
+        local.client(config=config) as smr,
+        smr.bidi_stream("ep", input=()) as stream,
+    ):
+        received.extend(stream)
     return received, caught.value
 
 
@@ -136,13 +121,12 @@ def test_a_model_error_raises_from_send_while_the_caller_is_still_sending(
     local: LocalRuntime,
 ) -> None:
     served(local, ErrorResponse("ModelError"))
-    connection = connect(local)
-    try:
+    with local.client() as smr, smr.bidi_stream("ep") as stream:
+        started = time.monotonic()
         with pytest.raises(ModelError):
-            for _ in range(1000):
-                connection.send(request_part("more"))
-    finally:
-        connection.close()
+            while time.monotonic() - started < 5.0:
+                stream.send("more")
+        assert time.monotonic() - started < 2.0
 
 
 @pytest.mark.parametrize(
@@ -286,17 +270,14 @@ def test_a_short_stall_then_carries_on(local: LocalRuntime) -> None:
 def test_stop_ends_a_stall_at_once() -> None:
     local = LocalRuntime(stop_timeout=5.0).start()
     served(local, Stall(60, after_parts=1))
-    connection = connect(local)
-    try:
-        events = connection.events()
+    with local.client() as smr, smr.bidi_stream("ep") as stream:
+        events = iter(stream)
         assert next(events) == parts_of("a")[0]
         started = time.monotonic()
         local.stop()
         assert time.monotonic() - started < 3.0
         with pytest.raises(SageMakerRuntimeError):
             list(events)
-    finally:
-        connection.close()
 
 
 def test_a_corrupt_frame_raises_a_decode_error_after_the_parts_before_it(

@@ -23,14 +23,11 @@ pytest.importorskip("awscrt")
 pytest.importorskip("h2")
 pytest.importorskip("trustme")
 
-from botocore.credentials import ReadOnlyCredentials
+import boto3
 
+from typed_sagemaker_runtime import BidiEvent, BidiPayloadPart, SageMakerRuntime
 from typed_sagemaker_runtime._cli._serve import add_serve_arguments
 from typed_sagemaker_runtime._cli._serve_config import ServeConfigError, parse_fault, parse_settings
-from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
-from typed_sagemaker_runtime._core._bidi_events import BidiPayloadPart, request_part
-from typed_sagemaker_runtime._core._bidi_request import prepare_request
-from typed_sagemaker_runtime._sync._bidi_transport import SyncBidiConnection
 from typed_sagemaker_runtime.testing import ErrorResponse, StreamReset
 
 SERVE = [sys.executable, "-m", "typed_sagemaker_runtime._cli._serve"]
@@ -68,27 +65,24 @@ def _stop(process: subprocess.Popen[str]) -> int:
     return process.returncode
 
 
-def _echo_through(exports: dict[str, str]) -> list[object]:
-    opened = prepare_request(
-        "ep",
-        endpoint=parse_endpoint_url(
-            exports["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2"], "bidi_endpoint_url"
-        ),
-        region="us-east-1",
-        credentials=ReadOnlyCredentials("testing", "testing", None),
-    )
-    connection = SyncBidiConnection.open(opened, ca_file=exports["AWS_CA_BUNDLE"], timeout=5.0)
-    try:
-        events = connection.events()
-        connection.send(request_part("hello"))
+def _echo_through(exports: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> list[BidiEvent]:
+    """A client configured by the exports alone (a shell that ran them) streams an echo."""
+    for name, value in exports.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # the credentials the listener checks
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with SageMakerRuntime(session=boto3.Session()) as smr, smr.bidi_stream("ep") as stream:
+        events = iter(stream)
+        stream.send("hello")
         first = next(events)
-        connection.end_input()
+        stream.end_input()
         return [first, *events]
-    finally:
-        connection.close()
 
 
-def test_serve_prints_the_http2_endpoint_and_ca_file_and_a_client_needs_nothing_else() -> None:
+def test_serve_prints_the_http2_endpoint_and_ca_file_and_a_client_needs_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     process, exports, banner = _serve("--endpoint", "ep=echo")
     try:
         url = exports["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2"]
@@ -97,7 +91,7 @@ def test_serve_prints_the_http2_endpoint_and_ca_file_and_a_client_needs_nothing_
         assert Path(ca_bundle).read_text(encoding="ascii").startswith("-----BEGIN CERTIFICATE")
         assert exports["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"].startswith("http://127.0.0.1:")
         assert any("testing/testing" in line for line in banner), banner
-        assert _echo_through(exports) == [BidiPayloadPart(b"hello", "UTF8", None)]
+        assert _echo_through(exports, monkeypatch) == [BidiPayloadPart(b"hello", "UTF8", None)]
     finally:
         status = _stop(process)
     assert status == 0
@@ -110,12 +104,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_serve_listens_for_bidirectional_streams_on_the_bidi_port_asked_for() -> None:
+def test_serve_listens_for_bidirectional_streams_on_the_bidi_port_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     port = _free_port()
     process, exports, _ = _serve("--endpoint", "ep=echo", "--bidi-port", str(port))
     try:
         assert exports["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2"] == f"https://localhost:{port}"
-        assert _echo_through(exports) == [BidiPayloadPart(b"hello", "UTF8", None)]
+        assert _echo_through(exports, monkeypatch) == [BidiPayloadPart(b"hello", "UTF8", None)]
     finally:
         assert _stop(process) == 0
 

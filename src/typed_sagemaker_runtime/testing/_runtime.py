@@ -442,7 +442,8 @@ class LocalRuntime:
         """A :class:`~typed_sagemaker_runtime.SageMakerRuntime` facade wired to this runtime.
 
         Dummy credentials, this runtime's region and URL; ``config`` and ``retry`` are
-        passed on when given. Its S3 client (for async results) goes to
+        passed on when given. Its ``bidi_stream`` goes to :attr:`bidi_endpoint_url` and
+        trusts :attr:`ca_bundle` (the session's ``ca_bundle`` setting). Its S3 client (for async results) goes to
         :attr:`s3_endpoint_url`, started only when first needed. Close it (or use ``with``)
         when done.
         """
@@ -451,6 +452,7 @@ class LocalRuntime:
         return SageMakerRuntime(
             session=dummy_session(self._region_name, ca_bundle=self._ca_bundle_or_none()),
             endpoint_url=self.endpoint_url,
+            bidi_endpoint_url=None if self._bidi is None else self._bidi.url,
             config=config,
             retry=retry,
             s3_endpoint_url=self._s3.endpoint_url,
@@ -470,6 +472,7 @@ class LocalRuntime:
         return AsyncSageMakerRuntime(
             session=dummy_aio_session(self._region_name, ca_bundle=self._ca_bundle_or_none()),
             endpoint_url=self.endpoint_url,
+            bidi_endpoint_url=None if self._bidi is None else self._bidi.url,
             config=config,
             retry=retry,
             s3_endpoint_url=self._s3.endpoint_url,

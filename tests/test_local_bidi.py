@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -302,3 +304,80 @@ def test_stop_does_not_hang_on_a_backend_stuck_in_its_own_code() -> None:
         release.set()
         stream.close()
         smr.close()
+
+
+def test_concurrent_streams_each_get_their_own_answers(local: LocalRuntime) -> None:
+    local.add_endpoint("ep")
+    results: dict[int, list[BidiEvent]] = {}
+
+    def talk(index: int) -> None:
+        results[index] = exchange(local, *(f"{index}-{n}" for n in range(20)))
+
+    threads = [threading.Thread(target=talk, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30.0)
+    assert sorted(results) == list(range(6))
+    for index, events in results.items():
+        assert events == [BidiPayloadPart(f"{index}-{n}".encode(), "UTF8", None) for n in range(20)]
+    assert len(local.requests) == 6
+
+
+def _open_without_reading(local: LocalRuntime) -> socket.socket:
+    """A signed request from a raw h2 client that then never reads (nor opens a window)."""
+    import h2.config
+    import h2.connection
+    from botocore.credentials import ReadOnlyCredentials
+
+    from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
+    from typed_sagemaker_runtime._core._bidi_request import prepare_request
+
+    opened = prepare_request(
+        "ep",
+        endpoint=parse_endpoint_url(local.bidi_endpoint_url, "bidi_endpoint_url"),
+        region=local.region_name,
+        credentials=ReadOnlyCredentials("testing", "testing", None),
+    )
+    context = ssl.create_default_context(cafile=local.ca_bundle)
+    context.set_alpn_protocols(["h2"])
+    port = int(local.bidi_endpoint_url.rsplit(":", 1)[1])
+    sock = context.wrap_socket(
+        socket.create_connection(("127.0.0.1", port)), server_hostname="localhost"
+    )
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+    )
+    client.initiate_connection()  # HTTP/2's default 64 KiB windows, never widened
+    request = opened.request
+    authority = dict(request.headers)["host"]
+    headers = [(":method", "POST"), (":scheme", "https"), (":authority", authority)]
+    headers.append((":path", request.path))
+    headers.extend((name, value) for name, value in request.headers if name != "host")
+    client.send_headers(1, headers)
+    sock.sendall(client.data_to_send())
+    return sock
+
+
+def test_a_client_that_does_not_read_holds_the_backend_back(local: LocalRuntime) -> None:
+    """What flow control holds back waits in the backend, not in the server's memory."""
+    total = 200
+    produced: list[int] = []
+
+    def flood(parts: Iterator[BidiPayloadPart]) -> Iterator[bytes]:
+        for index in range(total):
+            produced.append(index)
+            yield bytes(1024 * 1024)
+
+    local.add_endpoint("ep", bidi=flood)
+    sock = _open_without_reading(local)
+    try:
+        settled, seen = time.monotonic(), -1
+        while len(produced) < total and time.monotonic() - settled < 1.0:
+            time.sleep(0.05)  # until the backend is held (or has produced everything)
+            if len(produced) != seen:
+                settled, seen = time.monotonic(), len(produced)
+        # 64 KiB in the client's window, up to 8 MiB waiting for it: not 200 MiB.
+        assert len(produced) <= 10
+    finally:
+        sock.close()

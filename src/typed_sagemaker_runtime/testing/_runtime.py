@@ -443,9 +443,9 @@ class LocalRuntime:
 
         Dummy credentials, this runtime's region and URL; ``config`` and ``retry`` are
         passed on when given. Its ``bidi_stream`` goes to :attr:`bidi_endpoint_url` and
-        trusts :attr:`ca_bundle` (the session's ``ca_bundle`` setting). Its S3 client (for async results) goes to
-        :attr:`s3_endpoint_url`, started only when first needed. Close it (or use ``with``)
-        when done.
+        trusts :attr:`ca_bundle` (the session's ``ca_bundle`` setting). Its S3 client (for
+        async results) goes to :attr:`s3_endpoint_url`, started only when first needed.
+        Close it (or use ``with``) when done.
         """
         from .._sync._client import SageMakerRuntime
 

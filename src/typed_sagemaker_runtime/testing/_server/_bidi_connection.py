@@ -36,6 +36,7 @@ from ..._core._exceptions import StreamDecodeError
 from ._bidi_runner import StreamRunner
 from ._bidi_stream import (
     Action,
+    Backlog,
     DropConnection,
     EndStream,
     ResetStream,
@@ -91,6 +92,7 @@ class BidiConnection:
         self._pending: dict[int, collections.deque[Action]] = {}
         self._open: set[int] = set()
         self._runners: dict[int, StreamRunner] = {}
+        self._backlogs: dict[int, Backlog] = {}
         self._lock = threading.Lock()
         self._closed = False
         self.runners: list[StreamRunner] = []
@@ -191,6 +193,7 @@ class BidiConnection:
             if runner is not None:
                 self._h2.increment_flow_control_window(EXTRA_WINDOW, event.stream_id)
                 self._runners[event.stream_id] = runner
+                self._backlogs[event.stream_id] = runner.request.backlog
                 self.runners = [r for r in self.runners if r.thread.is_alive()]
                 self.runners.append(runner)
         elif isinstance(event, h2.events.DataReceived):
@@ -228,6 +231,7 @@ class BidiConnection:
         """The stream is gone (reset by either side): its runner stops, its output is dropped."""
         self._open.discard(stream_id)
         self._pending.pop(stream_id, None)
+        self._backlogs.pop(stream_id, None)
         runner = self._runners.pop(stream_id, None)
         if runner is not None:
             runner.request.cancel()
@@ -254,6 +258,9 @@ class BidiConnection:
                 if window <= 0:
                     return
                 self._h2.send_data(stream_id, action.data[:window])
+                backlog = self._backlogs.get(stream_id)
+                if backlog is not None:
+                    backlog.sent(min(window, len(action.data)))
                 if len(action.data) > window:
                     pending[0] = SendData(action.data[window:])
                 else:

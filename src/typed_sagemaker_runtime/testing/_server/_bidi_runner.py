@@ -122,8 +122,15 @@ class StreamRunner:
 
     # --- writing -------------------------------------------------------------------------
 
-    def _send(self, *actions: Action, last: bool = False) -> None:
-        """Post actions unless the response has ended; ``last`` ends it."""
+    def _send(self, *actions: Action, last: bool = False, hold: bool = True) -> None:
+        """Post actions unless the response has ended; ``last`` ends it.
+
+        With ``hold``, data waits first while the stream's backlog is full (never under the
+        lock, which the connection's thread takes to refuse an event).
+        """
+        size = sum(len(action.data) for action in actions if isinstance(action, SendData))
+        if hold and size:
+            self.request.backlog.add(size)
         with self._lock:
             if self._finished or self.request.cancelled.is_set():
                 raise _Ended
@@ -141,7 +148,7 @@ class StreamRunner:
         )
         self.request.end_input()
         with contextlib.suppress(_Ended):
-            self._send(SendData(frame), EndStream(), last=True)
+            self._send(SendData(frame), EndStream(), last=True, hold=False)
 
     def _wait(self, seconds: float) -> None:
         if self.request.cancelled.wait(seconds):

@@ -123,6 +123,43 @@ def verify_request(
     return EventChainVerifier(seed_signature=seed, secret_key=secret, region=region, clock=utc_now)
 
 
+MAX_BACKLOG = 8 * 1024 * 1024
+"""Response bytes a stream may have waiting for flow control before its backend is held."""
+
+
+class Backlog:
+    """Response bytes posted by a runner and not yet handed to h2 (flow control holds them).
+
+    The runner waits in :meth:`add` while the backlog is over :data:`MAX_BACKLOG`, so a
+    client that reads slower than the backend writes holds the backend back instead of
+    filling the server's memory.
+    """
+
+    def __init__(self, cancelled: threading.Event, limit: int = MAX_BACKLOG) -> None:
+        self._cancelled = cancelled
+        self._limit = limit
+        self._bytes = 0
+        self._changed = threading.Condition()
+
+    def add(self, size: int) -> None:
+        """Count ``size`` more bytes, once the backlog is under the limit (or the stream gone)."""
+        with self._changed:
+            while self._bytes >= self._limit and not self._cancelled.is_set():
+                self._changed.wait(0.5)
+            self._bytes += size
+
+    def sent(self, size: int) -> None:
+        """``size`` bytes went to h2."""
+        with self._changed:
+            self._bytes -= size
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        """Wake a waiting runner (the stream is gone)."""
+        with self._changed:
+            self._changed.notify_all()
+
+
 class RequestStream:
     """The request side of one stream: verified parts, handed over as they arrive."""
 
@@ -131,6 +168,7 @@ class RequestStream:
         self.verifier = verifier
         self.cancelled = threading.Event()
         """Set when the stream or its connection is gone: waits and the backend stop."""
+        self.backlog = Backlog(self.cancelled)
         self._frames = FrameDecoder()
         self._parts: queue.Queue[BidiPayloadPart | None] = queue.Queue()
 
@@ -148,6 +186,7 @@ class RequestStream:
         """The stream or the connection is gone."""
         self.cancelled.set()
         self._parts.put(None)
+        self.backlog.wake()
 
     def parts(self) -> Iterator[BidiPayloadPart]:
         """The request's parts, blocking for each; ends with the input or the stream."""

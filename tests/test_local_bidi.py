@@ -381,3 +381,30 @@ def test_a_client_that_does_not_read_holds_the_backend_back(local: LocalRuntime)
         assert len(produced) <= 10
     finally:
         sock.close()
+
+
+def _tls_client(local: LocalRuntime) -> tuple[ssl.SSLContext, int]:
+    context = ssl.create_default_context(cafile=local.ca_bundle)
+    context.set_alpn_protocols(["h2"])
+    return context, int(local.bidi_endpoint_url.rsplit(":", 1)[1])
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout() -> None:
+    with LocalRuntime(idle_timeout=0.2) as local:
+        context, port = _tls_client(local)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5.0)
+        with context.wrap_socket(raw, server_hostname="localhost") as sock:
+            started = time.monotonic()
+            while sock.recv(65536):  # the server's preface, a GOAWAY, then the end
+                pass
+            assert time.monotonic() - started < 4.0
+
+
+def test_connections_beyond_max_connections_are_closed_at_once() -> None:
+    with LocalRuntime(max_connections=1) as local:
+        context, port = _tls_client(local)
+        first = socket.create_connection(("127.0.0.1", port), timeout=5.0)
+        with context.wrap_socket(first, server_hostname="localhost"):
+            second = socket.create_connection(("127.0.0.1", port), timeout=5.0)
+            with second, pytest.raises(OSError, match=r"EOF|reset|closed"):  # before its handshake
+                context.wrap_socket(second, server_hostname="localhost")

@@ -120,7 +120,10 @@ class LocalRuntime:
         until one ends.
 
         ``bidi_port``: the port of the HTTP/2 TLS listener of bidirectional streams (0: a
-        free port), on ``host`` too.
+        free port), on ``host`` too. ``idle_timeout`` and ``max_connections`` apply to it
+        as well: a connection with no stream being answered that sends nothing for
+        ``idle_timeout`` is closed, and connections beyond ``max_connections`` are closed
+        at once.
         """
         self._host = host
         self._port = port
@@ -370,6 +373,8 @@ class LocalRuntime:
             record=self._record_bidi,
             region_name=self._region_name,
             account_id=self._account_id,
+            idle_timeout=self._limits.idle_timeout,
+            max_connections=self._limits.max_connections,
         )
         return listener.start()
 

@@ -23,6 +23,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -79,8 +80,16 @@ class _Dropped(Exception):
 class BidiConnection:
     """One client connection; :meth:`run` on its own thread, :meth:`shutdown` from any."""
 
-    def __init__(self, opener: StreamOpener, raw: socket.socket, context: ssl.SSLContext) -> None:
+    def __init__(
+        self,
+        opener: StreamOpener,
+        raw: socket.socket,
+        context: ssl.SSLContext,
+        idle_timeout: float | None = None,
+    ) -> None:
         self._opener = opener
+        self._idle_timeout = idle_timeout
+        self._last_active = time.monotonic()
         self._raw = raw
         self._context = context
         self._sock: ssl.SSLSocket | None = None
@@ -157,9 +166,22 @@ class BidiConnection:
                     elif not self._read():
                         return
                 self._flush()
+                if self._idle():
+                    self._h2.close_connection()  # GOAWAY, then the close
+                    self._flush()
+                    return
+
+    def _idle(self) -> bool:
+        """No stream is being answered and nothing has come for ``idle_timeout`` seconds."""
+        if self._idle_timeout is None:
+            return False
+        if any(runner.thread.is_alive() for runner in self._runners.values()):
+            return False
+        return time.monotonic() - self._last_active > self._idle_timeout
 
     def _read(self) -> bool:
         assert self._sock is not None
+        self._last_active = time.monotonic()
         while True:
             try:
                 data = self._sock.recv(65536)

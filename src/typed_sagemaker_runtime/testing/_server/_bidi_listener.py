@@ -62,7 +62,9 @@ class BidiListener:
 
     ``credentials`` maps access key ids to their secrets. ``router`` routes each request by
     endpoint name (by default every name is served by ``backend``); ``record`` is told of
-    each request whose path names an endpoint. Use as a context manager, or call
+    each request whose path names an endpoint. A connection answering no stream that
+    sends nothing for ``idle_timeout`` seconds is closed (GOAWAY); beyond
+    ``max_connections`` open at once, new ones are closed at once. Use as a context manager, or call
     :meth:`start` and :meth:`close`.
     """
 
@@ -77,6 +79,8 @@ class BidiListener:
         record: Recorder | None = None,
         region_name: str = "us-east-1",
         account_id: str = "123456789012",
+        idle_timeout: float | None = None,
+        max_connections: int | None = None,
     ) -> None:
         self.backend = backend
         self.credentials = dict(credentials)
@@ -95,6 +99,8 @@ class BidiListener:
         self._record = record
         self._region_name = region_name
         self._account_id = account_id
+        self._idle_timeout = idle_timeout
+        self._max_connections = max_connections
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
@@ -219,15 +225,22 @@ class BidiListener:
                 raw, _ = self._sock.accept()
             except OSError:
                 return
-            connection = BidiConnection(self, raw, self._certificate.context)
-            thread = threading.Thread(
-                target=connection.run, name="smr-bidi-connection", daemon=True
-            )
             with self._lock:
-                if self.stopping.is_set():
-                    raw.close()
-                    return
                 self._connections = [(c, t) for c, t in self._connections if t.is_alive()]
+                full = bool(self._max_connections) and (
+                    len(self._connections) >= (self._max_connections or 0)
+                )
+                if self.stopping.is_set() or full:
+                    raw.close()
+                    if self.stopping.is_set():
+                        return
+                    continue
+                connection = BidiConnection(
+                    self, raw, self._certificate.context, self._idle_timeout
+                )
+                thread = threading.Thread(
+                    target=connection.run, name="smr-bidi-connection", daemon=True
+                )
                 self._connections.append((connection, thread))
                 thread.start()
 

@@ -20,6 +20,7 @@ pytest.importorskip("trustme")
 from botocore.config import Config
 
 from typed_sagemaker_runtime import (
+    AccessDeniedError,
     BidiEvent,
     BidiPayloadPart,
     InternalFailureError,
@@ -137,6 +138,7 @@ def test_a_model_error_raises_from_send_while_the_caller_is_still_sending(
         (ErrorResponse("InternalServerError"), InternalFailureError, 500),
         (ErrorResponse("ServiceUnavailableError"), ServiceUnavailableError, 503),
         (ErrorResponse("ThrottlingException", status=400), ThrottlingError, 400),
+        (ErrorResponse("InvalidSignatureException"), AccessDeniedError, 403),
     ],
 )
 def test_each_http_error_reaches_the_client_typed_with_its_code(

@@ -160,3 +160,19 @@ def test_bidirectional_faults_parse() -> None:
         parse_fault("InputValidationError:op=invoke")
     with pytest.raises(ServeConfigError, match=f"{BIDI} cannot answer"):
         parse_fault("ModelNotReadyException:op=bidi")
+
+
+def test_a_bidi_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import threading
+
+    from typed_sagemaker_runtime._cli._serve import run_serve
+
+    stop = threading.Event()
+    stop.set()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert run_serve(_args("--bidi-port", str(port)), io.StringIO(), stop=stop) == 1
+    assert f"(bidirectional streams: port {port})" in capsys.readouterr().err

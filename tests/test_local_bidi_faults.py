@@ -8,6 +8,7 @@ that make no sense for this operation skip it and are not used up.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -302,3 +303,49 @@ def test_a_truncated_frame_raises_the_library_s_error(local: LocalRuntime, clean
 def test_slow_tokens_delay_the_parts_after_the_first(local: LocalRuntime) -> None:
     served(local, SlowTokens(0.01))
     assert read_all(local) == parts_of(*PARTS)
+
+
+# --- the asyncio client meets the same faults ------------------------------------------------
+
+
+def _async_read_until_error(local: LocalRuntime) -> tuple[list[BidiEvent], BaseException]:
+    pytest.importorskip("aiobotocore")
+    received: list[BidiEvent] = []
+
+    async def read() -> BaseException:
+        try:
+            async with local.async_client() as smr, smr.bidi_stream("ep", input=()) as stream:
+                async for event in stream:
+                    received.append(event)
+        except SageMakerRuntimeError as exc:
+            return exc
+        raise AssertionError("the stream ended without an error")
+
+    return received, asyncio.run(read())
+
+
+def test_a_model_error_reaches_the_asyncio_client_typed(local: LocalRuntime) -> None:
+    served(local, ErrorResponse("ModelError", fields={"OriginalStatusCode": 422}))
+    _, error = _async_read_until_error(local)
+    assert isinstance(error, ModelError)
+    assert error.original_status_code == 422
+
+
+def test_a_stream_reset_reaches_the_asyncio_client_as_the_library_s_error(
+    local: LocalRuntime,
+) -> None:
+    served(local, StreamReset(2))
+    received, error = _async_read_until_error(local)
+    assert received == parts_of("a", "b")
+    assert isinstance(error, TransportError)
+
+
+def test_an_error_event_is_the_asyncio_client_s_last_event(local: LocalRuntime) -> None:
+    pytest.importorskip("aiobotocore")
+    served(local, StreamErrorEvent(1, error_code="StreamBroken", message="broken"))
+
+    async def read() -> list[BidiEvent]:
+        async with local.async_client() as smr, smr.bidi_stream("ep", input=()) as stream:
+            return [event async for event in stream]
+
+    assert asyncio.run(read()) == [*parts_of("a"), ModelStreamError("broken", "StreamBroken")]

@@ -154,7 +154,8 @@ def test_each_http_error_reaches_the_client_typed_with_its_code(
 
 
 def test_a_raw_response_is_sent_as_it_is(local: LocalRuntime) -> None:
-    served(local, RawResponse(502, b"<html>Bad Gateway</html>", {"content-type": "text/html"}))
+    headers = {"Content-Type": "text/html", "Connection": "close", "Content-Length": "1"}
+    served(local, RawResponse(502, b"<html>Bad Gateway</html>", headers))
     _, error = read_until_error(local)
     assert isinstance(error, ServiceError)
     assert error.http_status == 502

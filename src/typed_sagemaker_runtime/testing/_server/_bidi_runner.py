@@ -165,7 +165,8 @@ class StreamRunner:
         except _Ended:
             pass
         finally:
-            self.request.end_input()  # a backend that stopped reading frees nothing else
+            # A backend's own thread still reading the parts (a container's forwarder) ends.
+            self.request.end_input()
 
     def _before_headers(self, fault: Fault | None) -> bool:
         """Apply a fault that strikes instead of (or before) the headers; whether to go on."""

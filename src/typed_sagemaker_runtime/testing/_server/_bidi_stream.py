@@ -22,6 +22,16 @@ from ..._core._bidi_verify import EventChainVerifier, SignatureMismatch, verify_
 from ..._core._eventstream import FrameDecoder
 
 _ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.coral.service/"
+_NOT_HTTP2 = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +73,13 @@ Post: TypeAlias = Callable[[int, Action], None]
 def error_actions(
     status: int, headers: list[tuple[str, str]], body: bytes
 ) -> list[SendHeaders | SendData | EndStream | ResetStream]:
-    """A complete error response, then RST_STREAM NO_ERROR: "stop sending" (RFC 9113 8.1)."""
-    head = [(":status", str(status)), *((k.lower(), v) for k, v in headers)]
+    """A complete error response, then RST_STREAM NO_ERROR: "stop sending" (RFC 9113 8.1).
+
+    Headers HTTP/2 forbids (connection-specific ones) and a given ``content-length`` are
+    left out; the body's length is sent.
+    """
+    head = [(":status", str(status))]
+    head.extend((k.lower(), v) for k, v in headers if k.lower() not in _NOT_HTTP2)
     head.append(("content-length", str(len(body))))
     return [SendHeaders(tuple(head)), SendData(body), EndStream(), ResetStream(0)]
 

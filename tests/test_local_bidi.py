@@ -408,3 +408,28 @@ def test_connections_beyond_max_connections_are_closed_at_once() -> None:
             second = socket.create_connection(("127.0.0.1", port), timeout=5.0)
             with second, pytest.raises(OSError, match=r"EOF|reset|closed"):  # before its handshake
                 context.wrap_socket(second, server_hostname="localhost")
+
+
+def test_without_h2_or_trustme_the_rest_endpoint_still_runs_and_bidi_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "h2" else find_spec(name, *a)
+    )
+    with LocalRuntime() as local:
+        local.add_endpoint("ep")
+        assert not local.serves_bidi
+        with pytest.raises(RuntimeError, match=r"typed-sagemaker-runtime\[local\]"):
+            _ = local.ca_bundle
+        with local.client() as smr:
+            assert smr.invoke("ep", b"still here")["body"] == b"still here"
+
+
+def test_serves_bidi_once_started() -> None:
+    local = LocalRuntime()
+    assert not local.serves_bidi
+    with local:
+        assert local.serves_bidi

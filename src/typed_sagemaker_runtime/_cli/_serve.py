@@ -314,11 +314,8 @@ def run_serve(
                 suffix = f" + {len(faults)} fault(s)" if faults else ""
                 lines.append(f"endpoint {name}: {description}{suffix}")
             lines.append(_cut_description(settings.rechunk))
-            lines.append(
-                "Bidirectional streams (HTTP/2, TLS) check signatures: sign with the dummy "
-                "credentials testing/testing. AWS_CA_BUNDLE replaces the trusted authorities "
-                "of every boto3 client in the shell that exports it."
-            )
+            if runtime.serves_bidi:
+                lines.append(_BIDI_NOTE)
             if dummies:
                 lines.append(
                     "Any region and credentials work; none are configured here, so export "
@@ -336,6 +333,13 @@ def run_serve(
     stdout.write("Stopped.\n")
     stdout.flush()
     return EXIT_OK
+
+
+_BIDI_NOTE = (
+    "Bidirectional streams (HTTP/2, TLS) check signatures: sign with the dummy credentials "
+    "testing/testing. AWS_CA_BUNDLE replaces the trusted authorities of every boto3 client "
+    "in the shell that exports it."
+)
 
 
 def _bidi_lines(runtime: LocalRuntime) -> list[str]:

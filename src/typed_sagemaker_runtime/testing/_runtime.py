@@ -206,6 +206,12 @@ class LocalRuntime:
         """
         return self._running_bidi().ca_bundle
 
+    @property
+    def serves_bidi(self) -> bool:
+        """Whether bidirectional streams are served: ``False`` until started, and without
+        the ``local`` extra's h2 and trustme (the REST operations are served regardless)."""
+        return self._bidi is not None
+
     def _running_bidi(self) -> BidiListener:
         if self._server is None:
             raise RuntimeError("the LocalRuntime is not started; call start() or use `with`")

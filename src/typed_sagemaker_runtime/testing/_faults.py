@@ -10,7 +10,9 @@ so a run is repeatable; with ``times`` too, only the requests it struck count.
 ``after_parts`` counts the ``PayloadPart`` events sent before the fault strikes; when the
 handler produces fewer parts, the fault strikes after the last one.
 
-Which operations a fault applies to (a fault that does not apply is skipped and not used up):
+Which operations a fault applies to (a fault that does not apply is skipped and not used up);
+"the REST operations" are InvokeEndpoint, InvokeEndpointAsync and
+InvokeEndpointWithResponseStream:
 
 * :class:`ErrorResponse`: the operations whose botocore service model lists its code, plus
   the generic codes every AWS operation may answer (throttling, the 403s, 500 and 503), or
@@ -20,31 +22,24 @@ Which operations a fault applies to (a fault that does not apply is skipped and 
   accepted and the error is written to its failure location in S3. A code that no
   operation lists, or that one of its ``operations`` cannot answer, is refused when the
   fault is made, unless ``custom=True``.
-* :class:`RawResponse`: all three operations.
-* :class:`ConnectionReset`, :class:`Stall`: all three. With ``after_parts`` set, on
+* :class:`RawResponse`: every operation.
+* :class:`ConnectionReset`, :class:`Stall`: every operation. With ``after_parts`` set, on
   InvokeEndpoint and InvokeEndpointAsync they strike in the middle of the response body
   (after the headers and half the body; the value of ``after_parts`` does not matter there).
-* :class:`ShortContentLength`: all three; on InvokeEndpoint and InvokeEndpointAsync it
+* :class:`ShortContentLength`: the REST operations; on InvokeEndpoint and InvokeEndpointAsync it
   sends half the body (``after_parts`` does not matter there).
 * :class:`StreamErrorEvent`, :class:`StreamFailureEvent`, :class:`TruncatedFrame`,
-  :class:`CorruptFrame`, :class:`SlowTokens`: InvokeEndpointWithResponseStream only.
+  :class:`CorruptFrame`, :class:`SlowTokens`: the two streams (InvokeEndpointWithResponseStream
+  and InvokeEndpointWithBidirectionalStream).
+* :class:`StreamReset`: InvokeEndpointWithBidirectionalStream only.
 
-InvokeEndpointWithBidirectionalStream (the local endpoint's HTTP/2 listener) counts its
-response's parts for ``after_parts``, and takes:
-
-* :class:`ErrorResponse` with the HTTP2 service's codes (``InputValidationError`` 400,
-  ``ModelError`` 424, ``InternalServerError`` 500, ``ServiceUnavailableError`` 503, see
-  :data:`BIDI_ERROR_STATUS`) or a generic one (``ThrottlingException`` is answered 429
-  there), instead of the ``200`` headers; the classic-only codes (``ValidationError``,
-  ``ModelNotReadyException``, ``InternalDependencyException``) skip it.
-  :class:`RawResponse` likewise.
-* :class:`StreamErrorEvent`, :class:`StreamFailureEvent` (the stream's error event, then
-  the end of the response), :class:`CorruptFrame`, :class:`TruncatedFrame` (half the next
-  frame, then END_STREAM, or a reset when ``clean_end=False``), :class:`SlowTokens`.
-* :class:`StreamReset` (RST_STREAM; that operation only), :class:`ConnectionReset` (the TCP
-  connection reset, every stream on it cut) and :class:`Stall`, before the response
-  headers when ``after_parts`` is ``None``.
-* :class:`ShortContentLength` is HTTP/1.1's and skips it.
+On InvokeEndpointWithBidirectionalStream (the HTTP/2 listener), ``after_parts`` counts the
+response's parts; :class:`ErrorResponse` answers with the HTTP2 service's codes
+(:data:`BIDI_ERROR_STATUS`: ``InputValidationError``, ``ModelError``, ``InternalServerError``,
+``ServiceUnavailableError``; throttling is 429 there) or a generic one, the classic-only
+codes (``ValidationError``, ``ModelNotReadyException``, ...) skip it; :class:`TruncatedFrame`
+ends the stream after half a frame (a reset when ``clean_end=False``); :class:`ConnectionReset`
+cuts every stream of the connection.
 
 A slow first byte is :class:`Stall` without ``after_parts``; slow tokens are :class:`SlowTokens`;
 an error event after which the server keeps the body open is :class:`StreamErrorEvent` (or

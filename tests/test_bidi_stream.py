@@ -7,6 +7,7 @@ trusts the listener's CA (``ca_bundle``), as a user's would with ``AWS_CA_BUNDLE
 
 from __future__ import annotations
 
+import pathlib
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ from typed_sagemaker_runtime import (
     SageMakerRuntime,
     StreamDecodeError,
     StreamError,
+    TransportError,
 )
 from typed_sagemaker_runtime.testing._server._bidi_listener import BidiListener
 
@@ -341,3 +343,52 @@ def test_the_endpoint_comes_from_the_environment(
     smr = SageMakerRuntime(session=_session(listener))
     with smr, smr.bidi_stream("ep", input=["via the environment"]) as stream:
         assert list(stream.messages()) == ["via the environment"]
+
+
+def test_a_caller_who_does_not_read_holds_at_most_the_receive_window(
+    smr: SageMakerRuntime, listener: BidiListener
+) -> None:
+    mib = 1024 * 1024
+
+    def firehose(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiEvent]:
+        next(parts)
+        for index in range(40):
+            yield BidiPayloadPart(bytes([index]) * mib, "BINARY", None)
+
+    listener.backend = firehose
+    with smr.bidi_stream("ep") as stream:
+        stream.send("go")
+        inbox = stream._connection.inbox  # pyright: ignore[reportPrivateUsage]
+        deadline = time.monotonic() + 10
+        while inbox.pending_bytes < 15 * mib and time.monotonic() < deadline:
+            time.sleep(0.01)
+        held = inbox.pending_bytes
+        time.sleep(0.3)  # the model could send 24 MiB more in this time without flow control
+        assert 15 * mib <= held <= inbox.pending_bytes <= 17 * mib
+        received = [event for event in stream if isinstance(event, BidiPayloadPart)]
+    assert [part.data[:1] for part in received] == [bytes([index]) for index in range(40)]
+    assert all(len(part.data) == mib for part in received)
+
+
+@pytest.mark.parametrize(("content", "reason"), [(None, "no such file"), (b"not a PEM", "no PEM")])
+def test_an_unusable_ca_bundle_is_named(
+    listener: BidiListener, tmp_path: pathlib.Path, content: bytes | None, reason: str
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_bytes(content)
+    session = _session(listener)
+    session._session.set_config_variable("ca_bundle", str(bundle))  # pyright: ignore[reportPrivateUsage]
+    smr = SageMakerRuntime(session=session, bidi_endpoint_url=listener.url)
+    with smr, pytest.raises(TransportError, match=reason) as caught:
+        smr.bidi_stream("ep")
+    assert str(bundle) in str(caught.value)
+
+
+def test_an_untrusted_certificate_says_where_trust_comes_from(listener: BidiListener) -> None:
+    session = boto3.Session(aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    smr = SageMakerRuntime(session=session, region_name="us-east-1", bidi_endpoint_url=listener.url)
+    # awscrt's TLS library delays a failed negotiation on purpose: this takes ~20 s.
+    with smr, pytest.raises(TransportError, match="AWS_CA_BUNDLE") as caught:
+        smr.bidi_stream("ep")
+    assert "AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE" in str(caught.value)

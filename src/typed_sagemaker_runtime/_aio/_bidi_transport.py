@@ -139,9 +139,15 @@ class AsyncBidiConnection:
     async def next_events(self) -> tuple[list[BidiEvent], bool]:
         """Wait for events (or the end); return them and whether the response is over."""
         deadline = self._deadline()
-        while (polled := self.inbox.poll()) is None:
+        while (polled := self._poll()) is None:
             await self._changed(deadline, "nothing was received")
         return polled
+
+    def _poll(self) -> tuple[list[BidiEvent], bool] | None:
+        try:
+            return self.inbox.poll()
+        finally:
+            self._stream.grant(self.inbox.take_grant())
 
     def abort(self, failure: BaseException | None = None) -> Future[None]:
         """Close at once, from any task or thread; later calls raise ``failure``.

@@ -129,9 +129,15 @@ class SyncBidiConnection:
         """Wait for events (or the end); return them and whether the response is over."""
         deadline = self._deadline()
         with self._changed:
-            while (polled := self.inbox.poll()) is None:
+            while (polled := self._poll()) is None:
                 self._wait_changed(deadline, "nothing was received")
         return polled
+
+    def _poll(self) -> tuple[list[BidiEvent], bool] | None:
+        try:
+            return self.inbox.poll()
+        finally:
+            self._stream.grant(self.inbox.take_grant())
 
     def close(self, failure: BaseException | None = None) -> None:
         """Close the connection; later calls raise ``failure`` (default: a closed stream)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import pathlib
+import socket
 import sys
 import threading
 import time
@@ -436,3 +437,16 @@ def test_each_stream_signs_with_the_credentials_of_its_opening(listener: BidiLis
             assert expected in listener.requests[-1]["authorization"]
             credentials._expiry_time = datetime.now(timezone.utc)  # pyright: ignore[reportPrivateUsage]
     assert listener.refusals == []
+
+
+def test_a_closed_port_is_a_transport_error_at_once(listener: BidiListener) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens on it once closed
+    smr = SageMakerRuntime(
+        session=_session(listener), bidi_endpoint_url=f"https://localhost:{port}"
+    )
+    started = time.monotonic()
+    with smr, pytest.raises(TransportError, match="CONNECTION_REFUSED"):
+        smr.bidi_stream("ep")
+    assert time.monotonic() - started < 5

@@ -64,7 +64,7 @@ class AsyncBidiConnection:
     async def open(cls, opened: OpenedRequest, settings: BidiSettings) -> AsyncBidiConnection:
         """Connect to ``opened.endpoint`` and send the request's headers (no body yet)."""
         connection = await _wait(
-            connect(opened, settings.ca_file, settings.verify),
+            connect(opened, settings),
             settings.connect_timeout,
             "connecting",
         )

@@ -24,6 +24,7 @@ from .._core._bidi_events import BidiPayloadPart, encode_part
 from .._core._bidi_request import OpenedRequest
 from .._core._exceptions import StreamError, TransportError
 from ._bidi_reader import Item, crt_error
+from ._bidi_setup import BidiSettings
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for the connection, a write, or the next response bytes."""
@@ -88,15 +89,22 @@ loopback: 9.8 MB/s down for 300 KiB parts, 34 MB/s with these windows."""
 
 
 def connect(
-    opened: OpenedRequest, ca_file: str | None, verify: bool
+    opened: OpenedRequest, settings: BidiSettings
 ) -> Future[crt_http.Http2ClientConnection]:
-    """Start an HTTP/2 connection to the stream's endpoint (a future of the connection)."""
+    """Start an HTTP/2 connection to the stream's endpoint (a future of the connection).
+
+    The TCP connect is bounded by the client's ``connect_timeout`` (awscrt's own default
+    is 5 s); the TLS handshake is bounded by the caller's wait.
+    """
     require_tls(opened)
     endpoint = opened.endpoint
+    socket_options = crt_io.SocketOptions()
+    socket_options.connect_timeout_ms = max(1, int(settings.connect_timeout * 1000))
     dialled = crt_http.Http2ClientConnection.new(
         host_name=endpoint.host.strip("[]"),
         port=endpoint.port,
-        tls_connection_options=tls_options(endpoint.host, ca_file, verify),
+        socket_options=socket_options,
+        tls_connection_options=tls_options(endpoint.host, settings.ca_file, settings.verify),
         initial_settings=[
             crt_http.Http2Setting(crt_http.Http2SettingID.INITIAL_WINDOW_SIZE, RECEIVE_WINDOW)
         ],

@@ -63,7 +63,7 @@ class SyncBidiConnection:
     def open(cls, opened: OpenedRequest, settings: BidiSettings) -> SyncBidiConnection:
         """Connect to ``opened.endpoint`` and send the request's headers (no body yet)."""
         connection = _wait(
-            connect(opened, settings.ca_file, settings.verify),
+            connect(opened, settings),
             settings.connect_timeout,
             "connecting",
         )

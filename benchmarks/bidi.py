@@ -1,6 +1,6 @@
 """Bidirectional streams: round trips, throughput and memory, against AWS's client, one run.
 
-    python benchmarks/bidi.py            # 300 round trips, 64 MiB each way, 1 GiB for memory
+    python benchmarks/bidi.py            # 1000 round trips, 64 MiB each way, 1 GiB for memory
     python benchmarks/bidi.py --quick    # 300 round trips, 16 MiB each way, 256 MiB for memory
     BIDI_AWS_PYTHON=/path/to/python3.12 python benchmarks/bidi.py   # AWS's client's Python
 
@@ -18,7 +18,8 @@ verifies every signature for every client alike), in the same run:
   in a subprocess (``bidi_aws.py``) run by ``BIDI_AWS_PYTHON`` (default: this Python, if it
   can import the package); left out, with a note, when there is none.
 
-Round trip: send one small UTF8 part, wait for its echo (p50/p99 of 300 after 50 warm-up).
+Round trip: send one small UTF8 part, wait for its echo (p50/p99 of 1000, or 300 with
+``--quick``, after 50 warm-up).
 Throughput: 32 KiB BINARY parts, up (to a sink that answers with the byte count at the end
 of the input) and down (from a source), each clock started once the stream is open.
 Memory: RSS of a fresh process echoing 1 GiB of 32 KiB parts through our sync transport,
@@ -408,10 +409,11 @@ def _verdict(ok: bool, target: str) -> str:
     return f"{target}: {'met' if ok else 'MISSED'}"
 
 
-def report(quick: bool, parts: int = 300, warmup: int = 50) -> str:
+def report(quick: bool, parts: int | None = None, warmup: int = 50) -> str:
     """Run every measure against one listener; return the table (and notes) as text."""
     from _common import server_process, table
 
+    parts = parts or (300 if quick else 1000)
     mib = 16 if quick else 64
     memory_mib = 256 if quick else 1024
     python, missing = aws_python()
@@ -502,7 +504,7 @@ def report(quick: bool, parts: int = 300, warmup: int = 50) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="16 MiB each way, 256 MiB for memory")
-    parser.add_argument("--parts", type=int, default=300, help="round trips measured")
+    parser.add_argument("--parts", type=int, help="round trips measured (1000; quick: 300)")
     args = parser.parse_args()
     started = time.perf_counter()
     print(report(args.quick, args.parts))

@@ -120,11 +120,11 @@ async def aws_client(
 
 
 def run(main: Callable[[], Awaitable[Any]]) -> Any:
-    """``asyncio.run(main())``, keeping what the loop reports to its exception handler.
+    """``asyncio.run(main())``; the loop may report nothing but one known failure of AWS's.
 
     After an answer that ends the response first (403, an error event), awscrt's hidden
     body-writer task fails writing the end of the request (AWS_ERROR_HTTP_STREAM_HAS_COMPLETED)
-    and nobody retrieves it; that is AWS's transport's business, not a failure here.
+    and nobody retrieves it; that is AWS's transport's business. Anything else fails the test.
     """
     reported: list[dict[str, Any]] = []
 

@@ -189,7 +189,8 @@ class _Connection:
     def _open(self, stream_id: int, headers: Mapping[str, str]) -> None:
         self._listener.requests.append(dict(headers))
         path = headers.get(":path", "")
-        if headers.get(":method") != "POST" or _PATH.fullmatch(path) is None:
+        # AWS's Python client sends an empty query (``...-stream?``); the path is what precedes it.
+        if headers.get(":method") != "POST" or _PATH.fullmatch(path.partition("?")[0]) is None:
             self._respond_error(stream_id, 404, "UnknownOperationException", "Not found")
             return
         try:

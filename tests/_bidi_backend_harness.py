@@ -24,6 +24,7 @@ class Caller:
 
     def __init__(self, headers: dict[str, str] | None = None) -> None:
         self._parts: queue.Queue[object] = queue.Queue()
+        self._taken = threading.Semaphore(0)
         self._outputs: queue.Queue[object] = queue.Queue()
         self.invocation = BidiInvocation(
             endpoint_name="ep",
@@ -38,7 +39,12 @@ class Caller:
             if item is _END:
                 return
             assert isinstance(item, BidiPayloadPart)
+            self._taken.release()
             yield item
+
+    def wait_taken(self, count: int, timeout: float) -> bool:
+        """Whether the backend has taken ``count`` more parts within ``timeout`` seconds."""
+        return all(self._taken.acquire(timeout=timeout) for _ in range(count))
 
     def start(self, outputs: Iterable[BidiOutput]) -> Caller:
         """Iterate ``outputs`` on a thread of its own, as the listener does."""

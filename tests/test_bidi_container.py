@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
@@ -38,9 +39,10 @@ class Scripted:
     """A WebSocket container whose answers are scripted by the messages it receives.
 
     It echoes each message (text as text, binary as binary), except: ``bye`` answers
-    ``goodbye`` and closes with 1000; ``crash`` closes with 1011; ``drop`` drops the TCP
-    connection without a close frame. On any other path than the default it first says
-    ``reached PATH``. ``/refuse`` is refused with 403, ``/ping`` answers 200.
+    ``goodbye`` and closes with 1000; ``slow`` is echoed after half a second; ``crash``
+    closes with 1011; ``drop`` drops the TCP connection without a close frame. On any other
+    path than the default it first says ``reached PATH``. ``/refuse`` is refused with 403,
+    ``/ping`` answers 200.
     """
 
     def __init__(self) -> None:
@@ -72,6 +74,9 @@ class Scripted:
                     ws.close()
                 elif message == "crash":
                     ws.close(1011, "model crashed")
+                elif message == "slow":
+                    time.sleep(0.5)
+                    ws.send("slow")
                 elif message == "drop":
                     ws.socket.shutdown(socket.SHUT_RDWR)
                     ws.socket.close()
@@ -177,6 +182,16 @@ def test_full_duplex_the_answer_to_part_one_arrives_before_part_two_is_given(
     assert caller.next() == utf8("one")  # would time out if answers waited for the input
     caller.send("two")
     assert caller.next() == utf8("two")
+    caller.end()
+    assert caller.rest() == []
+
+
+def test_a_container_silent_for_longer_than_the_connect_timeout_is_fine(
+    scripted: Scripted,
+) -> None:
+    caller = start(scripted, connect_timeout=0.1)
+    caller.send("slow")
+    assert caller.next() == utf8("slow")
     caller.end()
     assert caller.rest() == []
 
@@ -352,3 +367,15 @@ def test_container_serve_bidi_on_an_unhealthy_container_fails_the_stream() -> No
     assert isinstance(event, ModelStreamError)
     assert event.error_code == "ModelConnectionFailed"
     assert "did not answer GET /ping with 200" in (event.message or "")
+
+
+def test_without_websockets_serve_bidi_names_the_extra(
+    example: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "websockets", None)  # import websockets fails
+    for name in [n for n in sys.modules if n.startswith("websockets.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "typed_sagemaker_runtime.testing._backends._bidi_container")
+    container = Container(example)
+    with pytest.raises(ModuleNotFoundError, match=r"typed-sagemaker-runtime\[local\]"):
+        container.serve_bidi(Caller().invocation)

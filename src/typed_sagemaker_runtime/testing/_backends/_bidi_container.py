@@ -190,6 +190,8 @@ def _open(uri: str, target: WebSocketTarget, stack: contextlib.ExitStack) -> Cli
         sock = socket.create_connection((target.host, target.port), timeout=target.connect_timeout)
     except OSError as exc:
         raise _OpenFailed(f"could not connect to {where}: {exc}") from exc
+    # Silence is normal on a stream; websockets 15 keeps a given socket's timeout (17 does not).
+    sock.settimeout(None)
     try:
         # Entered as a context manager: websockets 16 and later connect on entry.
         return stack.enter_context(

@@ -232,7 +232,16 @@ class Container:
                 self.wait_until_healthy()
             except ContainerNotHealthyError as exc:
                 return iter([ModelStreamError(str(exc), "ModelConnectionFailed")])
-        from ._bidi_container import WebSocketTarget, serve_over_websocket
+        try:
+            from ._bidi_container import WebSocketTarget, serve_over_websocket
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] != "websockets":
+                raise
+            raise ModuleNotFoundError(
+                "a Container's bidirectional streams need the websockets package: "
+                "pip install 'typed-sagemaker-runtime[local]'",
+                name="websockets",
+            ) from exc
 
         target = WebSocketTarget(
             self._host, self._port, self._base, self._name, self._connect_timeout

@@ -116,6 +116,20 @@ def test_partial_utf8_parts_are_joined_before_captioning() -> None:
     ]
 
 
+@given(st.text(max_size=40), st.lists(st.integers(min_value=0, max_value=200), max_size=5))
+def test_any_split_of_a_message_into_partial_parts_gives_the_same_captions(
+    message: str, cuts: list[int]
+) -> None:
+    data = message.encode()
+    bounds = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)] or [b""]
+    parts = [BidiPayloadPart(piece, "UTF8", "PARTIAL") for piece in pieces[:-1]]
+    parts.append(BidiPayloadPart(pieces[-1], "UTF8", "COMPLETE"))
+    session = DemoSession()
+    outputs = [e.output for part in parts for e in session.feed(part)]
+    assert outputs == [e.output for e in DemoSession().feed(text(message))]
+
+
 def test_a_character_split_across_partial_parts_is_joined_whole() -> None:
     data = "café ok".encode()
     split = data.index(b"\xa9")  # inside "é"

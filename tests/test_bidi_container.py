@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import queue
 import socket
 import subprocess
 import sys
@@ -47,7 +48,7 @@ class Scripted:
 
     def __init__(self) -> None:
         self.received: list[str | bytes] = []
-        self.close_codes: list[int | None] = []
+        self.close_codes: queue.Queue[int | None] = queue.Queue()  # as each handler ends
         self._server: Server = serve(
             self._handle, "127.0.0.1", 0, process_request=self._route, compression=None
         )
@@ -84,7 +85,7 @@ class Scripted:
                     ws.send(message)
         except ConnectionClosed:
             pass
-        self.close_codes.append(ws.close_code)
+        self.close_codes.put(ws.close_code)
 
     def target(self, **overrides: float) -> WebSocketTarget:
         """Where the backend finds this container (a short grace unless told otherwise)."""
@@ -202,7 +203,7 @@ def test_answers_in_flight_when_the_input_ends_still_arrive(scripted: Scripted) 
         caller.send(word)
     caller.end()
     assert caller.rest() == [utf8("a"), utf8("b"), utf8("c")]
-    assert scripted.close_codes == [1000]  # the end of the input closed the WebSocket
+    assert scripted.close_codes.get(timeout=5) == 1000  # the input's end closed the WebSocket
 
 
 def test_the_container_closing_early_ends_the_stream_quietly(scripted: Scripted) -> None:

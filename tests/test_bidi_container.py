@@ -259,8 +259,12 @@ def test_an_unreachable_container_is_model_connection_failed() -> None:
     )
 
 
-def _mute_websocket_server(ready: threading.Event, port: list[int]) -> None:
-    """Accept one WebSocket, then never answer anything (no pong, no close)."""
+def _raw_websocket_server(ready: threading.Event, port: list[int], answer_close: bool) -> None:
+    """Accept one WebSocket and say nothing, or answer the client's close as scripted.
+
+    With ``answer_close`` it sends a text frame ``late`` after the client's close frame,
+    then its own close (1000); without it, it never answers anything (no pong either).
+    """
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -283,22 +287,34 @@ def _mute_websocket_server(ready: threading.Event, port: list[int]) -> None:
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
             )
+            if answer_close:
+                assert conn.recv(4096)[0] == 0x88  # the client's close frame
+                conn.sendall(b"\x81\x04late" + b"\x88\x02\x03\xe8")  # text "late", close 1000
+                return
             while conn.recv(4096):
                 pass
 
 
-def test_a_container_that_stops_answering_pings_times_out() -> None:
+def _raw_target(answer_close: bool, **settings: float) -> WebSocketTarget:
     ready, port = threading.Event(), list[int]()
-    threading.Thread(target=_mute_websocket_server, args=(ready, port), daemon=True).start()
+    threading.Thread(
+        target=_raw_websocket_server, args=(ready, port, answer_close), daemon=True
+    ).start()
     assert ready.wait(5)
-    target = WebSocketTarget(
-        "127.0.0.1",
-        port[0],
-        "",
-        "primary",
-        ping_interval=0.05,
-        pings_unanswered=2,
-        close_timeout=0.2,
+    return WebSocketTarget("127.0.0.1", port[0], "", "primary", **settings)  # type: ignore[arg-type]
+
+
+def test_frames_the_container_sends_after_the_close_still_arrive() -> None:
+    caller = Caller()
+    target = _raw_target(answer_close=True, input_end_grace=0.05)
+    caller.start(serve_over_websocket(caller.invocation, target))
+    caller.end()
+    assert caller.rest() == [utf8("late")]
+
+
+def test_a_container_that_stops_answering_pings_times_out() -> None:
+    target = _raw_target(
+        answer_close=False, ping_interval=0.05, pings_unanswered=2, close_timeout=0.2
     )
     caller = Caller()
     caller.start(serve_over_websocket(caller.invocation, target))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+    from ._backends._bidi_demo import BidiDemo
     from ._backends._container import Container, ContainerNotHealthyError
     from ._backends._demo import DemoLLM
     from ._failure import ModelFailure
@@ -78,6 +79,7 @@ __all__ = [
     "Container",
     "ContainerNotHealthyError",
     "DemoLLM",
+    "BidiDemo",
     # botocore's Stubber
     "stub_stream_response",
     "botocore_event_stream",
@@ -115,6 +117,7 @@ _MODULES = {
     "Container": "._backends._container",
     "ContainerNotHealthyError": "._backends._container",
     "DemoLLM": "._backends._demo",
+    "BidiDemo": "._backends._bidi_demo",
     "stub_stream_response": "._stubbing",
     "botocore_event_stream": "._stubbing",
     "Fault": "._faults",

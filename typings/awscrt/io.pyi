@@ -15,6 +15,7 @@ class ClientTlsContext:
     def new_connection_options(self) -> TlsConnectionOptions: ...
 
 class ClientBootstrap: ...
+
 class SocketOptions:
     connect_timeout_ms: int
     keep_alive: bool

@@ -12,9 +12,7 @@ verifies every signature for every client alike), in the same run:
   encoded and signed before the clock started, and counting response bytes without decoding
   them: the transport's cost with no per-part Python work (the listener is unchanged: it
   still checks the signatures, so its work per part is the same as for the others);
-* ours, sync and asyncio: today the transport (``SyncBidiConnection`` /
-  ``AsyncBidiConnection`` over ``prepare_request``), behind ``open_ours_sync`` /
-  ``open_ours_async`` in ``bidi_clients.py``: switch those two to ``smr.bidi_stream(...)``;
+* ours, sync and asyncio: the public ``smr.bidi_stream(...)`` (``bidi_clients.py``);
 * AWS's client (``aws-sdk-sagemaker-runtime-http2`` on its CRT transport) on Python 3.12+,
   in a subprocess (``bidi_aws.py``) run by ``BIDI_AWS_PYTHON`` (default: this Python, if it
   can import the package); left out, with a note, when there is none.

@@ -1,8 +1,8 @@
 """The clients ``bidi.py`` measures on our side: ours (sync, asyncio) and the awscrt floor.
 
-``open_ours_sync`` / ``open_ours_async`` are the one place to switch from today's transport
-(``SyncBidiConnection`` / ``AsyncBidiConnection`` over ``prepare_request``) to the public
-``smr.bidi_stream(...)``. The floor is raw awscrt writing frames encoded and signed before
+Ours is the public API: ``smr.bidi_stream(...)`` on ``SageMakerRuntime`` and
+``AsyncSageMakerRuntime``, with credentials, endpoint and trust from boto3 as a user has them.
+The floor is raw awscrt writing frames encoded and signed before
 the clock starts, counting response bytes without decoding them.
 """
 
@@ -17,15 +17,14 @@ from typing import Any
 
 from botocore.credentials import ReadOnlyCredentials
 
-from typed_sagemaker_runtime._aio._bidi_transport import AsyncBidiConnection
 from typed_sagemaker_runtime._base._bidi_crt import connect, crt_request
+from typed_sagemaker_runtime._base._bidi_setup import BidiSettings
 from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
 from typed_sagemaker_runtime._core._bidi_events import (
     BidiEvent,
     BidiPayloadPart,
     encode_part,
     encode_response_event,
-    request_part,
 )
 from typed_sagemaker_runtime._core._bidi_request import OpenedRequest, prepare_request
 
@@ -69,30 +68,47 @@ class AsyncSide:
     close: Callable[[], Awaitable[None]]
 
 
-def open_ours_sync(url: str, ca_file: str) -> SyncSide:
-    """Our sync stream; with the public API: ``s = smr.bidi_stream("bench")``, then
-    ``SyncSide(s.send, iter(s), s.end_input, s.close)``."""
-    from typed_sagemaker_runtime._sync._bidi_transport import SyncBidiConnection
+def _session(ca_file: str) -> Any:
+    import boto3
 
-    connection = SyncBidiConnection.open(_opened(url), ca_file=ca_file, timeout=TIMEOUT)
-    return SyncSide(
-        lambda data: connection.send(request_part(data)),
-        connection.events(),
-        connection.end_input,
-        connection.close,
+    session = boto3.Session(aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    session._session.set_config_variable("ca_bundle", ca_file)  # as AWS_CA_BUNDLE would
+    return session
+
+
+def open_ours_sync(url: str, ca_file: str) -> SyncSide:
+    """Our sync stream through the public API: ``smr.bidi_stream("bench")``."""
+    from typed_sagemaker_runtime import SageMakerRuntime
+
+    smr = SageMakerRuntime(
+        session=_session(ca_file), region_name="us-east-1", bidi_endpoint_url=url
     )
+    stream = smr.bidi_stream("bench")
+
+    def close() -> None:
+        stream.close()
+        smr.close()
+
+    return SyncSide(stream.send, iter(stream), stream.end_input, close)
 
 
 async def open_ours_async(url: str, ca_file: str) -> AsyncSide:
-    """Our asyncio stream; with the public API: ``s = await smr.bidi_stream("bench")``, then
-    ``AsyncSide(s.send, aiter(s), s.end_input, s.close)``."""
-    connection = await AsyncBidiConnection.open(_opened(url), ca_file=ca_file, timeout=TIMEOUT)
-    return AsyncSide(
-        lambda data: connection.send(request_part(data)),
-        connection.events(),
-        connection.end_input,
-        connection.close,
-    )
+    """Our asyncio stream through the public API: ``await smr.bidi_stream("bench")``."""
+    from aiobotocore.session import AioSession
+
+    from typed_sagemaker_runtime import AsyncSageMakerRuntime
+
+    session = AioSession()
+    session.set_credentials(KEY, SECRET)
+    session.set_config_variable("ca_bundle", ca_file)
+    smr = AsyncSageMakerRuntime(session=session, region_name="us-east-1", bidi_endpoint_url=url)
+    stream = await smr.bidi_stream("bench")
+
+    async def close() -> None:
+        await stream.aclose()
+        await smr.aclose()
+
+    return AsyncSide(stream.send, aiter(stream), stream.end_input, close)
 
 
 # --- ours, measured -------------------------------------------------------------------------
@@ -208,13 +224,23 @@ class Floor:
         self._signer = opened.signer
         self._received = 0
         self._changed = threading.Condition()
-        self._connection = connect(opened, ca_file, True).result(TIMEOUT)
+        settings = BidiSettings(
+            endpoint=opened.endpoint,
+            region="us-east-1",
+            ca_file=ca_file,
+            verify=True,
+            connect_timeout=TIMEOUT,
+            read_timeout=TIMEOUT,
+            user_agent="bench",
+        )
+        self._connection = connect(opened, settings).result(TIMEOUT)
         self._stream = self._connection.request(
             crt_request(opened), on_body=self._on_body, manual_write=True
         )
         self._stream.activate()
 
     def _on_body(self, chunk: bytes, **_: object) -> None:
+        self._stream.update_window(len(chunk))  # connect() manages the window by hand
         with self._changed:
             self._received += len(chunk)
             self._changed.notify_all()

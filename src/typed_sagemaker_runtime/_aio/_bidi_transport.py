@@ -19,7 +19,7 @@ from typing import NoReturn, TypeVar
 
 from awscrt import http as crt_http
 
-from .._base._bidi_crt import CrtBidiStream, connect
+from .._base._bidi_crt import WRITE_AHEAD, CrtBidiStream, PendingWrites, connect
 from .._base._bidi_inbox import BidiInbox
 from .._base._bidi_reader import crt_error
 from .._base._bidi_setup import BidiSettings
@@ -59,6 +59,7 @@ class AsyncBidiConnection:
         self.inbox: BidiInbox = BidiInbox(self._wake)
         """What has arrived: events, the response headers, the failure that ended it."""
         self._stream = CrtBidiStream(opened, connection, self.inbox.put, settings.user_agent)
+        self._writes = PendingWrites()
 
     @classmethod
     async def open(cls, opened: OpenedRequest, settings: BidiSettings) -> AsyncBidiConnection:
@@ -99,33 +100,44 @@ class AsyncBidiConnection:
         return None if self._timeout is None else time.monotonic() + self._timeout
 
     async def send(self, part: BidiPayloadPart) -> None:
-        """Sign and write one part; returns once awscrt has taken it."""
+        """Sign and hand one part to awscrt; wait while over :data:`WRITE_AHEAD` is unwritten."""
         self.inbox.check()
         try:
             written = self._stream.write_part(part)
         except TransportError as exc:
             await self._raise_answer(exc)
-        await self._wait_written(written)
+        self._track(written, len(part.data))
+        await self._drain(WRITE_AHEAD)
 
     async def end_input(self) -> None:
-        """Write the signed empty end frame with END_STREAM; later calls do nothing."""
+        """Write the signed empty end frame with END_STREAM and wait until all is written.
+
+        Later calls do nothing.
+        """
         self.inbox.check()
         try:
             written = self._stream.write_end()
         except TransportError as exc:
             await self._raise_answer(exc)
         if written is not None:
-            await self._wait_written(written)
+            self._track(written, 0)
+            await self._drain(None)
 
-    async def _wait_written(self, written: Future[None]) -> None:
+    def _track(self, written: Future[None], size: int) -> None:
+        self._writes.add(written, size)
         written.add_done_callback(lambda _: self._wake())
+
+    async def _drain(self, limit: int | None) -> None:
+        """Wait until at most ``limit`` bytes are unwritten (``None``: every write done)."""
         deadline = self._deadline()
-        while not written.done():
+        while True:
+            failure = self._writes.settle()
+            if failure is not None:
+                await self._raise_answer(crt_error(failure, "writing"))
+            if self._writes.within(limit):
+                return
             self.inbox.check()
             await self._changed(deadline, "a write was not taken")
-        failure = written.exception()
-        if failure is not None:
-            await self._raise_answer(crt_error(failure, "writing"))
 
     async def _raise_answer(self, failure: TransportError | StreamError) -> NoReturn:
         """A write fails once the service has answered and ended the stream: raise the answer."""

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import io
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -128,6 +129,45 @@ def connect(
 
     dialled.add_done_callback(widen)
     return connected
+
+
+WRITE_AHEAD = 1024 * 1024
+"""Bytes of parts handed to awscrt and not yet written before ``send()`` waits: signing the
+next part overlaps writing the last, and a peer that stops reading still stops the caller."""
+
+
+class PendingWrites:
+    """Writes handed to awscrt and not yet done, in order (awscrt completes them in order).
+
+    Shared by the senders of one stream (the caller's threads, the ``input=`` sender).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: deque[tuple[Future[None], int]] = deque()
+        self._bytes = 0
+
+    def add(self, written: Future[None], size: int) -> None:
+        """Count a write until it is done."""
+        with self._lock:
+            self._pending.append((written, size))
+            self._bytes += size
+
+    def settle(self) -> BaseException | None:
+        """Forget the writes that are done; return the failure of one that failed, if any."""
+        with self._lock:
+            while self._pending and self._pending[0][0].done():
+                written, size = self._pending.popleft()
+                self._bytes -= size
+                failure = None if written.cancelled() else written.exception()
+                if failure is not None:
+                    return failure
+        return None
+
+    def within(self, limit: int | None) -> bool:
+        """Whether at most ``limit`` bytes are not yet written (``None``: no write at all)."""
+        with self._lock:
+            return not self._pending or (limit is not None and self._bytes <= limit)
 
 
 class CrtBidiStream:

@@ -136,7 +136,7 @@ class BidiStream:
         data_type: str | None = None,
         completion_state: str | None = None,
     ) -> None:
-        """Sign and send one part; returns once it is written (flow control permitting).
+        """Sign and send one part; waits only while over 1 MiB sent is not yet written.
 
         Args:
             data: ``bytes``-like data (sent as ``BINARY``), ``str`` (UTF-8, sent as

@@ -60,6 +60,7 @@ class AsyncBidiConnection:
         """What has arrived: events, the response headers, the failure that ended it."""
         self._stream = CrtBidiStream(opened, connection, self.inbox.put, settings.user_agent)
         self._writes = PendingWrites()
+        self._draining = 0  # callers waiting in _drain: only they need a write's completion
 
     @classmethod
     async def open(cls, opened: OpenedRequest, settings: BidiSettings) -> AsyncBidiConnection:
@@ -125,19 +126,27 @@ class AsyncBidiConnection:
 
     def _track(self, written: Future[None], size: int) -> None:
         self._writes.add(written, size)
-        written.add_done_callback(lambda _: self._wake())
+        written.add_done_callback(self._written)
+
+    def _written(self, _: Future[None]) -> None:
+        if self._draining:
+            self._wake()
 
     async def _drain(self, limit: int | None) -> None:
         """Wait until at most ``limit`` bytes are unwritten (``None``: every write done)."""
         deadline = self._deadline()
-        while True:
-            failure = self._writes.settle()
-            if failure is not None:
-                await self._raise_answer(crt_error(failure, "writing"))
-            if self._writes.within(limit):
-                return
-            self.inbox.check()
-            await self._changed(deadline, "a write was not taken")
+        self._draining += 1
+        try:
+            while True:
+                failure = self._writes.settle()
+                if failure is not None:
+                    await self._raise_answer(crt_error(failure, "writing"))
+                if self._writes.within(limit):
+                    return
+                self.inbox.check()
+                await self._changed(deadline, "a write was not taken")
+        finally:
+            self._draining -= 1
 
     async def _raise_answer(self, failure: TransportError | StreamError) -> NoReturn:
         """A write fails once the service has answered and ended the stream: raise the answer."""

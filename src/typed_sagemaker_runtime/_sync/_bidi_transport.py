@@ -59,6 +59,7 @@ class SyncBidiConnection:
         """What has arrived: events, the response headers, the failure that ended it."""
         self._stream = CrtBidiStream(opened, connection, self.inbox.put, settings.user_agent)
         self._writes = PendingWrites()
+        self._draining = 0  # callers waiting in _drain: only they need a write's completion
 
     @classmethod
     def open(cls, opened: OpenedRequest, settings: BidiSettings) -> SyncBidiConnection:
@@ -113,20 +114,28 @@ class SyncBidiConnection:
 
     def _track(self, written: Future[None], size: int) -> None:
         self._writes.add(written, size)
-        written.add_done_callback(lambda _: self._wake())
+        written.add_done_callback(self._written)
+
+    def _written(self, _: Future[None]) -> None:
+        if self._draining:
+            self._wake()
 
     def _drain(self, limit: int | None) -> None:
         """Wait until at most ``limit`` bytes are unwritten (``None``: every write done)."""
         deadline = self._deadline()
         with self._changed:
-            while True:
-                failure = self._writes.settle()
-                if failure is not None:
-                    self._raise_answer(crt_error(failure, "writing"))
-                if self._writes.within(limit):
-                    return
-                self.inbox.check()
-                self._wait_changed(deadline, "a write was not taken")
+            self._draining += 1
+            try:
+                while True:
+                    failure = self._writes.settle()
+                    if failure is not None:
+                        self._raise_answer(crt_error(failure, "writing"))
+                    if self._writes.within(limit):
+                        return
+                    self.inbox.check()
+                    self._wait_changed(deadline, "a write was not taken")
+            finally:
+                self._draining -= 1
 
     def _raise_answer(self, failure: TransportError | StreamError) -> NoReturn:
         """A write fails once the service has answered and ended the stream: raise the answer."""

@@ -450,3 +450,22 @@ def test_a_closed_port_is_a_transport_error_at_once(listener: BidiListener) -> N
     with smr, pytest.raises(TransportError, match="CONNECTION_REFUSED"):
         smr.bidi_stream("ep")
     assert time.monotonic() - started < 5
+
+
+def test_a_defect_in_reading_is_raised_to_the_caller_not_lost_on_awscrts_thread(
+    smr: SageMakerRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typed_sagemaker_runtime._base._bidi_reader import ResponseReader
+
+    read = ResponseReader.read
+
+    def broken(self: ResponseReader, item: tuple[str, object]) -> object:
+        if item[0] == "body":
+            raise KeyError("a bug")
+        return read(self, item)
+
+    monkeypatch.setattr(ResponseReader, "read", broken)
+    with smr.bidi_stream("ep") as stream:
+        stream.send("x")
+        with pytest.raises(TransportError, match="reading failed: KeyError"):
+            list(stream)

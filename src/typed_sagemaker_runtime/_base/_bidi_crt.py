@@ -192,6 +192,7 @@ class CrtBidiStream:
         self._sink = sink
         self._lock = threading.Lock()
         self._ended = False
+        self._closed = False
         self._stream = connection.request(
             crt_request(opened, user_agent),
             on_response=self._on_response,
@@ -217,6 +218,8 @@ class CrtBidiStream:
     def write_part(self, part: BidiPayloadPart) -> Future[None]:
         """Sign ``part`` and hand it to awscrt; the future completes once it is written."""
         with self._lock:
+            if self._closed:
+                raise StreamError("the bidirectional stream was closed")
             if self._ended:
                 raise StreamError("the input has ended: nothing can be sent after end_input()")
             return self._write(self._signer.sign(encode_part(part)), end_stream=False)
@@ -244,5 +247,5 @@ class CrtBidiStream:
     def close(self) -> Future[None]:
         """Refuse further writes and close the connection (the stream with it)."""
         with self._lock:
-            self._ended = True
+            self._ended = self._closed = True
         return self._connection.close()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .._core._bidi_endpoint import INVOKED_VARIANT_HEADER
 from .._core._bidi_events import OPERATION, BidiEvent, BidiPayloadPart
-from .._core._exceptions import SageMakerRuntimeError
+from .._core._exceptions import SageMakerRuntimeError, TransportError
 from ._bidi_reader import Item, ResponseReader
 from ._stream import raise_for_event
 
@@ -63,6 +63,12 @@ class BidiInbox:
             events, self._finished = self._reader.read(item)
         except SageMakerRuntimeError as exc:
             self._failure = exc
+            events = []
+        except Exception as exc:  # a defect here must not kill awscrt's thread or hang a caller
+            self._failure = TransportError(
+                f"bidirectional stream: reading failed: {type(exc).__name__}"
+            )
+            self._failure.__cause__ = exc
             events = []
         if not had_headers and self._reader.status is not None:
             self._take_headers()

@@ -4,6 +4,9 @@
     python benchmarks/run_all.py --quick    # fewer repeats and a 40 MB "long" stream
     python benchmarks/run_all.py --peers    # the peer table instead (see peers.py)
 
+Bidirectional streams get a table of their own (``bidi.py``: against AWS's client and the
+awscrt floor, on the local HTTP/2 listener), printed after the main one.
+
 The endpoint is ``_server.py`` (a LocalRuntime serving pre-encoded frames) in its own
 process, on loopback. Import, client construction and peak memory are measured in fresh
 subprocesses (median of several). Every ratio compares with raw boto3 measured in this
@@ -525,6 +528,14 @@ def main() -> None:
         smr.close()
         raw.close()
     print(table(rows, ("measure", "raw boto3", "typed-sagemaker-runtime", "ratio", "target")))
+    print("bidirectional streams...", file=sys.stderr)
+    try:
+        import bidi
+    except ImportError as missing:  # awscrt (the bidi extra), h2 or trustme (local)
+        print(f"\nbidirectional streams left out: {missing}")
+    else:
+        print()
+        print(bidi.report(quick))
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 

@@ -15,7 +15,7 @@ from ._client_core import ClientCore
 
 if TYPE_CHECKING:
     from .._core._bidi_events import BidiInput
-    from ._bidi_stream import AsyncBidiStream
+    from ._bidi_stream import AsyncBidiConnection, AsyncBidiStream
 
 __all__ = ["BidiMethods"]
 
@@ -64,20 +64,16 @@ class BidiMethods(ClientCore):
         """
         # Imported here: a client that never streams both ways does not load them.
         from .._base._bidi_setup import (
-            check_input,
-            credentials_failure,
-            credentials_of,
-            frozen,
-            settings_from_client,
+            check_arguments,
+            credentials_loader,
+            loading_credentials,
+            signed_request,
         )
-        from .._core._bidi_endpoint import request_target
-        from .._core._bidi_request import prepare_request
-        from .._core._exceptions import SageMakerRuntimeError
-        from ._bidi_stream import AsyncBidiConnection, AsyncBidiStream, open_connection
+        from ._bidi_stream import AsyncBidiStream, open_connection
 
-        check_input(input)
-        request_target(
+        target = check_arguments(
             endpoint_name,
+            input=input,
             target_variant=target_variant,
             model_invocation_path=model_invocation_path,
             model_query_string=model_query_string,
@@ -85,24 +81,11 @@ class BidiMethods(ClientCore):
 
         async def open_stream() -> AsyncBidiConnection:
             client = await self._ensure_client()
-            settings = settings_from_client(client, self._bidi_endpoint_url)
-            source = credentials_of(client)
-            try:
-                loaded = source.get_frozen_credentials()
-                credentials = frozen(await loaded if inspect.isawaitable(loaded) else loaded)
-            except SageMakerRuntimeError:
-                raise
-            except Exception as exc:
-                raise credentials_failure(exc) from exc
-            opened = prepare_request(
-                endpoint_name,
-                endpoint=settings.endpoint,
-                region=settings.region,
-                credentials=credentials,
-                target_variant=target_variant,
-                model_invocation_path=model_invocation_path,
-                model_query_string=model_query_string,
-            )
+            load = credentials_loader(client)
+            with loading_credentials():
+                loaded = load()
+                credentials = await loaded if inspect.isawaitable(loaded) else loaded
+            opened, settings = signed_request(client, self._bidi_endpoint_url, target, credentials)
             return await open_connection(opened, settings)
 
         return AsyncBidiStream(endpoint_name, open_stream, input)

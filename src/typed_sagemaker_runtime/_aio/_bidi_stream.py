@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any, Protocol
@@ -124,6 +125,8 @@ class AsyncBidiStream:
                 raise StreamError("the bidirectional stream was closed before it opened")
             return self  # already open
         self._connection = await opener()
+        # A stream dropped without being closed still closes its connection when collected.
+        weakref.finalize(self, self._connection.abort)
         if self._closed:  # closed from another task while it was opening
             await self._connection.close()
             raise StreamError("the bidirectional stream was closed while it opened")
@@ -173,7 +176,7 @@ class AsyncBidiStream:
         data_type: str | None = None,
         completion_state: str | None = None,
     ) -> None:
-        """Sign and send one part; returns once it is written (flow control permitting).
+        """Sign and send one part; waits only while over 1 MiB sent is not yet written.
 
         Args:
             data: ``bytes``-like data (sent as ``BINARY``), ``str`` (UTF-8, sent as

@@ -19,7 +19,7 @@ from typing import NoReturn, TypeVar
 
 from awscrt import http as crt_http
 
-from .._base._bidi_crt import CrtBidiStream, connect
+from .._base._bidi_crt import WRITE_AHEAD, CrtBidiStream, PendingWrites, connect
 from .._base._bidi_inbox import BidiInbox
 from .._base._bidi_reader import crt_error
 from .._base._bidi_setup import BidiSettings
@@ -59,12 +59,14 @@ class AsyncBidiConnection:
         self.inbox: BidiInbox = BidiInbox(self._wake)
         """What has arrived: events, the response headers, the failure that ended it."""
         self._stream = CrtBidiStream(opened, connection, self.inbox.put, settings.user_agent)
+        self._writes = PendingWrites()
+        self._draining = 0  # callers waiting in _drain: only they need a write's completion
 
     @classmethod
     async def open(cls, opened: OpenedRequest, settings: BidiSettings) -> AsyncBidiConnection:
         """Connect to ``opened.endpoint`` and send the request's headers (no body yet)."""
         connection = await _wait(
-            connect(opened, settings.ca_file, settings.verify),
+            connect(opened, settings),
             settings.connect_timeout,
             "connecting",
         )
@@ -99,33 +101,52 @@ class AsyncBidiConnection:
         return None if self._timeout is None else time.monotonic() + self._timeout
 
     async def send(self, part: BidiPayloadPart) -> None:
-        """Sign and write one part; returns once awscrt has taken it."""
+        """Sign and hand one part to awscrt; wait while over :data:`WRITE_AHEAD` is unwritten."""
         self.inbox.check()
         try:
             written = self._stream.write_part(part)
         except TransportError as exc:
             await self._raise_answer(exc)
-        await self._wait_written(written)
+        self._track(written, len(part.data))
+        await self._drain(WRITE_AHEAD)
 
     async def end_input(self) -> None:
-        """Write the signed empty end frame with END_STREAM; later calls do nothing."""
+        """Write the signed empty end frame with END_STREAM and wait until all is written.
+
+        Later calls do nothing.
+        """
         self.inbox.check()
         try:
             written = self._stream.write_end()
         except TransportError as exc:
             await self._raise_answer(exc)
         if written is not None:
-            await self._wait_written(written)
+            self._track(written, 0)
+            await self._drain(None)
 
-    async def _wait_written(self, written: Future[None]) -> None:
-        written.add_done_callback(lambda _: self._wake())
+    def _track(self, written: Future[None], size: int) -> None:
+        self._writes.add(written, size)
+        written.add_done_callback(self._written)
+
+    def _written(self, _: Future[None]) -> None:
+        if self._draining:
+            self._wake()
+
+    async def _drain(self, limit: int | None) -> None:
+        """Wait until at most ``limit`` bytes are unwritten (``None``: every write done)."""
         deadline = self._deadline()
-        while not written.done():
-            self.inbox.check()
-            await self._changed(deadline, "a write was not taken")
-        failure = written.exception()
-        if failure is not None:
-            await self._raise_answer(crt_error(failure, "writing"))
+        self._draining += 1
+        try:
+            while True:
+                failure = self._writes.settle()
+                if failure is not None:
+                    await self._raise_answer(crt_error(failure, "writing"))
+                if self._writes.within(limit):
+                    return
+                self.inbox.check()
+                await self._changed(deadline, "a write was not taken")
+        finally:
+            self._draining -= 1
 
     async def _raise_answer(self, failure: TransportError | StreamError) -> NoReturn:
         """A write fails once the service has answered and ended the stream: raise the answer."""
@@ -139,9 +160,15 @@ class AsyncBidiConnection:
     async def next_events(self) -> tuple[list[BidiEvent], bool]:
         """Wait for events (or the end); return them and whether the response is over."""
         deadline = self._deadline()
-        while (polled := self.inbox.poll()) is None:
+        while (polled := self._poll()) is None:
             await self._changed(deadline, "nothing was received")
         return polled
+
+    def _poll(self) -> tuple[list[BidiEvent], bool] | None:
+        try:
+            return self.inbox.poll()
+        finally:
+            self._stream.grant(self.inbox.take_grant())
 
     def abort(self, failure: BaseException | None = None) -> Future[None]:
         """Close at once, from any task or thread; later calls raise ``failure``.

@@ -11,8 +11,11 @@ reaches a caller. awscrt is the ``bidi`` extra: imported only when a stream is o
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -22,19 +25,36 @@ from .._core._bidi_events import BidiPayloadPart, encode_part
 from .._core._bidi_request import OpenedRequest
 from .._core._exceptions import StreamError, TransportError
 from ._bidi_reader import Item, crt_error
+from ._bidi_setup import BidiSettings
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for the connection, a write, or the next response bytes."""
 
 
-def tls_options(host: str, ca_file: str | None, verify: bool = True) -> crt_io.TlsConnectionOptions:
-    """TLS for ``host`` with ALPN ``h2``, trusting ``ca_file`` instead of the system's if given."""
+@functools.lru_cache(maxsize=8)
+def _tls_context(ca_file: str | None, verify: bool) -> crt_io.ClientTlsContext:
+    # About 11 ms to build (the trust store is read): once per CA file, not per stream.
     options = crt_io.TlsContextOptions()
     options.alpn_list = ["h2"]
     options.verify_peer = verify
     if ca_file is not None:
         options.override_default_trust_store_from_path(None, ca_file)
-    connection = crt_io.ClientTlsContext(options).new_connection_options()
+    return crt_io.ClientTlsContext(options)
+
+
+def tls_options(host: str, ca_file: str | None, verify: bool = True) -> crt_io.TlsConnectionOptions:
+    """TLS for ``host`` with ALPN ``h2``, trusting ``ca_file`` instead of the system's if given.
+
+    A CA file that cannot be read raises :class:`TransportError` naming it.
+    """
+    try:
+        context = _tls_context(ca_file, verify)
+    except Exception as exc:
+        reason = "no such file" if isinstance(exc, OSError) else "no PEM certificate in it"
+        raise TransportError(
+            f"bidirectional stream: the CA bundle {ca_file!r} cannot be used: {reason}"
+        ) from exc
+    connection = context.new_connection_options()
     connection.set_server_name(host.strip("[]"))
     return connection
 
@@ -63,24 +83,36 @@ def require_tls(opened: OpenedRequest) -> None:
 
 
 RECEIVE_WINDOW = 16 * 1024 * 1024
-"""The stream's and the connection's receive windows. With HTTP/2's default 64 KiB, each
+"""The stream's and the connection's receive windows, and so the most response bytes held
+for a caller who does not read. With HTTP/2's default 64 KiB, each
 window waits for a WINDOW_UPDATE, and awscrt's updates sit out a delayed ACK (~40 ms) on
 loopback: 9.8 MB/s down for 300 KiB parts, 34 MB/s with these windows."""
 
 
 def connect(
-    opened: OpenedRequest, ca_file: str | None, verify: bool
+    opened: OpenedRequest, settings: BidiSettings
 ) -> Future[crt_http.Http2ClientConnection]:
-    """Start an HTTP/2 connection to the stream's endpoint (a future of the connection)."""
+    """Start an HTTP/2 connection to the stream's endpoint (a future of the connection).
+
+    The TCP connect is bounded by the client's ``connect_timeout`` (awscrt's own default
+    is 5 s); the TLS handshake is bounded by the caller's wait.
+    """
     require_tls(opened)
     endpoint = opened.endpoint
+    socket_options = crt_io.SocketOptions()
+    socket_options.connect_timeout_ms = max(1, int(settings.connect_timeout * 1000))
     dialled = crt_http.Http2ClientConnection.new(
         host_name=endpoint.host.strip("[]"),
         port=endpoint.port,
-        tls_connection_options=tls_options(endpoint.host, ca_file, verify),
+        socket_options=socket_options,
+        tls_connection_options=tls_options(endpoint.host, settings.ca_file, settings.verify),
         initial_settings=[
             crt_http.Http2Setting(crt_http.Http2SettingID.INITIAL_WINDOW_SIZE, RECEIVE_WINDOW)
         ],
+        # The stream's window is opened as the caller reads (CrtBidiStream.grant), so a
+        # model that answers faster than the caller reads waits instead of filling memory.
+        manual_window_management=True,
+        initial_window_size=RECEIVE_WINDOW,
     )
     connected: Future[crt_http.Http2ClientConnection] = Future()
 
@@ -97,6 +129,45 @@ def connect(
 
     dialled.add_done_callback(widen)
     return connected
+
+
+WRITE_AHEAD = 1024 * 1024
+"""Bytes of parts handed to awscrt and not yet written before ``send()`` waits: signing the
+next part overlaps writing the last, and a peer that stops reading still stops the caller."""
+
+
+class PendingWrites:
+    """Writes handed to awscrt and not yet done, in order (awscrt completes them in order).
+
+    Shared by the senders of one stream (the caller's threads, the ``input=`` sender).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: deque[tuple[Future[None], int]] = deque()
+        self._bytes = 0
+
+    def add(self, written: Future[None], size: int) -> None:
+        """Count a write until it is done."""
+        with self._lock:
+            self._pending.append((written, size))
+            self._bytes += size
+
+    def settle(self) -> BaseException | None:
+        """Forget the writes that are done; return the failure of one that failed, if any."""
+        with self._lock:
+            while self._pending and self._pending[0][0].done():
+                written, size = self._pending.popleft()
+                self._bytes -= size
+                failure = None if written.cancelled() else written.exception()
+                if failure is not None:
+                    return failure
+        return None
+
+    def within(self, limit: int | None) -> bool:
+        """Whether at most ``limit`` bytes are not yet written (``None``: no write at all)."""
+        with self._lock:
+            return not self._pending or (limit is not None and self._bytes <= limit)
 
 
 class CrtBidiStream:
@@ -121,6 +192,7 @@ class CrtBidiStream:
         self._sink = sink
         self._lock = threading.Lock()
         self._ended = False
+        self._closed = False
         self._stream = connection.request(
             crt_request(opened, user_agent),
             on_response=self._on_response,
@@ -146,6 +218,8 @@ class CrtBidiStream:
     def write_part(self, part: BidiPayloadPart) -> Future[None]:
         """Sign ``part`` and hand it to awscrt; the future completes once it is written."""
         with self._lock:
+            if self._closed:
+                raise StreamError("the bidirectional stream was closed")
             if self._ended:
                 raise StreamError("the input has ended: nothing can be sent after end_input()")
             return self._write(self._signer.sign(encode_part(part)), end_stream=False)
@@ -164,8 +238,14 @@ class CrtBidiStream:
         except Exception as exc:  # awscrt raises RuntimeError once the stream has completed
             raise crt_error(exc, "writing") from exc
 
+    def grant(self, size: int) -> None:
+        """Reopen the receive window by ``size`` bytes the caller has taken."""
+        if size > 0:
+            with contextlib.suppress(Exception):  # a stream that has ended needs no window
+                self._stream.update_window(size)
+
     def close(self) -> Future[None]:
         """Refuse further writes and close the connection (the stream with it)."""
         with self._lock:
-            self._ended = True
+            self._ended = self._closed = True
         return self._connection.close()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .._core._bidi_endpoint import INVOKED_VARIANT_HEADER
 from .._core._bidi_events import OPERATION, BidiEvent, BidiPayloadPart
-from .._core._exceptions import SageMakerRuntimeError
+from .._core._exceptions import SageMakerRuntimeError, TransportError
 from ._bidi_reader import Item, ResponseReader
 from ._stream import raise_for_event
 
@@ -42,6 +42,7 @@ class BidiInbox:
         self._failure: SageMakerRuntimeError | BaseException | None = None
         self._error_event: BidiEvent | None = None
         self._finished = False
+        self._ungranted = 0
         self.request_id: str | None = None
         """The response's request id, once its headers have arrived."""
         self.invoked_production_variant: str | None = None
@@ -50,6 +51,8 @@ class BidiInbox:
     def put(self, item: Item) -> None:
         """Take one of awscrt's reports (its thread); wake whoever waits."""
         with self._lock:
+            if item[0] == "body":
+                self._ungranted += len(item[1])
             if self._failure is None and not self._finished:
                 self._read(item)
         self._wake()
@@ -60,6 +63,12 @@ class BidiInbox:
             events, self._finished = self._reader.read(item)
         except SageMakerRuntimeError as exc:
             self._failure = exc
+            events = []
+        except Exception as exc:  # a defect here must not kill awscrt's thread or hang a caller
+            self._failure = TransportError(
+                f"bidirectional stream: reading failed: {type(exc).__name__}"
+            )
+            self._failure.__cause__ = exc
             events = []
         if not had_headers and self._reader.status is not None:
             self._take_headers()
@@ -97,6 +106,12 @@ class BidiInbox:
             return self._reader.streaming or self._failure is not None or self._finished
 
     @property
+    def pending_bytes(self) -> int:
+        """The data of parts received and not yet read."""
+        with self._lock:
+            return sum(len(e.data) for e in self._events if isinstance(e, BidiPayloadPart))
+
+    @property
     def failed(self) -> bool:
         """Whether the stream has failed or carried an error event (:meth:`check` raises)."""
         with self._lock:
@@ -117,6 +132,16 @@ class BidiInbox:
             if self._finished:
                 return [], True
             return None
+
+    def take_grant(self) -> int:
+        """Response bytes received since the last call: the window to reopen after a poll.
+
+        Called after :meth:`poll` by the caller, so the receive window reopens only as
+        fast as the caller reads: what is held for a slow reader stays within the window.
+        """
+        with self._lock:
+            grant, self._ungranted = self._ungranted, 0
+        return grant
 
     def check(self) -> None:
         """Raise what ended the stream, if anything did: before a write, and while one waits.

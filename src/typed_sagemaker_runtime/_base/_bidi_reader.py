@@ -24,7 +24,15 @@ def crt_error(exc: BaseException, doing: str) -> TransportError:
     # awscrt's AwsCrtError carries the CRT's error name; this module does not import awscrt.
     name = getattr(exc, "name", None) if type(exc).__name__ == "AwsCrtError" else None
     name = name if isinstance(name, str) else type(exc).__name__
-    return TransportError(f"bidirectional stream: {doing} failed: {name}")
+    return TransportError(f"bidirectional stream: {doing} failed: {name}{_HINTS.get(name, '')}")
+
+
+_HINTS = {
+    "AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE": (
+        " (is the endpoint's certificate trusted? The trust store is the boto3 client's: "
+        "verify=, AWS_CA_BUNDLE or the profile's ca_bundle)"
+    ),
+}
 
 
 class ResponseReader:

@@ -9,19 +9,20 @@ aiobotocore alike), so a stream behaves as the client's other calls do. No I/O.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from botocore.credentials import ReadOnlyCredentials
 from botocore.loaders import Loader
 
-from .._core._bidi_endpoint import BidiEndpoint, partition_of, resolve_endpoint
+from .._core._bidi_endpoint import BidiEndpoint, partition_of, request_target, resolve_endpoint
 from .._core._bidi_events import OPERATION
+from .._core._bidi_request import OpenedRequest, prepare_request
 from .._core._bidi_signing import FrozenCredentials, freeze
-from .._core._exceptions import ClientValidationError, CredentialsError
+from .._core._exceptions import ClientValidationError, CredentialsError, SageMakerRuntimeError
 from .._version import __version__
 
 _LIBRARY = f"lib/typed-sagemaker-runtime#{__version__}"
@@ -114,19 +115,6 @@ def settings_from_client(
     )
 
 
-def credentials_of(client: Any) -> Any:
-    """The client's credentials object (refreshable or not), before freezing."""
-    signer = getattr(client, "_request_signer", None)
-    credentials = getattr(signer, "_credentials", None)
-    if credentials is None:
-        raise CredentialsError(
-            "no AWS credentials: a bidirectional stream is always signed (configure "
-            "credentials as for boto3: environment, profile, or the session's)",
-            operation=OPERATION,
-        )
-    return credentials
-
-
 def check_input(value: object) -> None:
     """Refuse an ``input=`` that is not an iterable of parts, before anything is sent."""
     if value is None:
@@ -147,13 +135,77 @@ def check_input(value: object) -> None:
         )
 
 
-def frozen(credentials: object) -> ReadOnlyCredentials:
-    """``credentials`` as frozen by botocore (sync) or awaited by the caller (aio), checked."""
-    return freeze(cast("FrozenCredentials", credentials))
+@dataclass(frozen=True, slots=True)
+class StreamTarget:
+    """A stream's checked arguments: where it goes on the endpoint."""
+
+    endpoint_name: str
+    target_variant: str | None
+    model_invocation_path: str | None
+    model_query_string: str | None
 
 
-def credentials_failure(exc: Exception) -> CredentialsError:
-    """Loading or refreshing the session's credentials failed (SSO expired, say)."""
-    return CredentialsError(
-        f"the AWS credentials could not be loaded: {type(exc).__name__}", operation=OPERATION
+def check_arguments(
+    endpoint_name: str,
+    *,
+    input: object,
+    target_variant: str | None,
+    model_invocation_path: str | None,
+    model_query_string: str | None,
+) -> StreamTarget:
+    """Validate ``bidi_stream``'s arguments before anything else (nothing is sent)."""
+    check_input(input)
+    request_target(
+        endpoint_name,
+        target_variant=target_variant,
+        model_invocation_path=model_invocation_path,
+        model_query_string=model_query_string,
     )
+    return StreamTarget(endpoint_name, target_variant, model_invocation_path, model_query_string)
+
+
+def credentials_loader(client: Any) -> Callable[[], object]:
+    """The client's ``get_frozen_credentials`` (a coroutine function under aiobotocore).
+
+    Raises :class:`CredentialsError` for an unsigned client.
+    """
+    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    if credentials is None:
+        raise CredentialsError(
+            "no AWS credentials: a bidirectional stream is always signed (configure "
+            "credentials as for boto3: environment, profile, or the session's)",
+            operation=OPERATION,
+        )
+    loader: Callable[[], object] = credentials.get_frozen_credentials
+    return loader
+
+
+@contextlib.contextmanager
+def loading_credentials() -> Generator[None, None, None]:
+    """Turn a failure to load or refresh credentials (SSO expired, say) into ours."""
+    try:
+        yield
+    except SageMakerRuntimeError:
+        raise
+    except Exception as exc:
+        raise CredentialsError(
+            f"the AWS credentials could not be loaded: {type(exc).__name__}",
+            operation=OPERATION,
+        ) from exc
+
+
+def signed_request(
+    client: Any, endpoint_url: str | None, target: StreamTarget, credentials: object
+) -> tuple[OpenedRequest, BidiSettings]:
+    """The request signed with ``credentials`` (as loaded), and how to connect for it."""
+    settings = settings_from_client(client, endpoint_url)
+    opened = prepare_request(
+        target.endpoint_name,
+        endpoint=settings.endpoint,
+        region=settings.region,
+        credentials=freeze(cast("FrozenCredentials", credentials)),
+        target_variant=target.target_variant,
+        model_invocation_path=target.model_invocation_path,
+        model_query_string=target.model_query_string,
+    )
+    return opened, settings

@@ -64,39 +64,24 @@ class BidiMethods(ClientCore):
         """
         # Imported here: a client that never streams both ways does not load them.
         from .._base._bidi_setup import (
-            check_input,
-            credentials_failure,
-            credentials_of,
-            frozen,
-            settings_from_client,
+            check_arguments,
+            credentials_loader,
+            loading_credentials,
+            signed_request,
         )
-        from .._core._bidi_endpoint import request_target
-        from .._core._bidi_request import prepare_request
-        from .._core._exceptions import SageMakerRuntimeError
         from ._bidi_stream import BidiStream, open_connection
 
-        check_input(input)
-        request_target(
+        target = check_arguments(
             endpoint_name,
+            input=input,
             target_variant=target_variant,
             model_invocation_path=model_invocation_path,
             model_query_string=model_query_string,
         )
-        settings = settings_from_client(self._client, self._bidi_endpoint_url)
-        source = credentials_of(self._client)
-        try:
-            credentials = frozen(source.get_frozen_credentials())
-        except SageMakerRuntimeError:
-            raise
-        except Exception as exc:
-            raise credentials_failure(exc) from exc
-        opened = prepare_request(
-            endpoint_name,
-            endpoint=settings.endpoint,
-            region=settings.region,
-            credentials=credentials,
-            target_variant=target_variant,
-            model_invocation_path=model_invocation_path,
-            model_query_string=model_query_string,
+        load = credentials_loader(self._client)
+        with loading_credentials():
+            credentials = load()
+        opened, settings = signed_request(
+            self._client, self._bidi_endpoint_url, target, credentials
         )
         return BidiStream(endpoint_name, open_connection(opened, settings), input)

@@ -11,6 +11,7 @@ stream opens, so importing the package does not need it.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Protocol
@@ -107,6 +108,8 @@ class BidiStream:
         self._connection = connection
         self._closed = False
         self._sender: threading.Thread | None = None
+        # A stream dropped without close() still closes its connection when collected.
+        self._finalizer = weakref.finalize(self, connection.close)
         if input is not None:
             self._sender = threading.Thread(
                 target=self._send_all,
@@ -133,7 +136,7 @@ class BidiStream:
         data_type: str | None = None,
         completion_state: str | None = None,
     ) -> None:
-        """Sign and send one part; returns once it is written (flow control permitting).
+        """Sign and send one part; waits only while over 1 MiB sent is not yet written.
 
         Args:
             data: ``bytes``-like data (sent as ``BINARY``), ``str`` (UTF-8, sent as
@@ -214,7 +217,7 @@ class BidiStream:
         whose input has not ended is cut off (the model sees the connection close).
         """
         self._closed = True
-        self._connection.close()
+        self._finalizer()
         sender = self._sender
         if sender is not None and sender is not threading.current_thread():
             sender.join(0.5)  # it ends at once unless the caller's iterable is blocked

@@ -18,7 +18,7 @@ from typing import NoReturn, TypeVar
 
 from awscrt import http as crt_http
 
-from .._base._bidi_crt import CrtBidiStream, connect
+from .._base._bidi_crt import WRITE_AHEAD, CrtBidiStream, PendingWrites, connect
 from .._base._bidi_inbox import BidiInbox
 from .._base._bidi_reader import crt_error
 from .._base._bidi_setup import BidiSettings
@@ -58,12 +58,14 @@ class SyncBidiConnection:
         self.inbox: BidiInbox = BidiInbox(self._wake)
         """What has arrived: events, the response headers, the failure that ended it."""
         self._stream = CrtBidiStream(opened, connection, self.inbox.put, settings.user_agent)
+        self._writes = PendingWrites()
+        self._draining = 0  # callers waiting in _drain: only they need a write's completion
 
     @classmethod
     def open(cls, opened: OpenedRequest, settings: BidiSettings) -> SyncBidiConnection:
         """Connect to ``opened.endpoint`` and send the request's headers (no body yet)."""
         connection = _wait(
-            connect(opened, settings.ca_file, settings.verify),
+            connect(opened, settings),
             settings.connect_timeout,
             "connecting",
         )
@@ -83,7 +85,7 @@ class SyncBidiConnection:
             raise TimeoutError(f"bidirectional stream: {what} for {self._timeout} s")
 
     def send(self, part: BidiPayloadPart) -> None:
-        """Sign and write one part; returns once awscrt has taken it.
+        """Sign and hand one part to awscrt; wait while over :data:`WRITE_AHEAD` is unwritten.
 
         Raises the stream's error response or failure as soon as it is known, also while
         the write waits for flow control.
@@ -93,28 +95,47 @@ class SyncBidiConnection:
             written = self._stream.write_part(part)
         except TransportError as exc:
             self._raise_answer(exc)
-        self._wait_written(written)
+        self._track(written, len(part.data))
+        self._drain(WRITE_AHEAD)
 
     def end_input(self) -> None:
-        """Write the signed empty end frame with END_STREAM; later calls do nothing."""
+        """Write the signed empty end frame with END_STREAM and wait until all is written.
+
+        Later calls do nothing.
+        """
         self.inbox.check()
         try:
             written = self._stream.write_end()
         except TransportError as exc:
             self._raise_answer(exc)
         if written is not None:
-            self._wait_written(written)
+            self._track(written, 0)
+            self._drain(None)
 
-    def _wait_written(self, written: Future[None]) -> None:
-        written.add_done_callback(lambda _: self._wake())
+    def _track(self, written: Future[None], size: int) -> None:
+        self._writes.add(written, size)
+        written.add_done_callback(self._written)
+
+    def _written(self, _: Future[None]) -> None:
+        if self._draining:
+            self._wake()
+
+    def _drain(self, limit: int | None) -> None:
+        """Wait until at most ``limit`` bytes are unwritten (``None``: every write done)."""
         deadline = self._deadline()
         with self._changed:
-            while not written.done():
-                self.inbox.check()
-                self._wait_changed(deadline, "a write was not taken")
-        failure = written.exception()
-        if failure is not None:
-            self._raise_answer(crt_error(failure, "writing"))
+            self._draining += 1
+            try:
+                while True:
+                    failure = self._writes.settle()
+                    if failure is not None:
+                        self._raise_answer(crt_error(failure, "writing"))
+                    if self._writes.within(limit):
+                        return
+                    self.inbox.check()
+                    self._wait_changed(deadline, "a write was not taken")
+            finally:
+                self._draining -= 1
 
     def _raise_answer(self, failure: TransportError | StreamError) -> NoReturn:
         """A write fails once the service has answered and ended the stream: raise the answer."""
@@ -129,9 +150,15 @@ class SyncBidiConnection:
         """Wait for events (or the end); return them and whether the response is over."""
         deadline = self._deadline()
         with self._changed:
-            while (polled := self.inbox.poll()) is None:
+            while (polled := self._poll()) is None:
                 self._wait_changed(deadline, "nothing was received")
         return polled
+
+    def _poll(self) -> tuple[list[BidiEvent], bool] | None:
+        try:
+            return self.inbox.poll()
+        finally:
+            self._stream.grant(self.inbox.take_grant())
 
     def close(self, failure: BaseException | None = None) -> None:
         """Close the connection; later calls raise ``failure`` (default: a closed stream)."""

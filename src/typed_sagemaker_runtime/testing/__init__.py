@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .._core._bidi_events import BidiPayloadPart
     from .._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
+    from ._backends._bidi_demo import BidiDemo
     from ._backends._container import Container, ContainerNotHealthyError
     from ._backends._demo import DemoLLM
     from ._bidi_model import BidiBackend, BidiHandler, BidiInvocation, BidiOutput
@@ -89,6 +90,7 @@ __all__ = [
     "Container",
     "ContainerNotHealthyError",
     "DemoLLM",
+    "BidiDemo",
     # botocore's Stubber
     "stub_stream_response",
     "botocore_event_stream",
@@ -132,6 +134,7 @@ _MODULES = {
     "Container": "._backends._container",
     "ContainerNotHealthyError": "._backends._container",
     "DemoLLM": "._backends._demo",
+    "BidiDemo": "._backends._bidi_demo",
     "stub_stream_response": "._stubbing",
     "botocore_event_stream": "._stubbing",
     "Fault": "._faults",

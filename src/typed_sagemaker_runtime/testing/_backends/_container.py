@@ -13,9 +13,14 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+from ..._core._events import ModelStreamError
 from .._failure import ModelFailure
 from .._model import EndpointResponse, InvocationRequest
+
+if TYPE_CHECKING:
+    from .._bidi_model import BidiInvocation, BidiOutput
 
 __all__ = ["Container", "ContainerNotHealthyError"]
 
@@ -72,6 +77,9 @@ class Container:
     ``OriginalStatusCode`` 0. Once a stream has started, a broken connection ends it with a
     ``ModelStreamError`` event (``StreamBroken``), silence longer than ``invocation_timeout``
     with one coded ``ModelInvocationTimeExceeded``.
+
+    Bidirectional streams (:meth:`serve_bidi`) go over a WebSocket to
+    ``/invocations-bidirectional-stream`` on the same host and port.
     """
 
     def __init__(
@@ -204,6 +212,41 @@ class Container:
             new_session_id=answer.new_session_id,
             closed_session_id=answer.closed_session_id,
         )
+
+    def serve_bidi(self, invocation: BidiInvocation) -> Iterator[BidiOutput]:
+        """Carry a bidirectional stream over a WebSocket to the container, as SageMaker does.
+
+        The WebSocket goes to ``/invocations-bidirectional-stream`` (or to the request's
+        ``X-Amzn-SageMaker-Model-Invocation-Path`` and ``-Model-Query-String``, which the
+        sidecar is inferred to honour); UTF8 parts are text frames, BINARY parts binary
+        frames, and the container's frames come back as parts as they arrive. The input's
+        end closes the WebSocket with 1000; the container's close ends the response. A
+        container that cannot be reached, refuses the handshake, closes with an error code,
+        drops the connection or stops answering pings ends the stream with a
+        ``ModelStreamError`` (``ModelConnectionFailed``, ``ModelClosedWithError``,
+        ``StreamBroken``, ``ModelInvocationTimeExceeded``). Needs the ``websockets``
+        package (the ``local`` extra).
+        """
+        if not self._healthy.is_set():
+            try:
+                self.wait_until_healthy()
+            except ContainerNotHealthyError as exc:
+                return iter([ModelStreamError(str(exc), "ModelConnectionFailed")])
+        try:
+            from ._bidi_container import WebSocketTarget, serve_over_websocket
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] != "websockets":
+                raise
+            raise ModuleNotFoundError(
+                "a Container's bidirectional streams need the websockets package: "
+                "pip install 'typed-sagemaker-runtime[local]'",
+                name="websockets",
+            ) from exc
+
+        target = WebSocketTarget(
+            self._host, self._port, self._base, self._name, self._connect_timeout
+        )
+        return serve_over_websocket(invocation, target)
 
     def _connection(self, connect_timeout: float) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self._host, self._port, timeout=connect_timeout)

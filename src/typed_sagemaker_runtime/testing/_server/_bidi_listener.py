@@ -156,7 +156,8 @@ class BidiListener:
         if self._record is None:  # a LocalRuntime keeps its own record
             self.requests.append(dict(headers))
         request_id = str(uuid.uuid4())
-        match = _PATH.fullmatch(headers.get(":path", ""))
+        # AWS's Python client sends an empty query (``...-stream?``); the path is what precedes it.
+        match = _PATH.fullmatch(headers.get(":path", "").partition("?")[0])
         try:
             if headers.get(":method") != "POST" or match is None:
                 raise RequestRefused(404, "UnknownOperationException", "Not found")

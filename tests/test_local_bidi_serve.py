@@ -176,3 +176,27 @@ def test_a_bidi_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
         port = taken.getsockname()[1]
         assert run_serve(_args("--bidi-port", str(port)), io.StringIO(), stop=stop) == 1
     assert f"(bidirectional streams: port {port})" in capsys.readouterr().err
+
+
+def test_a_demo_endpoint_answers_bidirectional_streams_with_live_captions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    process, exports, _ = _serve("--tokens-per-second", "0")  # the default endpoint: demo
+    try:
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        with (
+            SageMakerRuntime(session=boto3.Session()) as smr,
+            smr.bidi_stream("demo", input=["hello live captions"]) as stream,
+        ):
+            events = list(stream)
+    finally:
+        assert _stop(process) == 0
+    assert len(events) == 3  # word by word
+    assert all(isinstance(event, BidiPayloadPart) for event in events)
+    assert b"".join(event.data for event in events if isinstance(event, BidiPayloadPart)) == (
+        b"hello live captions"
+    )

@@ -3,7 +3,8 @@
 Endpoints come from ``--endpoint NAME=BACKEND`` flags or a config file; with neither it
 serves the demo LLM as ``demo``. Backends:
 
-* ``demo`` or ``demo:TOKENS_PER_SECOND``: the built-in :class:`DemoLLM`;
+* ``demo`` or ``demo:TOKENS_PER_SECOND``: the built-in :class:`DemoLLM` (and
+  :class:`BidiDemo`'s live captions for bidirectional streams, at the same pace);
 * ``echo``: answers with the request body;
 * ``container:URL``: a model container (``POST /invocations``, ``GET /ping``).
 
@@ -93,6 +94,7 @@ from ._serve_config import (
 if TYPE_CHECKING:
     import botocore.session
 
+    from ..testing._backends._bidi_demo import BidiDemo
     from ..testing._model import Handler
     from ..testing._runtime import LocalRuntime
 
@@ -227,6 +229,23 @@ def _handler(spec: EndpointSpec, settings: Settings) -> tuple[Handler | None, st
     return container, f"container {url}"
 
 
+def _bidi_backend(spec: EndpointSpec, settings: Settings) -> BidiDemo | None:
+    """A demo endpoint's bidirectional backend: live captions at the demo's pace.
+
+    ``None`` for the others: echo endpoints echo each part, containers are reached over
+    their WebSocket (``Container.serve_bidi``).
+    """
+    if spec.backend != "demo":
+        return None
+    from ..testing._backends._bidi_demo import BidiDemo
+
+    pace: Any = spec.options.get("tokens_per_second", settings.tokens_per_second)
+    try:
+        return BidiDemo(float(pace or 0) or None)
+    except (TypeError, ValueError) as exc:
+        raise ServeConfigError(f"endpoint {spec.name}: {exc}") from None
+
+
 def _client_url(runtime: LocalRuntime, host: str) -> str:
     """The URL clients use: a wildcard listening address is reached through loopback."""
     if host in ("0.0.0.0", ""):
@@ -258,6 +277,9 @@ def run_serve(
     try:
         settings = parse_settings(args)
         handlers = {name: _handler(spec, settings) for name, spec in settings.endpoints.items()}
+        bidi_backends = {
+            name: _bidi_backend(spec, settings) for name, spec in settings.endpoints.items()
+        }
     except ServeConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -288,6 +310,7 @@ def run_serve(
             content_type=content_type if isinstance(content_type, str) else None,
             faults=spec.faults,
             rechunk=rechunk,
+            bidi=bidi_backends[name],
         )
     try:
         runtime.start()
@@ -336,9 +359,10 @@ def run_serve(
 
 
 _BIDI_NOTE = (
-    "Bidirectional streams (HTTP/2, TLS) check signatures: sign with the dummy credentials "
-    "testing/testing. AWS_CA_BUNDLE replaces the trusted authorities of every boto3 client "
-    "in the shell that exports it."
+    "Bidirectional streams (HTTP/2, TLS): demo endpoints answer with live captions, echo "
+    "endpoints echo each part, containers get them over their WebSocket. Signatures are "
+    "checked: sign with the dummy credentials testing/testing. AWS_CA_BUNDLE replaces the "
+    "trusted authorities of every boto3 client in the shell that exports it."
 )
 
 

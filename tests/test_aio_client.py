@@ -53,6 +53,7 @@ _ASYNC_ANNOTATIONS = {
     "S3ClientLike | None": "AioS3ClientLike | None",
     "SageMakerRuntimeClient | None": "SageMakerRuntimeClient | None",
     "boto3.session.Session | None": "AioSession | None",
+    "Iterable[BidiInput] | None": "Iterable[BidiInput] | AsyncIterable[BidiInput] | None",
 }
 _ASYNC_RETURNS = {"ResponseStream": "AsyncResponseStream"}
 _STREAM_REQUEST = "AsyncStreamRequest"
@@ -99,6 +100,10 @@ def _assert_twins(sync_cls: type, async_cls: type) -> set[str]:
         elif sync_return == "ResponseStream" and async_cls.__name__ == "AsyncSageMakerRuntime":
             assert async_return == _STREAM_REQUEST, name
             assert not inspect.iscoroutinefunction(twin), name
+        elif sync_return == "BidiStream" and name == "bidi_stream":
+            # Opened by ``async with`` or ``await``, as a stream request is.
+            assert async_return == "AsyncBidiStream", name
+            assert not inspect.iscoroutinefunction(twin), name
         else:
             assert inspect.iscoroutinefunction(twin), f"{async_cls.__name__}.{twin_name}"
             if name == "__enter__":
@@ -121,6 +126,7 @@ _CLIENT_METHODS = {
     "chat_stream",
     "generate",
     "generate_stream",
+    "bidi_stream",
 }
 
 
@@ -141,6 +147,14 @@ def test_every_stream_method_has_an_async_twin() -> None:
     assert inspect.signature(ResponseStream).parameters.keys() == (
         inspect.signature(AsyncResponseStream).parameters.keys()
     )
+
+
+def test_every_bidi_stream_method_has_an_async_twin() -> None:
+    from typed_sagemaker_runtime import AsyncBidiStream, BidiStream
+
+    assert _assert_twins(BidiStream, AsyncBidiStream) >= {"send", "end_input", "messages", "close"}
+    for name in ("request_id", "invoked_production_variant"):
+        assert isinstance(getattr(AsyncBidiStream, name), property), name
 
 
 # --- lifecycle -----------------------------------------------------------------------

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, G
 from types import TracebackType
 from typing import Any, Protocol
 
+from typing_extensions import Self
+
 from .._base._bidi_inbox import BidiInbox
 from .._base._bidi_setup import BidiSettings
 from .._base._stream import raise_for_event
@@ -136,8 +138,9 @@ class AsyncBidiStream:
             )
         return self
 
-    async def __aenter__(self) -> AsyncBidiStream:
-        return await self._open()
+    async def __aenter__(self) -> Self:
+        await self._open()
+        return self
 
     async def __aexit__(
         self,

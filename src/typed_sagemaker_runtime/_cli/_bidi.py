@@ -49,6 +49,7 @@ Errors (an error response such as 403 or 424, an error event from the model) are
 """
 
 _LINE_READ = 65536
+_TYPING_TIMEOUT = 24 * 3600.0  # botocore refuses no limit at all
 _HINT = (
     "smr: type lines to send; Ctrl-Z then Enter to end, Ctrl-C to abort"
     if os.name == "nt"
@@ -117,7 +118,7 @@ def add_bidi_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SECONDS",
         help="seconds without an answer (or a part taken) before giving up (default 60; "
-        "no limit while reading lines from a terminal)",
+        "a day while reading lines from a terminal)",
     )
 
 
@@ -353,7 +354,7 @@ def _client(args: argparse.Namespace, interactive: bool) -> SageMakerRuntime:
     """The client: a boto3 session for ``--profile``/``--region``, the bidi endpoint's URL.
 
     Someone typing may pause longer than a read timeout: on a terminal the stream waits
-    as long as it takes (Ctrl-C aborts) unless ``--read-timeout`` is given.
+    up to a day (Ctrl-C aborts) unless ``--read-timeout`` is given.
     """
     import boto3
     from botocore.config import Config
@@ -363,7 +364,7 @@ def _client(args: argparse.Namespace, interactive: bool) -> SageMakerRuntime:
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     read_timeout = args.read_timeout
     if read_timeout is None and interactive:
-        read_timeout = 0  # no limit, for the bidirectional stream (the only call made)
+        read_timeout = _TYPING_TIMEOUT
     config = Config(read_timeout=read_timeout) if read_timeout is not None else None
     return SageMakerRuntime(
         session=session, config=config, bidi_endpoint_url=args.bidi_endpoint_url

@@ -17,8 +17,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -27,11 +27,13 @@ pytest.importorskip("awscrt")
 pytest.importorskip("h2")
 pytest.importorskip("trustme")
 
+from test_cli_chat import Terminal
 from typed_sagemaker_runtime import BidiEvent, BidiPayloadPart, ModelStreamError
 from typed_sagemaker_runtime._cli._main import main
 from typed_sagemaker_runtime.testing._server._bidi_listener import BidiListener
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="select() on pipes")
+pty = pytest.importorskip("pty")
 
 SMR = Path(sys.executable).parent / "smr"
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -75,7 +77,7 @@ def run(
 @contextmanager
 def started(
     listener: BidiListener, *args: str, secret: str = SECRET
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> Generator[subprocess.Popen[bytes], None, None]:
     """``smr bidi`` running with pipes for its three streams; killed if still running after."""
     with subprocess.Popen(
         [str(SMR), "bidi", *args],
@@ -116,7 +118,9 @@ def type_line(child: subprocess.Popen[bytes], line: bytes) -> None:
 
 
 @contextmanager
-def in_process(listener: BidiListener, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def in_process(
+    listener: BidiListener, monkeypatch: pytest.MonkeyPatch
+) -> Generator[None, None, None]:
     """``main`` run here, its environment the child's, its input a pipe left open."""
     env = environment(listener)
     for name in [name for name in os.environ if name.startswith("AWS_") and name not in env]:
@@ -400,7 +404,83 @@ def test_no_thread_of_the_library_is_left_when_main_returns(
     listener: BidiListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sender thread, blocked reading an input still open, ends with the stream."""
-    listener.backend = lambda parts: iter([ModelStreamError("no", "ModelError")])
+
+    def failing(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiEvent]:
+        yield ModelStreamError("no", "ModelError")
+
+    listener.backend = failing
     with in_process(listener, monkeypatch):
         assert main(["bidi", "ep"], out=io.StringIO()) == 1  # the input was never closed
     assert [t.name for t in threading.enumerate() if "typed-sagemaker-runtime" in t.name] == []
+
+
+@contextmanager
+def at_a_terminal(listener: BidiListener, *args: str) -> Generator[Terminal, None, None]:
+    """``smr bidi`` whose controlling terminal is a pty: typing, Ctrl-C and Ctrl-D as a user's."""
+    argv = [sys.executable, "-m", "typed_sagemaker_runtime._cli", "bidi", *args]
+    env = environment(listener)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        try:
+            os.execve(sys.executable, argv, env)
+        finally:
+            os._exit(127)
+    terminal = Terminal(fd, pid)
+    try:
+        yield terminal
+    finally:
+        with suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def slow_captions(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiEvent]:
+    """Each message word by word, ten words a second."""
+    for part in parts:
+        words = part.data.split(b" ")
+        for number, word in enumerate(words):
+            time.sleep(0.1)
+            last = number == len(words) - 1
+            yield BidiPayloadPart(b" " * (number > 0) + word, "UTF8", None if last else "PARTIAL")
+
+
+def test_at_a_terminal_typed_lines_are_answered_and_ctrl_d_ends(listener: BidiListener) -> None:
+    listener.backend = slow_captions
+    with at_a_terminal(listener, "ep") as terminal:
+        terminal.wait_for(b"smr: type lines to send; Ctrl-D to end, Ctrl-C to abort\r\n")
+        terminal.type(b"one two three\r")
+        terminal.wait_for(b"one two three\r\n")  # the terminal's echo
+        terminal.wait_for(b"one two three\r\n")  # the answer, its line ended
+        terminal.type(b"four\r")
+        terminal.wait_for(b"four\r\nfour\r\n")
+        terminal.type(b"\x04")
+        assert terminal.exit_status() == 0
+    assert listener.wait_for_ends(1) == [True]
+
+
+def test_at_a_terminal_ctrl_c_stops_an_answer_with_130(listener: BidiListener) -> None:
+    listener.backend = slow_captions
+    with at_a_terminal(listener, "ep") as terminal:
+        terminal.wait_for(b"Ctrl-C to abort\r\n")
+        line = b" ".join([b"word"] * 100)  # ten seconds of answer
+        terminal.type(line + b"\r")
+        terminal.wait_for(line + b"\r\n")  # the terminal's echo
+        terminal.wait_for(b"word word")  # the answer's first words
+        terminal.type(b"\x03")
+        stopped = terminal.wait_for(b"^C\r\nsmr: interrupted\r\n")  # on a line of its own
+        assert terminal.exit_status() == 130
+    assert stopped < 5.0
+    assert b"Traceback" not in terminal.output
+
+
+def test_at_a_terminal_ctrl_c_while_the_stream_opens_ends_the_line(
+    listener: BidiListener,
+) -> None:
+    with at_a_terminal(listener, "ep") as terminal:
+        terminal.wait_for(b"Ctrl-C to abort\r\n")  # written before the client is made
+        terminal.type(b"\x03")
+        terminal.wait_for(b"^C\r\nsmr: interrupted\r\n")
+        assert terminal.exit_status() == 130
+    assert b"Traceback" not in terminal.output

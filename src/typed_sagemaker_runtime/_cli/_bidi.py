@@ -381,6 +381,11 @@ def run_bidi(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(_HINT + "\n")
             sys.stderr.flush()
         return _run(args, out, source, interactive)
+    except KeyboardInterrupt:
+        if out.isatty():  # the terminal echoed ^C where its cursor was: end that line
+            out.write("\n")
+            out.flush()
+        raise
     finally:
         source.close()
 
@@ -408,7 +413,7 @@ def _run(args: argparse.Namespace, out: TextIO, source: _Source, interactive: bo
                 return EXIT_USAGE
             printer = _Printer(out, binary, stats)
             try:
-                _print_answers(stream, printer, out)
+                _print_answers(stream, printer)
             finally:
                 source.stop()  # before close(): its sender thread may be waiting for input
                 stream.close()
@@ -420,7 +425,7 @@ def _run(args: argparse.Namespace, out: TextIO, source: _Source, interactive: bo
     return 0
 
 
-def _print_answers(stream: BidiStream, printer: _Printer, out: TextIO) -> None:
+def _print_answers(stream: BidiStream, printer: _Printer) -> None:
     try:
         for event in stream:
             if isinstance(event, BidiPayloadPart):
@@ -429,10 +434,8 @@ def _print_answers(stream: BidiStream, printer: _Printer, out: TextIO) -> None:
                 printer.end_line()
                 raise_for_event(event, stream.request_id, OPERATION)
         printer.finish(stream)
-    except KeyboardInterrupt:
-        if out.isatty():  # the terminal echoed ^C: smr's next line starts on a fresh one
-            printer.end_line(always=True)
-        raise
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise  # Ctrl-C: run_bidi ends the line; a closed pipe takes nothing more
     except BaseException:
         printer.end_line()
         raise

@@ -30,6 +30,7 @@ pytest.importorskip("trustme")
 from test_cli_chat import Terminal
 from typed_sagemaker_runtime import BidiEvent, BidiPayloadPart, ModelStreamError
 from typed_sagemaker_runtime._cli._main import main
+from typed_sagemaker_runtime._core._bidi_events import MAX_PART_BYTES
 from typed_sagemaker_runtime.testing._server._bidi_listener import BidiListener
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="select() on pipes")
@@ -484,3 +485,69 @@ def test_at_a_terminal_ctrl_c_while_the_stream_opens_ends_the_line(
         terminal.wait_for(b"^C\r\nsmr: interrupted\r\n")
         assert terminal.exit_status() == 130
     assert b"Traceback" not in terminal.output
+
+
+def test_without_awscrt_the_error_is_one_line_naming_the_extra(
+    listener: BidiListener, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # botocore itself asks awscrt its version: only the part the transport needs is gone.
+    for name in [m for m in sys.modules if "_bidi_transport" in m or "_bidi_crt" in m]:
+        monkeypatch.delitem(sys.modules, name)
+    import awscrt
+
+    monkeypatch.delattr(awscrt, "http", raising=False)
+    monkeypatch.setitem(sys.modules, "awscrt.http", None)
+    with in_process(listener, monkeypatch):
+        assert main(["bidi", "ep", "--read-timeout", "5"], out=io.StringIO()) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("smr: error: bidirectional streams need awscrt, which the 'bidi' extra")
+
+
+def test_a_line_over_the_limit_of_a_part_is_refused_unread(listener: BidiListener) -> None:
+    received: list[BidiPayloadPart] = []
+    listener.backend = recording(received)
+    result = run(listener, "ep", stdin=b"short\n" + b"x" * (MAX_PART_BYTES + 1))
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines()[-1] == (
+        "smr: error: ClientValidationError: line 2 of standard input is over the "
+        f"{MAX_PART_BYTES:,}-byte limit of a part"
+    )
+    assert [part.data for part in received] in ([], [b"short"])
+
+
+def test_closed_standard_input_is_refused_before_sending(listener: BidiListener) -> None:
+    result = subprocess.run(
+        ["bash", "-c", f"'{SMR}' bidi ep <&-"],
+        capture_output=True,
+        env=environment(listener),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == b"smr: error: ClientValidationError: standard input is closed\n"
+    assert listener.requests == []
+
+
+def test_missing_credentials_exit_2_before_sending(listener: BidiListener, tmp_path: Path) -> None:
+    env = environment(listener)
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    env["HOME"] = str(tmp_path)
+    result = subprocess.run(
+        [str(SMR), "bidi", "ep"], capture_output=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("smr: error: CredentialsError: ")
+    assert listener.requests == []
+
+
+def test_stats_of_a_model_that_speaks_first(listener: BidiListener) -> None:
+    def greeter(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiEvent]:
+        yield BidiPayloadPart(b"welcome", "UTF8", None)
+        yield from parts
+
+    listener.backend = greeter
+    result = run(listener, "ep", "--stats")  # nothing is sent: the model speaks anyway
+    assert (result.returncode, result.stdout) == (0, b"welcome\n")
+    assert "first answer " in result.stderr.decode()
+    assert " ms after the stream opened" in result.stderr.decode()

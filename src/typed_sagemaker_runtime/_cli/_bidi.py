@@ -134,6 +134,8 @@ class _Source:
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` bytes as they come; ``b""`` at the end; :class:`_Stopped` once stopped."""
+        if self._stopped.is_set():
+            raise _Stopped
         if self._wake is not None:
             ready, _, _ = select.select([self.descriptor, self._wake[0]], [], [])
             if self._wake[0] in ready:
@@ -196,9 +198,11 @@ class _Stats:
             f"received {self.parts_received} parts ({self.bytes_received:,} bytes)"
         ]
         if self.first_received is not None:
-            since = self.first_sent if self.first_sent is not None else self.opened
-            what = "the first part sent" if self.first_sent is not None else "the stream opened"
-            delay = max(0.0, self.first_received - since)
+            if self.first_sent is not None and self.first_sent <= self.first_received:
+                since, what = self.first_sent, "the first part sent"
+            else:  # the model spoke first
+                since, what = self.opened, "the stream opened"
+            delay = self.first_received - since
             parts.append(f"first answer {delay * 1000:.1f} ms after {what}")
         parts.append(f"{time.monotonic() - self.opened:.2f} s in all")
         return "; ".join(parts)
@@ -206,25 +210,38 @@ class _Stats:
 
 def _lines(source: _Source, keep_newlines: bool, stats: _Stats) -> Iterator[str]:
     """The input's lines as they are read: with or without their newline, blank ones left out."""
-    pending = b""
+    pending = bytearray()
     number = 0
     while True:
         data = source.read(_LINE_READ)
         if data:
-            *complete, pending = (pending + data).split(b"\n")
-            lines = [line + b"\n" for line in complete]
+            pending += data
+            *complete, rest = pending.split(b"\n")
+            lines = [bytes(line) + b"\n" for line in complete]
+            pending = bytearray(rest)
+            if len(pending) > MAX_PART_BYTES:  # no newline in sight: refuse before reading on
+                raise _too_long(number + len(lines) + 1)
         else:  # the end: a last line without its newline
-            lines, pending = ([pending] if pending else []), b""
+            lines = [bytes(pending)] if pending else []
         for raw in lines:
             number += 1
             text = _decode_line(raw, number)
             if not keep_newlines:
                 text = text.removesuffix("\n").removesuffix("\r")
+            size = len(text.encode("utf-8"))
+            if size > MAX_PART_BYTES:
+                raise _too_long(number)
             if text:
-                stats.sent(len(text.encode("utf-8")))
+                stats.sent(size)
                 yield text
         if not data:
             return
+
+
+def _too_long(number: int) -> ClientValidationError:
+    return ClientValidationError(
+        f"line {number} of standard input is over the {MAX_PART_BYTES:,}-byte limit of a part"
+    )
 
 
 def _decode_line(raw: bytes, number: int) -> str:

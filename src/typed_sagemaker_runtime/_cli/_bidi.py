@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import os
-import select
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, TextIO
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from .._base._stream import raise_for_event
 from .._core._bidi_events import MAX_PART_BYTES, OPERATION, BidiPayloadPart
 from .._core._exceptions import ClientValidationError, StreamDecodeError
+from ._bidi_input import Source, chunks, lines
 from ._common import write_bytes
 from ._failures import EXIT_USAGE
 
@@ -48,7 +47,6 @@ Errors (an error response such as 403 or 424, an error event from the model) are
 "smr: error:" line on standard error and a non-zero exit.
 """
 
-_LINE_READ = 65536
 _TYPING_TIMEOUT = 24 * 3600.0  # botocore refuses no limit at all
 _HINT = (
     "smr: type lines to send; Ctrl-Z then Enter to end, Ctrl-C to abort"
@@ -122,55 +120,6 @@ def add_bidi_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class _Source:
-    """A file descriptor read from the stream's sender thread; :meth:`stop` ends a read."""
-
-    def __init__(self, descriptor: int, *, owned: bool) -> None:
-        self.descriptor = descriptor
-        self._owned = owned
-        self._stopped = threading.Event()
-        # Where select() works on any descriptor, a pipe wakes a blocked read.
-        self._wake: tuple[int, int] | None = os.pipe() if os.name != "nt" else None
-
-    def read(self, size: int) -> bytes:
-        """Up to ``size`` bytes as they come; ``b""`` at the end; :class:`_Stopped` once stopped."""
-        if self._stopped.is_set():
-            raise _Stopped
-        if self._wake is not None:
-            ready, _, _ = select.select([self.descriptor, self._wake[0]], [], [])
-            if self._wake[0] in ready:
-                raise _Stopped
-        if self._stopped.is_set():
-            raise _Stopped
-        try:
-            return os.read(self.descriptor, size)
-        except OSError as exc:  # a directory (< /tmp), a descriptor opened for writing only
-            raise ClientValidationError(f"cannot read the input: {exc.strerror}") from exc
-
-    def pause(self, seconds: float) -> None:
-        """Wait ``seconds`` (pacing); :class:`_Stopped` if stopped meanwhile."""
-        if self._stopped.wait(seconds):
-            raise _Stopped
-
-    def stop(self) -> None:
-        """Wake and end whatever read or pause the sender thread is in (any thread)."""
-        self._stopped.set()
-        if self._wake is not None:
-            os.write(self._wake[1], b"x")
-
-    def close(self) -> None:
-        """Release the descriptors opened for this source."""
-        if self._wake is not None:
-            os.close(self._wake[0])
-            os.close(self._wake[1])
-        if self._owned:
-            os.close(self.descriptor)
-
-
-class _Stopped(Exception):
-    """The input was stopped: the stream is being closed, nothing more is sent."""
-
-
 class _Stats:
     """What ``--stats`` reports."""
 
@@ -206,78 +155,6 @@ class _Stats:
             parts.append(f"first answer {delay * 1000:.1f} ms after {what}")
         parts.append(f"{time.monotonic() - self.opened:.2f} s in all")
         return "; ".join(parts)
-
-
-def _lines(source: _Source, keep_newlines: bool, stats: _Stats) -> Iterator[str]:
-    """The input's lines as they are read: with or without their newline, blank ones left out."""
-    pending = bytearray()
-    number = 0
-    while True:
-        data = source.read(_LINE_READ)
-        if data:
-            pending += data
-            *complete, rest = pending.split(b"\n")
-            lines = [bytes(line) + b"\n" for line in complete]
-            pending = bytearray(rest)
-            if len(pending) > MAX_PART_BYTES:  # no newline in sight: refuse before reading on
-                raise _too_long(number + len(lines) + 1)
-        else:  # the end: a last line without its newline
-            lines = [bytes(pending)] if pending else []
-        for raw in lines:
-            number += 1
-            text = _decode_line(raw, number)
-            if not keep_newlines:
-                text = text.removesuffix("\n").removesuffix("\r")
-            size = len(text.encode("utf-8"))
-            if size > MAX_PART_BYTES:
-                raise _too_long(number)
-            if text:
-                stats.sent(size)
-                yield text
-        if not data:
-            return
-
-
-def _too_long(number: int) -> ClientValidationError:
-    return ClientValidationError(
-        f"line {number} of standard input is over the {MAX_PART_BYTES:,}-byte limit of a part"
-    )
-
-
-def _decode_line(raw: bytes, number: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ClientValidationError(
-            f"line {number} of standard input is not UTF-8 text "
-            f"(byte {exc.start + 1} cannot start or continue a character)"
-        ) from None
-
-
-def _chunks(source: _Source, size: int, rate: float | None, stats: _Stats) -> Iterator[bytes]:
-    """The input's bytes in parts of ``size`` (the last may be shorter), paced at ``rate``."""
-    started: float | None = None
-    offset = 0
-    ended = False  # a terminal gives more after an end of input: read none after the first
-    while not ended:
-        chunk = b""
-        while len(chunk) < size:
-            data = source.read(size - len(chunk))
-            if not data:
-                ended = True
-                break
-            chunk += data
-        if not chunk:
-            return
-        if rate is not None:
-            # Part n goes at start + bytes before it / rate: a late part does not delay the rest.
-            started = time.monotonic() if started is None else started
-            delay = started + offset / rate - time.monotonic()
-            if delay > 0:
-                source.pause(delay)
-        stats.sent(len(chunk))
-        yield chunk
-        offset += len(chunk)
 
 
 class _Printer:
@@ -352,17 +229,17 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ClientValidationError("--rate must be a positive number of bytes per second")
 
 
-def _open_source(args: argparse.Namespace) -> _Source:
+def _open_source(args: argparse.Namespace) -> Source:
     """Standard input or ``--file``, opened before anything is sent."""
     if args.file is not None and args.file != "-":
         try:
-            return _Source(os.open(args.file, os.O_RDONLY), owned=True)
+            return Source(os.open(args.file, os.O_RDONLY), owned=True)
         except OSError as exc:
             raise ClientValidationError(f"cannot read --file: {exc.strerror}") from exc
     if sys.stdin is None:
         raise ClientValidationError("standard input is closed")
     try:
-        return _Source(sys.stdin.fileno(), owned=False)
+        return Source(sys.stdin.fileno(), owned=False)
     except (OSError, ValueError) as exc:
         raise ClientValidationError("standard input has no file descriptor") from exc
 
@@ -407,12 +284,12 @@ def run_bidi(args: argparse.Namespace, out: TextIO) -> int:
         source.close()
 
 
-def _run(args: argparse.Namespace, out: TextIO, source: _Source, interactive: bool) -> int:
+def _run(args: argparse.Namespace, out: TextIO, source: Source, interactive: bool) -> int:
     stats = _Stats()
     parts: Iterator[str] | Iterator[bytes] = (
-        _lines(source, args.keep_newlines, stats)
+        lines(source, args.keep_newlines, stats.sent)
         if args.file is None
-        else _chunks(source, args.chunk_bytes, args.rate, stats)
+        else chunks(source, args.chunk_bytes, args.rate, stats.sent)
     )
     binary, opened = _binary_writer(args.output, out)
     try:

@@ -551,3 +551,16 @@ def test_stats_of_a_model_that_speaks_first(listener: BidiListener) -> None:
     assert (result.returncode, result.stdout) == (0, b"welcome\n")
     assert "first answer " in result.stderr.decode()
     assert " ms after the stream opened" in result.stderr.decode()
+
+
+def test_at_a_terminal_a_last_line_ended_by_ctrl_d_is_answered_on_a_line_of_its_own(
+    listener: BidiListener,
+) -> None:
+    with at_a_terminal(listener, "ep") as terminal:
+        terminal.wait_for(b"Ctrl-C to abort\r\n")
+        terminal.type(b"no newline")
+        terminal.wait_for(b"no newline")  # the terminal's echo
+        terminal.type(b"\x04")  # hands over the line typed so far
+        terminal.type(b"\x04")  # then the end of the input
+        terminal.wait_for(b"\r\nno newline\r\n")  # not "no newlineno newline"
+        assert terminal.exit_status() == 0

@@ -47,6 +47,7 @@ Errors (an error response such as 403 or 424, an error event from the model) are
 "smr: error:" line on standard error and a non-zero exit.
 """
 
+_CHUNK_BYTES = 3200  # 100 ms of 16 kHz 16-bit mono audio
 _TYPING_TIMEOUT = 24 * 3600.0  # botocore refuses no limit at all
 _HINT = (
     "smr: type lines to send; Ctrl-Z then Enter to end, Ctrl-C to abort"
@@ -74,7 +75,6 @@ def add_bidi_arguments(parser: argparse.ArgumentParser) -> None:
     sent.add_argument(
         "--chunk-bytes",
         type=int,
-        default=3200,
         metavar="N",
         help="bytes per part with --file (default 3200: 100 ms of 16 kHz 16-bit mono audio)",
     )
@@ -177,6 +177,8 @@ class _Printer:
         self._message_bytes += len(part.data)
         if part.data_type == "UTF8":
             text = self._decoder.decode(part.data, final=complete)
+            if self._message_bytes == len(part.data):  # a message starts
+                self.end_line()
             self._write(text)
             if text:
                 self._message_ends_line = text.endswith("\n")
@@ -208,6 +210,10 @@ class _Printer:
             self._out.flush()
             self._open_line = not text.endswith("\n")
 
+    def after_typed_text(self) -> None:
+        """The terminal's cursor is after text the user typed: answers start a new line."""
+        self._open_line = True
+
     def end_line(self, *, always: bool = False) -> None:
         """End the line of text (``always``: even an empty one, for an empty message)."""
         if self._open_line or always:
@@ -218,11 +224,13 @@ class _Printer:
 
 def _check_options(args: argparse.Namespace) -> None:
     if args.file is None:
-        for given, option in ((args.rate, "--rate"), (args.chunk_bytes != 3200, "--chunk-bytes")):
-            if given:
+        for value, option in ((args.rate, "--rate"), (args.chunk_bytes, "--chunk-bytes")):
+            if value is not None:
                 raise ClientValidationError(f"{option} needs --file (lines are sent as read)")
     elif args.keep_newlines:
         raise ClientValidationError("--keep-newlines is for lines: --file sends bytes unchanged")
+    if args.chunk_bytes is None:
+        args.chunk_bytes = _CHUNK_BYTES
     if not 1 <= args.chunk_bytes <= MAX_PART_BYTES:
         raise ClientValidationError(f"--chunk-bytes must be 1 to {MAX_PART_BYTES:,}")
     if args.rate is not None and not args.rate > 0:
@@ -286,12 +294,15 @@ def run_bidi(args: argparse.Namespace, out: TextIO) -> int:
 
 def _run(args: argparse.Namespace, out: TextIO, source: Source, interactive: bool) -> int:
     stats = _Stats()
+    binary, opened = _binary_writer(args.output, out)
+    printer = _Printer(out, binary, stats)
+    # At a terminal, a last line ended by Ctrl-D leaves the cursor after the typed text.
+    typed_tail = printer.after_typed_text if interactive else None
     parts: Iterator[str] | Iterator[bytes] = (
-        lines(source, args.keep_newlines, stats.sent)
+        lines(source, args.keep_newlines, stats.sent, typed_tail)
         if args.file is None
         else chunks(source, args.chunk_bytes, args.rate, stats.sent)
     )
-    binary, opened = _binary_writer(args.output, out)
     try:
         with _client(args, interactive) as smr:
             try:
@@ -305,7 +316,6 @@ def _run(args: argparse.Namespace, out: TextIO, source: Source, interactive: boo
             except ImportError as exc:  # awscrt, the bidi extra, is missing
                 print(f"smr: error: {exc}", file=sys.stderr)
                 return EXIT_USAGE
-            printer = _Printer(out, binary, stats)
             try:
                 _print_answers(stream, printer)
             finally:

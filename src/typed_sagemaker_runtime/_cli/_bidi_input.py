@@ -72,8 +72,16 @@ class Stopped(Exception):
     """The input was stopped: the stream is being closed, nothing more is sent."""
 
 
-def lines(source: Source, keep_newlines: bool, sent: Counter) -> Iterator[str]:
-    """The input's lines as they are read: with or without their newline, blank ones left out."""
+def lines(
+    source: Source,
+    keep_newlines: bool,
+    sent: Counter,
+    unterminated: Callable[[], None] | None = None,
+) -> Iterator[str]:
+    """The input's lines as they are read: with or without their newline, blank ones left out.
+
+    ``unterminated`` is called before a last line without its newline is sent.
+    """
     pending = bytearray()
     number = 0
     while True:
@@ -87,6 +95,8 @@ def lines(source: Source, keep_newlines: bool, sent: Counter) -> Iterator[str]:
                 raise _too_long(number + len(lines) + 1)
         else:  # the end: a last line without its newline
             lines = [bytes(pending)] if pending else []
+            if pending and unterminated is not None:
+                unterminated()
         for raw in lines:
             number += 1
             text = _decode_line(raw, number)

@@ -564,3 +564,13 @@ def test_at_a_terminal_a_last_line_ended_by_ctrl_d_is_answered_on_a_line_of_its_
         terminal.type(b"\x04")  # then the end of the input
         terminal.wait_for(b"\r\nno newline\r\n")  # not "no newlineno newline"
         assert terminal.exit_status() == 0
+
+
+def test_help_says_whether_the_newline_is_sent() -> None:
+    result = subprocess.run(
+        [str(SMR), "bidi", "--help"], capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 0
+    text = " ".join(result.stdout.decode().split())
+    assert "sent as one UTF8 part as soon as it is read, WITHOUT its newline" in text
+    assert "--keep-newlines" in text

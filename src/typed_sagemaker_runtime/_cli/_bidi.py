@@ -47,6 +47,12 @@ Errors (an error response such as 403 or 424, an error event from the model) are
 "smr: error:" line on standard error and a non-zero exit.
 """
 
+_EXAMPLES = """\
+examples:
+  printf 'hello\\nworld\\n' | smr bidi my-endpoint
+  smr bidi my-endpoint --file call.raw --rate 32000 \\
+      --model-invocation-path v1/listen --model-query-string model=nova-3
+"""
 _CHUNK_BYTES = 3200  # 100 ms of 16 kHz 16-bit mono audio
 _TYPING_TIMEOUT = 24 * 3600.0  # botocore refuses no limit at all
 _HINT = (
@@ -60,6 +66,7 @@ def add_bidi_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments and options of ``smr bidi``."""
     parser.description = _DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _EXAMPLES
     parser.add_argument("endpoint", help="the endpoint name")
     sent = parser.add_argument_group("what is sent")
     sent.add_argument(

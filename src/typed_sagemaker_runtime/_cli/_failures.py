@@ -49,6 +49,9 @@ _OPTIONS: Mapping[str, str] = {
     "input_location": "--input",
     "request_ttl_seconds": "--request-ttl",
     "invocation_timeout_seconds": "--invocation-timeout",
+    "model_invocation_path": "--model-invocation-path",
+    "model_query_string": "--model-query-string",
+    "bidi_endpoint_url": "--bidi-endpoint-url",
 }
 # Python spellings inside messages, as whole phrases first.
 _PHRASES: Mapping[str, str] = {

@@ -16,6 +16,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError
 
 from .._core._exceptions import SageMakerRuntimeError
+from ._bidi import add_bidi_arguments, run_bidi
 from ._chat import add_chat_arguments, run_chat
 from ._common import refuse_undecodable_arguments
 from ._demo import add_demo_arguments, run_demo
@@ -50,6 +51,12 @@ _SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None], R
         "chat with an LLM endpoint (Messages API), answers streamed as they arrive",
         add_chat_arguments,
         run_chat,
+    ),
+    (
+        "bidi",
+        "a bidirectional stream: send lines (or --file) while printing the answers",
+        add_bidi_arguments,
+        run_bidi,
     ),
     (
         "invoke-async",

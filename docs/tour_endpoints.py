@@ -34,6 +34,7 @@ import threading
 from collections.abc import Iterator, Mapping
 
 from typed_sagemaker_runtime.testing import (
+    BidiDemo,
     DemoLLM,
     EndpointResponse,
     ErrorResponse,
@@ -160,15 +161,26 @@ def tour_runtime() -> LocalRuntime:
     local.add_endpoint("busy", _shout, faults=[ErrorResponse("ThrottlingException", times=2)])
     local.add_endpoint("slow", _shout, faults=[Stall(2.0)])
     local.add_endpoint("slow-llm", DemoLLM(tokens_per_second=4))
+    if local.serves_bidi:  # the local extra's h2 and trustme are installed
+        local.add_endpoint("captions", bidi=BidiDemo())
     return local
 
 
 def environment(local: LocalRuntime) -> Mapping[str, str]:
     """The variables that point boto3 (SageMaker Runtime and S3) at ``local``."""
+    bidi = (
+        {
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2": local.bidi_endpoint_url,
+            "AWS_CA_BUNDLE": local.ca_bundle,
+        }
+        if local.serves_bidi
+        else {}
+    )
     return {
         **ENVIRONMENT,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": local.endpoint_url,
         "AWS_ENDPOINT_URL_S3": local.s3_endpoint_url,
+        **bidi,
     }
 
 

@@ -469,3 +469,18 @@ def test_a_defect_in_reading_is_raised_to_the_caller_not_lost_on_awscrts_thread(
         stream.send("x")
         with pytest.raises(TransportError, match="reading failed: KeyError"):
             list(stream)
+
+
+def test_a_loop_left_early_leaves_the_rest_for_the_next(
+    smr: SageMakerRuntime, listener: BidiListener
+) -> None:
+    def burst(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiEvent]:
+        for part in parts:
+            yield from (BidiPayloadPart(bytes([index]), "BINARY", None) for index in range(50))
+            yield part
+
+    listener.backend = burst
+    with smr.bidi_stream("ep", input=["end"]) as stream:
+        first = next(iter(stream))  # the other 50 arrived with it, in one read
+        rest = list(stream)
+    assert [event.data for event in [first, *rest]] == [bytes([i]) for i in range(50)] + [b"end"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any, Protocol
@@ -114,6 +115,8 @@ class AsyncBidiStream:
         self._connection: AsyncBidiConnection | None = None
         self._sender: asyncio.Task[None] | None = None
         self._closed = False
+        self._unread: deque[BidiEvent] = deque()
+        self._over = False
 
     # --- opening ------------------------------------------------------------------------
 
@@ -211,12 +214,15 @@ class AsyncBidiStream:
         return self._events(self._open_connection())
 
     async def _events(self, connection: AsyncBidiConnection) -> AsyncIterator[BidiEvent]:
+        # Events taken from the connection wait here, so that a loop left early leaves the
+        # rest for the next one.
         while True:
-            events, over = await connection.next_events()
-            for event in events:
-                yield event
-            if over:
+            while self._unread:
+                yield self._unread.popleft()
+            if self._over:
                 return
+            events, self._over = await connection.next_events()
+            self._unread.extend(events)
 
     async def messages(self) -> AsyncIterator[bytes | str]:
         """The model's messages: ``PARTIAL`` parts joined up to the ``COMPLETE`` one.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Protocol
@@ -107,6 +108,8 @@ class BidiStream:
         self._endpoint_name = endpoint_name
         self._connection = connection
         self._closed = False
+        self._unread: deque[BidiEvent] = deque()
+        self._over = False
         self._sender: threading.Thread | None = None
         # A stream dropped without close() still closes its connection when collected.
         self._finalizer = weakref.finalize(self, connection.close)
@@ -165,11 +168,15 @@ class BidiStream:
 
     def __iter__(self) -> Iterator[BidiEvent]:
         """The model's events as they arrive, until the service ends the stream."""
+        # Events taken from the connection wait here, so that a loop left early (a break,
+        # next()) leaves the rest for the next one.
         while True:
-            events, over = self._connection.next_events()
-            yield from events
-            if over:
+            while self._unread:
+                yield self._unread.popleft()
+            if self._over:
                 return
+            events, self._over = self._connection.next_events()
+            self._unread.extend(events)
 
     def messages(self) -> Iterator[bytes | str]:
         """The model's messages: ``PARTIAL`` parts joined up to the ``COMPLETE`` one.

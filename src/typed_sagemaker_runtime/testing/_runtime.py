@@ -256,7 +256,8 @@ class LocalRuntime:
         / ``InternalStreamFailure`` event, which ends the stream; an exception ends it with
         an ``InternalStreamFailure``. By default ``handler`` serves it when it has a
         ``serve_bidi`` method, else every part is echoed back. It runs on a thread of its
-        own per stream. ``faults`` apply to it as :mod:`._faults` describes.
+        own per stream. ``faults`` apply to it as each fault's documentation describes (a
+        reset, a stall, an error response or event; faults of HTTP/1.1 alone skip it).
         """
         rng = random.Random(None if self._seed is None else f"{self._seed}/{name}")
         endpoint = Endpoint(

@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Callable
 
 from .._core._bidi_endpoint import INVOKED_VARIANT_HEADER
-from .._core._bidi_events import OPERATION, BidiEvent, BidiPayloadPart
-from .._core._exceptions import SageMakerRuntimeError, TransportError
+from .._core._bidi_events import OPERATION, BidiEvent, BidiPayloadPart, MessageJoiner
+from .._core._exceptions import SageMakerRuntimeError, StreamDecodeError, TransportError
 from ._bidi_reader import Item, ResponseReader
 from ._stream import raise_for_event
 
@@ -156,3 +156,33 @@ class BidiInbox:
             raise failure
         if event is not None:
             raise_for_event(event, self.request_id, OPERATION)
+
+
+class MessagePass:
+    """One pass of ``messages()``, sans-I/O: events in, whole messages out.
+
+    :meth:`add` returns the message an event completes (``None`` while it is partial) and
+    raises an error event as its exception; :meth:`finish` raises
+    :class:`StreamDecodeError` when the stream ended inside a message.
+    """
+
+    def __init__(self, inbox: BidiInbox) -> None:
+        self._inbox = inbox
+        self._joiner = MessageJoiner()
+
+    def add(self, event: BidiEvent) -> bytes | str | None:
+        """The message ``event`` completes, if any; raises for an error event."""
+        if isinstance(event, BidiPayloadPart):
+            return self._joiner.add(event)
+        raise_for_event(event, self._inbox.request_id, OPERATION)
+        return None
+
+    def finish(self) -> None:
+        """At the stream's end: raise if a message was left without its COMPLETE part."""
+        if self._joiner.pending:
+            raise StreamDecodeError(
+                f"the stream ended inside a message ({self._joiner.pending:,} bytes without "
+                "their COMPLETE part)",
+                request_id=self._inbox.request_id,
+                operation=OPERATION,
+            )

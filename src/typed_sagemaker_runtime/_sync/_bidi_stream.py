@@ -17,19 +17,16 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Protocol
 
-from .._base._bidi_inbox import BidiInbox
+from .._base._bidi_inbox import BidiInbox, MessagePass
 from .._base._bidi_setup import BidiSettings
-from .._base._stream import raise_for_event
 from .._core._bidi_events import (
-    OPERATION,
     BidiEvent,
     BidiInput,
     BidiPayloadPart,
-    MessageJoiner,
     request_part,
 )
 from .._core._bidi_request import OpenedRequest
-from .._core._exceptions import SageMakerRuntimeError, StreamDecodeError
+from .._core._exceptions import SageMakerRuntimeError
 from .._core._public import public
 
 
@@ -187,21 +184,12 @@ class BidiStream:
         the messages before it; a stream that ends inside a message raises
         :class:`StreamDecodeError`.
         """
-        joiner = MessageJoiner()
+        messages = MessagePass(self._connection.inbox)
         for event in self:
-            if isinstance(event, BidiPayloadPart):
-                message = joiner.add(event)
-                if message is not None:
-                    yield message
-            else:
-                raise_for_event(event, self.request_id, OPERATION)
-        if joiner.pending:
-            raise StreamDecodeError(
-                f"the stream ended inside a message ({joiner.pending:,} bytes without "
-                "their COMPLETE part)",
-                request_id=self.request_id,
-                operation=OPERATION,
-            )
+            message = messages.add(event)
+            if message is not None:
+                yield message
+        messages.finish()
 
     def _send_all(self, parts: Iterator[Any]) -> None:
         """The sender thread of ``input=``: every part, then the end of the input."""

@@ -18,6 +18,7 @@ from typing import Any
 import botocore
 from botocore.model import OperationModel, Shape
 
+from ._body_window import windowed
 from ._exceptions import ClientValidationError
 from ._types import Operation
 
@@ -157,7 +158,7 @@ def encode_body(field: str, body: object, operation: Operation) -> bytes | bytea
     if callable(getattr(body, "read", None)):
         if isinstance(body, io.TextIOBase) or isinstance(body.read(0), str):  # type: ignore[attr-defined]
             raise _fail(field, "a text file was given: open it in binary mode ('rb')", operation)
-        return body
+        return windowed(body)
     raise _fail(
         field,
         f"expected bytes, bytearray, memoryview, str or a binary file object, "

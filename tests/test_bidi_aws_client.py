@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,7 @@ from smithy_http.aio.crt import AWSCRTHTTPClient
 
 from typed_sagemaker_runtime._core._bidi_events import BidiEvent, BidiPayloadPart
 from typed_sagemaker_runtime._core._events import InternalStreamFailure, ModelStreamError
-from typed_sagemaker_runtime.testing._server._bidi_listener import BidiListener
+from typed_sagemaker_runtime.testing import ErrorResponse, LocalRuntime
 
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 TIMEOUT = 10.0  # per awaited step: a half-duplex client would stall here, not hang the run
@@ -68,7 +68,7 @@ class Served:
     ca_bundle: str
     refusals: list[str]
     """Why each refused event was refused."""
-    requests: list[dict[str, str]]
+    requests: Callable[[], list[Mapping[str, str]]]
     """Each request's headers, pseudo-headers included."""
     wait_for_ends: Callable[[int], list[bool]]
     """For each of N requests that ended their input: whether the signed end frame came first."""
@@ -76,25 +76,22 @@ class Served:
 
 @contextlib.contextmanager
 def serve(handler: Handler = echo, *, error: tuple[str, int] | None = None) -> Iterator[Served]:
-    """The local bidirectional endpoint, answering every stream with ``handler``.
+    """The local endpoint (``LocalRuntime``), answering every stream on ``ep`` with ``handler``.
 
-    ``error=(code, status)`` answers every stream with that HTTP error instead.
-    Today the bare listener; once ``LocalRuntime`` serves the operation this becomes
-    ``LocalRuntime()`` + ``add_endpoint("ep", handler, faults=[ErrorResponse(code,
-    status=status)])`` with ``local.bidi_endpoint_url`` and ``local.ca_bundle`` (the only
-    place to change).
+    ``error=(code, status)`` answers every stream with that HTTP error instead (an
+    ``ErrorResponse`` fault).
     """
-    if error is not None:
-        pytest.skip(
-            f"the bare listener cannot answer {error[1]} {error[0]} on demand yet "
-            "(LocalRuntime's bidirectional faults, issue 21 item 5, will)"
-        )
-    with BidiListener(handler, credentials={KEY: SECRET}) as listener:
+    faults = [ErrorResponse(error[0], status=error[1])] if error is not None else []
+    with LocalRuntime() as local:
+        local.add_endpoint("ep", bidi=handler, faults=faults)
+        listener = local._bidi  # pyright: ignore[reportPrivateUsage]  # its test hooks
+        assert listener is not None
+        listener.credentials[KEY] = SECRET
         yield Served(
-            listener.url,
-            listener.ca_bundle,
+            local.bidi_endpoint_url,
+            local.ca_bundle,
             listener.refusals,
-            listener.requests,
+            lambda: [request.headers for request in local.requests],
             listener.wait_for_ends,
         )
 
@@ -188,13 +185,13 @@ def test_its_signatures_verify_and_each_utf8_part_echoes_before_the_next_is_sent
         received, end, variant = run(main)
         assert served.wait_for_ends(1) == [True]  # the end frame came, signed, before END_STREAM
         assert served.refusals == []
-        (request,) = served.requests
+        (request,) = served.requests()
 
     assert [(p.bytes_, p.data_type, p.completion_state) for p in received] == [
         (text.encode(), "UTF8", state) for text, state in texts
     ]
     assert end is None
-    assert variant == "AllTraffic"
+    assert variant == "variant-1"  # the variant it asked for, as SageMaker answers
     signed = request["authorization"].partition("SignedHeaders=")[2].partition(",")[0]
     assert {
         "host",

@@ -91,7 +91,13 @@ class AsyncBidiConnection:
         """
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
-        remaining = None if deadline is None else deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = None if deadline is None else deadline - now
+        settle_at = self.inbox.settle_at
+        if settle_at is not None and (remaining is None or settle_at - now < remaining):
+            with contextlib.suppress(asyncio.TimeoutError):  # then the inbox raises the error
+                await asyncio.wait_for(waiter, max(0.0, settle_at - now))
+            return
         try:
             await asyncio.wait_for(waiter, remaining)
         except asyncio.TimeoutError:

@@ -12,6 +12,7 @@ loop) and polls again. The inbox does no I/O and never blocks.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -22,6 +23,10 @@ from ._bidi_reader import Item, ResponseReader
 from ._stream import raise_for_event
 
 _REQUEST_ID_HEADERS = ("x-amzn-requestid", "x-amz-request-id")
+
+ERROR_BODY_GRACE = 0.1
+"""Seconds an error response's body may take to end before the error is raised without
+the rest: a 429 whose body never ends must not hold the caller (AWS's client hung there)."""
 
 
 class BidiInbox:
@@ -43,6 +48,7 @@ class BidiInbox:
         self._error_event: BidiEvent | None = None
         self._finished = False
         self._ungranted = 0
+        self._error_deadline: float | None = None
         self.request_id: str | None = None
         """The response's request id, once its headers have arrived."""
         self.invoked_production_variant: str | None = None
@@ -72,6 +78,8 @@ class BidiInbox:
             events = []
         if not had_headers and self._reader.status is not None:
             self._take_headers()
+            if self._reader.status != 200:
+                self._error_deadline = time.monotonic() + ERROR_BODY_GRACE
         for event in events:
             if not isinstance(event, BidiPayloadPart) and self._error_event is None:
                 self._error_event = event
@@ -86,6 +94,20 @@ class BidiInbox:
                 self.invoked_production_variant = value
         if isinstance(self._failure, SageMakerRuntimeError) and self._failure.request_id is None:
             self._failure.request_id = self.request_id
+
+    @property
+    def settle_at(self) -> float | None:
+        """When an error response still waiting for its body is raised without it."""
+        with self._lock:
+            return self._error_deadline if self._failure is None else None
+
+    def _settle(self) -> None:
+        """Under the lock: an error response whose body is late is raised as it stands."""
+        deadline = self._error_deadline
+        if self._failure is None and deadline is not None and time.monotonic() >= deadline:
+            failure = self._reader.give_up()
+            failure.request_id = failure.request_id or self.request_id
+            self._failure = failure
 
     def abort(self, failure: BaseException) -> None:
         """End the stream from this side: later calls raise ``failure``, unread events go."""
@@ -123,6 +145,7 @@ class BidiInbox:
         Raises the failure that ended the stream once the events before it are taken.
         """
         with self._lock:
+            self._settle()
             if self._events:
                 events = list(self._events)
                 self._events.clear()
@@ -151,6 +174,7 @@ class BidiInbox:
         :class:`InternalStreamFailureError`, since a part sent after it reaches no model.
         """
         with self._lock:
+            self._settle()
             failure, event = self._failure, self._error_event
         if failure is not None:
             raise failure

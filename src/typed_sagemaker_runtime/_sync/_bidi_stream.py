@@ -227,7 +227,9 @@ class BidiStream:
         self._finalizer()
         sender = self._sender
         if sender is not None and sender is not threading.current_thread():
-            sender.join(0.5)  # it ends at once unless the caller's iterable is blocked
+            # It ends at once unless the caller's iterable is blocked: then it ends when
+            # the iterable next yields, and close() does not wait for that.
+            sender.join(0.05)
 
     def __enter__(self) -> BidiStream:
         return self

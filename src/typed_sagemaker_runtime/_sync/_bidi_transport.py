@@ -80,7 +80,12 @@ class SyncBidiConnection:
 
     def _wait_changed(self, deadline: float | None, what: str) -> None:
         """Wait (holding the condition) for a change; :class:`TimeoutError` at the deadline."""
-        remaining = None if deadline is None else deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = None if deadline is None else deadline - now
+        settle_at = self.inbox.settle_at
+        if settle_at is not None and (remaining is None or settle_at - now < remaining):
+            self._changed.wait(max(0.0, settle_at - now))  # then the inbox raises the error
+            return
         if (remaining is not None and remaining <= 0) or not self._changed.wait(remaining):
             raise TimeoutError(f"bidirectional stream: {what} for {self._timeout} s")
 

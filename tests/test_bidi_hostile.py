@@ -1,0 +1,286 @@
+"""The bidirectional client against servers that lie, stall and cut it off (issue 21).
+
+A raw HTTP/2 server (``tests/_hostile_h2.py``) sends what no honest endpoint would: an
+error status that never ends, garbage after a 200, a GOAWAY, a reset in the middle of the
+input, a server that stops reading. Each must raise one of the library's exceptions
+(never awscrt's, never a bare Python one), in bounded time, and leave no thread behind.
+The local endpoint's faults cover the honest failures (``test_local_bidi_faults.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+
+pytest.importorskip("awscrt")
+pytest.importorskip("h2")
+pytest.importorskip("trustme")
+
+from botocore.config import Config
+
+from _hostile_h2 import HostileServer, Peer, Script, hostile_server
+from typed_sagemaker_runtime import (
+    BidiPayloadPart,
+    ModelError,
+    SageMakerRuntime,
+    SageMakerRuntimeError,
+    StreamError,
+    ThrottlingError,
+)
+from typed_sagemaker_runtime._core._bidi_events import encode_response_event
+
+KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def _client(server: HostileServer, read_timeout: float = 20) -> SageMakerRuntime:
+    session = boto3.Session(
+        aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name="us-east-1"
+    )
+    session._session.set_config_variable("ca_bundle", server.ca_bundle)  # pyright: ignore[reportPrivateUsage]
+    return SageMakerRuntime(
+        session=session,
+        bidi_endpoint_url=server.url,
+        config=Config(read_timeout=read_timeout, connect_timeout=5),
+    )
+
+
+Serve = Callable[[Script], HostileServer]
+
+
+@pytest.fixture
+def serve(tmp_path: pathlib.Path) -> Iterator[Serve]:
+    with contextlib.ExitStack() as servers:
+        yield lambda script: servers.enter_context(hostile_server(script, str(tmp_path)))
+
+
+def _library_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("typed-sagemaker-runtime")]
+
+
+def _part(text: str) -> bytes:
+    return encode_response_event(BidiPayloadPart(text.encode(), "UTF8", None))
+
+
+ERROR_HEADERS = (("x-amzn-errortype", "ThrottlingException:http://internal"),)
+
+
+def test_an_error_status_whose_body_never_ends_raises_at_once(serve: Serve) -> None:
+    # A 429 with no content-length whose body never ends: AWS's client hung here.
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 429, *ERROR_HEADERS)
+        peer.data(stream_id, b'{"message": "slow down"')
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        started = time.monotonic()
+        with pytest.raises(ThrottlingError) as raised:
+            for _ in stream:
+                pass
+        assert time.monotonic() - started < 3
+        assert raised.value.code == "ThrottlingException"
+
+
+def test_an_error_status_with_no_body_that_never_ends_raises_from_send(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 429, *ERROR_HEADERS)
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        started = time.monotonic()
+        with pytest.raises(ThrottlingError):
+            while time.monotonic() - started < 10:
+                stream.send(b"\x00" * 1024)
+                time.sleep(0.01)
+        assert time.monotonic() - started < 3
+
+
+def test_garbage_after_a_200_is_the_library_s_error(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.data(stream_id, _part("fine"))
+        peer.data(stream_id, b"\x00\x00\x00\x05garbage that is not an event stream frame")
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        seen: list[object] = []
+        with pytest.raises(SageMakerRuntimeError):
+            for event in stream:
+                seen.append(event)
+        assert seen == [BidiPayloadPart(b"fine", "UTF8", None)]
+
+
+def test_a_goaway_before_the_response_is_the_library_s_error(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.conn.close_connection(error_code=2, last_stream_id=0)
+        peer.flush()
+
+    server = serve(script)
+    with _client(server) as smr:
+        started = time.monotonic()
+        with pytest.raises(SageMakerRuntimeError), smr.bidi_stream("ep") as stream:
+            for _ in stream:
+                pass
+        assert time.monotonic() - started < 5
+
+
+def test_a_goaway_after_some_parts_is_the_library_s_error(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.data(stream_id, _part("one"))
+        peer.conn.close_connection(error_code=0, last_stream_id=0)
+        peer.flush()
+        peer.sock.close()
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        seen: list[object] = []
+        with pytest.raises(SageMakerRuntimeError):
+            for event in stream:
+                seen.append(event)
+                stream.send("more")
+        assert seen[:1] == [BidiPayloadPart(b"one", "UTF8", None)]
+
+
+def test_a_reset_in_the_middle_of_the_input_raises_from_send(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.conn.reset_stream(stream_id, error_code=2)
+        peer.flush()
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        started = time.monotonic()
+        with pytest.raises(SageMakerRuntimeError):
+            while time.monotonic() - started < 10:
+                stream.send(b"\x00" * 4096)
+        assert time.monotonic() - started < 3
+
+
+def test_a_response_larger_than_the_window_is_the_library_s_error(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        frame = _part("x" * 16000)
+        # Ignore the client's window: write DATA frames straight onto the wire.
+        from hyperframe.frame import DataFrame
+
+        for _ in range(1200):  # ~19 MB, beyond the 16 MiB window
+            data = DataFrame(stream_id)
+            data.data = frame
+            peer.raw(data.serialize())
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        started = time.monotonic()
+        time.sleep(1)  # read nothing while the server overruns the window
+        with pytest.raises(SageMakerRuntimeError):
+            for _ in stream:
+                pass
+        assert time.monotonic() - started < 10
+
+
+def test_a_send_blocked_by_a_server_that_stopped_reading_raises_its_error(serve: Serve) -> None:
+    answered = threading.Event()
+
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.stop_reading = True
+
+        def answer_later() -> None:
+            answered.wait(10)
+            peer.headers(
+                stream_id, 424, ("x-amzn-errortype", "ModelError"), ("content-length", "2")
+            )
+            peer.data(stream_id, b"{}")
+
+        threading.Thread(target=answer_later, daemon=True).start()
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        blocked = threading.Event()
+
+        def release_when_blocked() -> None:
+            blocked.wait(10)
+            time.sleep(0.3)
+            answered.set()
+
+        threading.Thread(target=release_when_blocked, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(ModelError):
+            for _ in range(10_000):
+                blocked.set()
+                stream.send(b"\x00" * 65536)
+        assert time.monotonic() - started < 5
+
+
+def test_close_returns_quickly_while_a_send_is_blocked_by_flow_control(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.stop_reading = True
+
+    server = serve(script)
+    before = len(_library_threads())
+    with _client(server) as smr:
+        stream = smr.bidi_stream("ep")
+        failure: list[BaseException] = []
+        sending = threading.Event()
+
+        def send_forever() -> None:
+            try:
+                while True:
+                    sending.set()
+                    stream.send(b"\x00" * 65536)
+            except BaseException as exc:
+                failure.append(exc)
+
+        sender = threading.Thread(target=send_forever)
+        sender.start()
+        sending.wait(5)
+        time.sleep(0.5)  # long enough for the windows to fill
+        started = time.monotonic()
+        stream.close()
+        closing = time.monotonic() - started
+        sender.join(5)
+        assert closing < 0.5
+        assert not sender.is_alive()
+        assert isinstance(failure[0], StreamError)
+    assert len(_library_threads()) <= before
+
+
+def test_close_returns_quickly_while_input_is_blocked(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+
+    server = serve(script)
+    parts: queue.Queue[bytes | None] = queue.Queue()
+
+    def blocking_input() -> Iterator[bytes]:
+        while (part := parts.get()) is not None:
+            yield part
+
+    with _client(server) as smr:
+        stream = smr.bidi_stream("ep", input=blocking_input())
+        reader_failure: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                for _ in stream:
+                    pass
+            except BaseException as exc:
+                reader_failure.append(exc)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        stream.close()
+        closing = time.monotonic() - started
+        reader.join(5)
+        parts.put(None)  # the caller's iterable ends: the stream's sender goes with it
+        assert closing < 0.2
+        assert isinstance(reader_failure[0], StreamError)

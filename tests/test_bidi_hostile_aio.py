@@ -1,0 +1,183 @@
+"""The asyncio bidirectional client against servers that lie and stall (issue 21).
+
+The twin of ``test_bidi_hostile.py``: an error status whose body never ends, a server that
+stops reading while a send waits, the reading task cancelled, ``input=`` that blocks when
+the stream is closed. Each raises one of the library's exceptions in bounded time and
+leaves no task behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+pytest.importorskip("awscrt")
+pytest.importorskip("h2")
+pytest.importorskip("trustme")
+pytest.importorskip("aiobotocore")
+
+from aiobotocore.session import AioSession
+from botocore.config import Config
+
+from _hostile_h2 import HostileServer, Peer, Script, hostile_server
+from typed_sagemaker_runtime import (
+    AsyncSageMakerRuntime,
+    BidiPayloadPart,
+    StreamError,
+    ThrottlingError,
+)
+from typed_sagemaker_runtime.testing._server._bidi_listener import BidiListener
+
+KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+Serve = Callable[[Script], HostileServer]
+
+
+@pytest.fixture
+def serve(tmp_path: pathlib.Path) -> Iterator[Serve]:
+    with contextlib.ExitStack() as servers:
+        yield lambda script: servers.enter_context(hostile_server(script, str(tmp_path)))
+
+
+@pytest.fixture
+def listener() -> Iterator[BidiListener]:
+    with BidiListener(credentials={KEY: SECRET}) as running:
+        yield running
+
+
+def _client(url: str, ca_bundle: str) -> AsyncSageMakerRuntime:
+    session = AioSession()
+    session.set_credentials(KEY, SECRET)
+    session.set_config_variable("region", "us-east-1")
+    session.set_config_variable("ca_bundle", ca_bundle)
+    return AsyncSageMakerRuntime(
+        session=session,
+        bidi_endpoint_url=url,
+        config=Config(read_timeout=20, connect_timeout=5),
+    )
+
+
+ERROR_HEADERS = (("x-amzn-errortype", "ThrottlingException:http://internal"),)
+
+
+def test_an_error_status_whose_body_never_ends_raises_at_once(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 429, *ERROR_HEADERS)
+        peer.data(stream_id, b'{"message": "slow down"')
+
+    server = serve(script)
+
+    async def main() -> float:
+        async with _client(server.url, server.ca_bundle) as smr, smr.bidi_stream("ep") as s:
+            started = time.monotonic()
+            with pytest.raises(ThrottlingError):
+                async for _ in s:
+                    pass
+            return time.monotonic() - started
+
+    assert asyncio.run(main()) < 3
+
+
+def test_an_error_status_that_never_ends_raises_from_send(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 429, *ERROR_HEADERS)
+
+    server = serve(script)
+
+    async def main() -> float:
+        async with _client(server.url, server.ca_bundle) as smr, smr.bidi_stream("ep") as s:
+            started = time.monotonic()
+            with pytest.raises(ThrottlingError):
+                while time.monotonic() - started < 10:
+                    await s.send(b"\x00" * 1024)
+                    await asyncio.sleep(0.01)
+            return time.monotonic() - started
+
+    assert asyncio.run(main()) < 3
+
+
+def test_close_from_another_task_while_a_send_is_blocked_by_flow_control(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.stop_reading = True
+
+    server = serve(script)
+
+    async def main() -> tuple[BaseException | None, float]:
+        async with _client(server.url, server.ca_bundle) as smr, smr.bidi_stream("ep") as s:
+
+            async def send_forever() -> None:
+                while True:
+                    await s.send(b"\x00" * 65536)
+
+            sender = asyncio.create_task(send_forever())
+            await asyncio.sleep(0.5)  # the windows fill; the send waits
+            assert not sender.done()
+            started = time.monotonic()
+            s.close()
+            await asyncio.wait({sender}, timeout=5)
+            return sender.exception(), time.monotonic() - started
+
+    failure, elapsed = asyncio.run(main())
+    assert isinstance(failure, StreamError)
+    assert elapsed < 0.5
+
+
+def test_a_cancelled_reading_task_leaves_the_stream_usable(listener: BidiListener) -> None:
+    async def main() -> list[object]:
+        async with _client(listener.url, listener.ca_bundle) as smr, smr.bidi_stream("ep") as s:
+
+            async def read_one() -> object:
+                async for event in s:
+                    return event
+                return None
+
+            reader = asyncio.create_task(read_one())
+            await asyncio.sleep(0.05)  # the echo model is silent: the reader waits
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await s.send("after")
+            got = await asyncio.wait_for(read_one(), 5)
+            await s.end_input()
+            return [got, *[event async for event in s]]
+
+    assert asyncio.run(main()) == [BidiPayloadPart(b"after", "UTF8", None)]
+
+
+def test_close_while_async_input_blocks_leaves_no_task(listener: BidiListener) -> None:
+    async def main() -> tuple[BaseException | None, float, int]:
+        forever = asyncio.Event()
+
+        async def microphone() -> AsyncIterator[bytes]:
+            yield b"\x00\x01"
+            await forever.wait()
+            yield b"never"
+
+        async with _client(listener.url, listener.ca_bundle) as smr:
+            stream = smr.bidi_stream("ep", input=microphone())
+            async with stream:
+
+                async def read() -> None:
+                    async for _ in stream:
+                        pass
+
+                reader = asyncio.create_task(read())
+                await asyncio.sleep(0.2)
+                started = time.monotonic()
+                stream.close()
+                await asyncio.wait({reader}, timeout=5)
+                elapsed = time.monotonic() - started
+            await asyncio.sleep(0)
+            others = len(asyncio.all_tasks()) - 1
+            return reader.exception(), elapsed, others
+
+    failure, elapsed, others = asyncio.run(main())
+    assert isinstance(failure, StreamError)
+    assert elapsed < 0.5
+    assert others == 0

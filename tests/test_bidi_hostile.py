@@ -10,6 +10,8 @@ The local endpoint's faults cover the honest failures (``test_local_bidi_faults.
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
 import pathlib
 import queue
 import threading
@@ -35,6 +37,7 @@ from typed_sagemaker_runtime import (
     ThrottlingError,
 )
 from typed_sagemaker_runtime._core._bidi_events import encode_response_event
+from typed_sagemaker_runtime.testing import ErrorResponse, LocalRuntime
 
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -284,3 +287,82 @@ def test_close_returns_quickly_while_input_is_blocked(serve: Serve) -> None:
         parts.put(None)  # the caller's iterable ends: the stream's sender goes with it
         assert closing < 0.2
         assert isinstance(reader_failure[0], StreamError)
+
+
+def echo(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiPayloadPart]:
+    yield from parts
+
+
+@pytest.fixture
+def local() -> Iterator[LocalRuntime]:
+    with LocalRuntime(stop_timeout=5.0) as running:
+        running.add_endpoint("ep", bidi=echo)
+        running.add_endpoint("busy", bidi=echo, faults=[ErrorResponse("ThrottlingException")])
+        yield running
+
+
+def test_concurrent_senders_keep_the_signature_chain_valid(local: LocalRuntime) -> None:
+    # The listener checks every event's signature: a chain broken by a race ends the stream.
+    with local.client() as smr, smr.bidi_stream("ep") as stream:
+
+        def send_many(name: str) -> None:
+            for number in range(40):
+                stream.send(f"{name}-{number}")
+
+        senders = [threading.Thread(target=send_many, args=(str(n),)) for n in range(4)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(10)
+        enders = [threading.Thread(target=stream.end_input) for _ in range(3)]
+        for ender in enders:
+            ender.start()
+        for ender in enders:
+            ender.join(10)
+        stream.end_input()
+        events = list(stream)
+    assert all(isinstance(event, BidiPayloadPart) for event in events)
+    assert len(events) == 160
+
+
+def test_input_and_end_input_end_the_input_once(local: LocalRuntime) -> None:
+    with local.client() as smr, smr.bidi_stream("ep", input=["a", b"b"]) as stream:
+        stream.end_input()  # may race the input's own end: one signed end frame either way
+        events = list(stream)
+    assert all(isinstance(event, BidiPayloadPart) for event in events)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_many_streams_leave_no_socket_or_thread_behind(local: LocalRuntime) -> None:
+    with local.client() as smr:
+        with smr.bidi_stream("ep", input=["warm"]) as stream:
+            list(stream)
+        gc.collect()
+        fds, threads = _open_fds(), len(_library_threads())
+        for number in range(30):
+            kind = number % 3
+            if kind == 0:  # read to the end
+                with smr.bidi_stream("ep", input=["x", b"y"]) as stream:
+                    list(stream)
+            elif kind == 1:  # closed from another thread while the reader waits
+                with smr.bidi_stream("ep") as stream:
+                    timer = threading.Timer(0.02, stream.close)
+                    timer.start()
+                    with pytest.raises(StreamError):
+                        list(stream)
+                    timer.join()
+            else:  # an error response
+                with pytest.raises(ThrottlingError), smr.bidi_stream("busy") as stream:
+                    list(stream)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (
+            _open_fds() > fds + 2 or len(_library_threads()) > threads
+        ):
+            gc.collect()
+            time.sleep(0.05)
+        assert _open_fds() <= fds + 2
+        assert len(_library_threads()) <= threads

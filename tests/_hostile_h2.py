@@ -70,6 +70,10 @@ class HostileServer:
         self.url = f"https://localhost:{self.port}"
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.handshake_delay = 0.0
+        """Seconds to hold a new connection before its TLS handshake (a stalled endpoint)."""
+        self.closed_by_client = threading.Event()
+        """Set when a client closes a connection the server still holds."""
         self._socks: list[socket.socket] = []
         self.peers: list[Peer] = []
         accept = threading.Thread(target=self._accept, daemon=True)
@@ -89,6 +93,8 @@ class HostileServer:
             self._threads.append(thread)
 
     def _serve(self, raw: socket.socket) -> None:
+        if self.handshake_delay:
+            self._stopped.wait(self.handshake_delay)
         try:
             sock = self._context.wrap_socket(raw, server_side=True)
         except (OSError, ssl.SSLError):
@@ -116,6 +122,7 @@ class HostileServer:
             except (OSError, ssl.SSLError):
                 return
             if not data:
+                self.closed_by_client.set()
                 return
             try:
                 events = conn.receive_data(data)

@@ -366,3 +366,25 @@ def test_many_streams_leave_no_socket_or_thread_behind(local: LocalRuntime) -> N
             time.sleep(0.05)
         assert _open_fds() <= fds + 2
         assert len(_library_threads()) <= threads
+
+
+def test_a_tls_handshake_past_the_connect_timeout_times_out_and_leaves_no_connection(
+    serve: Serve,
+) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+
+    server = serve(script)
+    server.handshake_delay = 1.5
+    session = boto3.Session(
+        aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name="us-east-1"
+    )
+    session._session.set_config_variable("ca_bundle", server.ca_bundle)  # pyright: ignore[reportPrivateUsage]
+    config = Config(connect_timeout=0.5, read_timeout=5)
+    with SageMakerRuntime(session=session, bidi_endpoint_url=server.url, config=config) as smr:
+        started = time.monotonic()
+        with pytest.raises(SageMakerRuntimeError):
+            smr.bidi_stream("ep")
+        assert time.monotonic() - started < 1.4
+        # The handshake completes later: the connection nobody waits for must be closed.
+        assert server.closed_by_client.wait(5)

@@ -17,7 +17,7 @@ import io
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 from awscrt import http as crt_http, io as crt_io
 
@@ -121,11 +121,18 @@ def connect(
         if future.cancelled():
             connected.cancel()
         elif (error := future.exception()) is not None:
-            connected.set_exception(error)
+            with contextlib.suppress(InvalidStateError):  # the caller gave up waiting
+                connected.set_exception(error)
         else:
             connection = future.result()
+            if connected.cancelled():  # connected after the caller's timeout: nobody uses it
+                connection.close()
+                return
             connection.update_window(RECEIVE_WINDOW)
-            connected.set_result(connection)
+            try:
+                connected.set_result(connection)
+            except InvalidStateError:  # cancelled meanwhile
+                connection.close()
 
     dialled.add_done_callback(widen)
     return connected

@@ -388,3 +388,52 @@ def test_a_tls_handshake_past_the_connect_timeout_times_out_and_leaves_no_connec
         assert time.monotonic() - started < 1.4
         # The handshake completes later: the connection nobody waits for must be closed.
         assert server.closed_by_client.wait(5)
+
+
+def test_a_caller_who_reads_one_event_and_stops_holds_at_most_the_receive_window(
+    local: LocalRuntime,
+) -> None:
+    # The caller takes one event, then works slowly: what the stream holds for it (taken
+    # from the connection and not yet yielded, plus what is still arriving) stays within
+    # the 16 MiB receive window, not twice that.
+    mib = 1024 * 1024
+
+    def firehose(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiPayloadPart]:
+        next(parts)
+        for index in range(48):
+            yield BidiPayloadPart(bytes([index]) * mib, "BINARY", None)
+
+    local.add_endpoint("firehose", bidi=firehose)
+    with local.client() as smr, smr.bidi_stream("firehose") as stream:
+        stream.send("go")
+        inbox = stream._connection.inbox  # pyright: ignore[reportPrivateUsage]
+        deadline = time.monotonic() + 10
+        while inbox.pending_bytes < 15 * mib and time.monotonic() < deadline:
+            time.sleep(0.01)
+        events = iter(stream)
+        next(events)  # takes what has arrived into the stream; the caller has read one
+
+        def held() -> int:
+            unread = stream._unread  # pyright: ignore[reportPrivateUsage]
+            return inbox.pending_bytes + sum(
+                len(e.data) for e in unread if isinstance(e, BidiPayloadPart)
+            )
+
+        time.sleep(0.5)  # without flow control the model sends the remaining 32 MiB here
+        assert held() <= 17 * mib
+        received = 1 + sum(1 for _ in events)
+    assert received == 48
+
+
+def test_a_part_larger_than_the_receive_window_arrives_whole(local: LocalRuntime) -> None:
+    big = bytes(range(256)) * (20 * 4096)  # 20 MiB, beyond the 16 MiB window
+
+    def one_big_part(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiPayloadPart]:
+        next(parts)
+        yield BidiPayloadPart(big, "BINARY", None)
+
+    local.add_endpoint("big", bidi=one_big_part)
+    config = Config(read_timeout=10)
+    with local.client(config=config) as smr, smr.bidi_stream("big", input=["go"]) as stream:
+        received = list(stream)
+    assert received == [BidiPayloadPart(big, "BINARY", None)]

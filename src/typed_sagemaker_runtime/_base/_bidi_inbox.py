@@ -47,7 +47,9 @@ class BidiInbox:
         self._failure: SageMakerRuntimeError | BaseException | None = None
         self._error_event: BidiEvent | None = None
         self._finished = False
-        self._ungranted = 0
+        self._ungranted = 0  # response bytes received and not yet handed to the caller
+        self._handed = 0  # those handed over by the last poll: the caller holds them
+        self._grant = 0  # what the next take_grant() reopens
         self._error_deadline: float | None = None
         self.request_id: str | None = None
         """The response's request id, once its headers have arrived."""
@@ -146,24 +148,35 @@ class BidiInbox:
         """
         with self._lock:
             self._settle()
+            # A poll means the caller has used up what the last one handed over: only
+            # now is its window reopened, so the stream never holds more than one window.
+            self._grant += self._handed
+            self._handed = 0
             if self._events:
                 events = list(self._events)
                 self._events.clear()
+                self._handed, self._ungranted = self._ungranted, 0
                 return events, self._finished and self._failure is None
             if self._failure is not None:
                 raise self._failure
             if self._finished:
                 return [], True
+            # The caller waits and holds nothing: what has arrived is a part larger than
+            # the window, still coming, which the window must let through.
+            self._grant += self._ungranted
+            self._ungranted = 0
             return None
 
     def take_grant(self) -> int:
-        """Response bytes received since the last call: the window to reopen after a poll.
+        """Response bytes the caller has used up: the window to reopen after a poll.
 
-        Called after :meth:`poll` by the caller, so the receive window reopens only as
-        fast as the caller reads: what is held for a slow reader stays within the window.
+        Called after :meth:`poll`. Bytes handed over by one poll count as used up at the
+        next (the caller polls only once it has taken every event it was given), so the
+        receive window reopens only as fast as the caller reads: what is held for a slow
+        reader, taken or still arriving, stays within one window.
         """
         with self._lock:
-            grant, self._ungranted = self._ungranted, 0
+            grant, self._grant = self._grant, 0
         return grant
 
     def check(self) -> None:

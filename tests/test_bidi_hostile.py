@@ -30,14 +30,18 @@ from botocore.config import Config
 from _hostile_h2 import HostileServer, Peer, Script, hostile_server
 from typed_sagemaker_runtime import (
     BidiPayloadPart,
+    ClientValidationError,
+    CredentialsError,
     ModelError,
     SageMakerRuntime,
     SageMakerRuntimeError,
     StreamError,
     ThrottlingError,
+    TransportError,
 )
 from typed_sagemaker_runtime._core._bidi_events import encode_response_event
 from typed_sagemaker_runtime.testing import ErrorResponse, LocalRuntime
+from typed_sagemaker_runtime.testing._boto import DUMMY_KEY
 
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -437,3 +441,87 @@ def test_a_part_larger_than_the_receive_window_arrives_whole(local: LocalRuntime
     with local.client(config=config) as smr, smr.bidi_stream("big", input=["go"]) as stream:
         received = list(stream)
     assert received == [BidiPayloadPart(big, "BINARY", None)]
+
+
+def test_an_http_endpoint_is_refused_naming_where_it_comes_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2", "http://localhost:1")
+    session = boto3.Session(
+        aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name="us-east-1"
+    )
+    with SageMakerRuntime(session=session) as smr, pytest.raises(TransportError) as raised:
+        smr.bidi_stream("ep")
+    assert "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2" in str(raised.value)
+    assert "bidi_endpoint_url" in str(raised.value)
+
+
+def _local_session(local: LocalRuntime) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name="us-east-1"
+    )
+
+
+def test_aws_ca_bundle_is_trusted(local: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", local.ca_bundle)
+    with (
+        SageMakerRuntime(
+            session=_local_session(local), bidi_endpoint_url=local.bidi_endpoint_url
+        ) as smr,
+        smr.bidi_stream("ep", input=["hi"]) as stream,
+    ):
+        assert list(stream) == [BidiPayloadPart(b"hi", "UTF8", None)]
+
+
+def test_verify_path_of_a_wrapped_client_is_trusted(local: LocalRuntime) -> None:
+    client = _local_session(local).client(
+        "sagemaker-runtime", region_name="us-east-1", verify=local.ca_bundle
+    )
+    with (
+        SageMakerRuntime(client=client, bidi_endpoint_url=local.bidi_endpoint_url) as smr,
+        smr.bidi_stream("ep", input=["hi"]) as stream,
+    ):
+        assert list(stream) == [BidiPayloadPart(b"hi", "UTF8", None)]
+
+
+def test_credentials_that_cannot_be_refreshed_are_a_credentials_error(
+    local: LocalRuntime,
+) -> None:
+    from botocore.credentials import RefreshableCredentials
+
+    def refresh() -> dict[str, str]:
+        raise RuntimeError("the SSO token expired: secret-ish detail")
+
+    session = _local_session(local)
+    expired = RefreshableCredentials.create_from_metadata(
+        {
+            "access_key": DUMMY_KEY,
+            "secret_key": DUMMY_KEY,
+            "token": "t",
+            "expiry_time": "2000-01-01T00:00:00Z",
+        },
+        refresh_using=refresh,
+        method="sso",
+    )
+    session._session._credentials = expired  # pyright: ignore[reportPrivateUsage]
+    with (
+        SageMakerRuntime(session=session, bidi_endpoint_url=local.bidi_endpoint_url) as smr,
+        pytest.raises(CredentialsError) as raised,
+    ):
+        smr.bidi_stream("ep")
+    assert "secret-ish" not in str(raised.value)
+
+
+def test_the_query_string_is_not_echoed_by_any_failure(local: LocalRuntime) -> None:
+    secret_query = "api_key=hunter2hunter2"
+    config = Config(read_timeout=5)
+    with local.client(config=config) as smr:
+        with pytest.raises(SageMakerRuntimeError) as raised:
+            with smr.bidi_stream("busy", model_query_string=secret_query) as stream:
+                assert "hunter2" not in repr(stream)
+                list(stream)
+        assert "hunter2" not in str(raised.value)
+        assert "hunter2" not in repr(raised.value)
+        with pytest.raises(ClientValidationError) as invalid:
+            smr.bidi_stream("ep", model_query_string=secret_query + " \n")
+        assert "hunter2" not in str(invalid.value)

@@ -78,7 +78,9 @@ def require_tls(opened: OpenedRequest) -> None:
     """Refuse ``http://``: awscrt never speaks cleartext HTTP/2 (no prior knowledge)."""
     if not opened.endpoint.tls:
         raise TransportError(
-            "bidirectional streams need https:// (awscrt speaks HTTP/2 only over TLS)"
+            f"bidirectional streams need https://, not {opened.endpoint.url!r} (awscrt "
+            "speaks HTTP/2 only over TLS): check bidi_endpoint_url= and "
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2"
         )
 
 

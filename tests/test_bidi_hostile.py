@@ -516,10 +516,12 @@ def test_the_query_string_is_not_echoed_by_any_failure(local: LocalRuntime) -> N
     secret_query = "api_key=hunter2hunter2"
     config = Config(read_timeout=5)
     with local.client(config=config) as smr:
-        with pytest.raises(SageMakerRuntimeError) as raised:
-            with smr.bidi_stream("busy", model_query_string=secret_query) as stream:
-                assert "hunter2" not in repr(stream)
-                list(stream)
+        with (
+            pytest.raises(SageMakerRuntimeError) as raised,
+            smr.bidi_stream("busy", model_query_string=secret_query) as stream,
+        ):
+            assert "hunter2" not in repr(stream)
+            list(stream)
         assert "hunter2" not in str(raised.value)
         assert "hunter2" not in repr(raised.value)
         with pytest.raises(ClientValidationError) as invalid:

@@ -37,6 +37,7 @@ from typed_sagemaker_runtime import (
     SageMakerRuntimeError,
     StreamError,
     ThrottlingError,
+    TimeoutError as LibraryTimeoutError,
     TransportError,
 )
 from typed_sagemaker_runtime._core._bidi_events import encode_response_event
@@ -527,3 +528,35 @@ def test_the_query_string_is_not_echoed_by_any_failure(local: LocalRuntime) -> N
         with pytest.raises(ClientValidationError) as invalid:
             smr.bidi_stream("ep", model_query_string=secret_query + " \n")
         assert "hunter2" not in str(invalid.value)
+
+
+def test_a_huge_header_block_is_the_library_s_error_or_read(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.conn.max_outbound_frame_size = 16384
+        peer.headers(stream_id, 200, ("x-padding", "p" * 300_000))
+        peer.data(stream_id, _part("after"), end=True)
+
+    server = serve(script)
+    # awscrt refuses a large header block; past some size it stops reading it and the
+    # stream ends with the read timeout (bounded, and the library's error either way).
+    with _client(server, read_timeout=2) as smr:
+        started = time.monotonic()
+        try:
+            with smr.bidi_stream("ep") as stream:
+                events = list(stream)
+        except SageMakerRuntimeError:
+            events = None
+        assert time.monotonic() - started < 5
+    assert events in (None, [BidiPayloadPart(b"after", "UTF8", None)])
+
+
+def test_a_200_then_silence_times_out_as_the_library_s_timeout(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+
+    server = serve(script)
+    with _client(server, read_timeout=0.5) as smr, smr.bidi_stream("ep") as stream:
+        started = time.monotonic()
+        with pytest.raises(LibraryTimeoutError):
+            list(stream)
+        assert time.monotonic() - started < 3

@@ -560,3 +560,23 @@ def test_a_200_then_silence_times_out_as_the_library_s_timeout(serve: Serve) -> 
         with pytest.raises(LibraryTimeoutError):
             list(stream)
         assert time.monotonic() - started < 3
+
+
+def test_a_stream_dropped_while_its_input_goes_on_is_closed_when_collected(
+    local: LocalRuntime,
+) -> None:
+    def endless() -> Iterator[bytes]:
+        while True:
+            time.sleep(0.005)
+            yield b"\x00" * 320
+
+    with local.client() as smr:
+        before = len(_library_threads())
+        stream = smr.bidi_stream("ep", input=endless())
+        assert len(_library_threads()) == before + 1
+        del stream  # dropped without close(): its input= thread must not keep it alive
+        deadline = time.monotonic() + 5
+        while len(_library_threads()) > before and time.monotonic() < deadline:
+            gc.collect()
+            time.sleep(0.05)
+        assert len(_library_threads()) == before

@@ -108,15 +108,17 @@ class BidiStream:
         self._endpoint_name = endpoint_name
         self._connection = connection
         self._closed = False
+        self._closing = threading.Event()
         self._unread: deque[BidiEvent] = deque()
         self._over = False
         self._sender: threading.Thread | None = None
-        # A stream dropped without close() still closes its connection when collected.
-        self._finalizer = weakref.finalize(self, connection.close)
+        # A stream dropped without close() still closes its connection when collected;
+        # the input= thread holds the connection, not the stream, so that it can be.
+        self._finalizer = weakref.finalize(self, _close, connection, self._closing)
         if input is not None:
             self._sender = threading.Thread(
-                target=self._send_all,
-                args=(iter(input),),
+                target=_send_all,
+                args=(connection, iter(input), self._closing),
                 name=f"typed-sagemaker-runtime bidi input {endpoint_name}",
                 daemon=True,
             )
@@ -203,20 +205,6 @@ class BidiStream:
                 operation=OPERATION,
             )
 
-    def _send_all(self, parts: Iterator[Any]) -> None:
-        """The sender thread of ``input=``: every part, then the end of the input."""
-        try:
-            for data in parts:
-                if self._closed:
-                    return
-                self._connection.send(request_part(data, field="input"))
-            self._connection.end_input()
-        except SageMakerRuntimeError as exc:
-            if not self._connection.inbox.failed:  # else the reader meets the failure itself
-                self._connection.close(exc)
-        except BaseException as exc:  # the caller's iterable failed: the reader raises it
-            self._connection.close(exc)
-
     def close(self) -> None:
         """Close the stream and its connection; safe from any thread, and more than once.
 
@@ -245,3 +233,23 @@ class BidiStream:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<BidiStream {self._endpoint_name!r} {state}>"
+
+
+def _close(connection: BidiConnection, closing: threading.Event) -> None:
+    closing.set()
+    connection.close()
+
+
+def _send_all(connection: BidiConnection, parts: Iterator[Any], closing: threading.Event) -> None:
+    """The sender thread of ``input=``: every part, then the end of the input."""
+    try:
+        for data in parts:
+            if closing.is_set():
+                return
+            connection.send(request_part(data, field="input"))
+        connection.end_input()
+    except SageMakerRuntimeError as exc:
+        if not connection.inbox.failed:  # else the reader meets the failure itself
+            connection.close(exc)
+    except BaseException as exc:  # the caller's iterable failed: the reader raises it
+        connection.close(exc)

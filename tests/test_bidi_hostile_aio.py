@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import pathlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -181,3 +182,25 @@ def test_close_while_async_input_blocks_leaves_no_task(listener: BidiListener) -
     assert isinstance(failure, StreamError)
     assert elapsed < 0.5
     assert others == 0
+
+
+def test_a_stream_dropped_while_its_async_input_goes_on_is_closed_when_collected(
+    listener: BidiListener,
+) -> None:
+    async def main() -> int:
+        async def endless() -> AsyncIterator[bytes]:
+            while True:
+                await asyncio.sleep(0.005)
+                yield b"\x00" * 320
+
+        async with _client(listener.url, listener.ca_bundle) as smr:
+            stream = await smr.bidi_stream("ep", input=endless())
+            await asyncio.sleep(0.05)
+            del stream  # dropped without closing: its input task must not keep it alive
+            deadline = time.monotonic() + 5
+            while len(asyncio.all_tasks()) > 1 and time.monotonic() < deadline:
+                gc.collect()
+                await asyncio.sleep(0.05)
+            return len(asyncio.all_tasks()) - 1
+
+    assert asyncio.run(main()) == 0

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import pathlib
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -27,8 +28,10 @@ from botocore.config import Config
 
 from _hostile_h2 import HostileServer, Peer, Script, hostile_server
 from typed_sagemaker_runtime import (
+    AsyncBidiStream,
     AsyncSageMakerRuntime,
     BidiPayloadPart,
+    ModelError,
     StreamError,
     ThrottlingError,
 )
@@ -204,3 +207,39 @@ def test_a_stream_dropped_while_its_async_input_goes_on_is_closed_when_collected
             return len(asyncio.all_tasks()) - 1
 
     assert asyncio.run(main()) == 0
+
+
+def test_a_send_blocked_by_a_server_that_stopped_reading_raises_its_error(serve: Serve) -> None:
+    answered = threading.Event()
+
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.stop_reading = True
+
+        def answer_later() -> None:
+            answered.wait(10)
+            peer.headers(
+                stream_id, 424, ("x-amzn-errortype", "ModelError"), ("content-length", "2")
+            )
+            peer.data(stream_id, b"{}")
+
+        threading.Thread(target=answer_later, daemon=True).start()
+
+    server = serve(script)
+
+    async def main() -> float:
+        async with _client(server.url, server.ca_bundle) as smr, smr.bidi_stream("ep") as s:
+            sender = asyncio.create_task(_send_forever(s))
+            await asyncio.sleep(0.5)  # the windows fill; the send waits
+            assert not sender.done()
+            answered.set()
+            started = time.monotonic()
+            await asyncio.wait({sender}, timeout=5)
+            assert isinstance(sender.exception(), ModelError)
+            return time.monotonic() - started
+
+    assert asyncio.run(main()) < 2
+
+
+async def _send_forever(stream: AsyncBidiStream) -> None:
+    while True:
+        await stream.send(b"\x00" * 65536)

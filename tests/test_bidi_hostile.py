@@ -580,3 +580,48 @@ def test_a_stream_dropped_while_its_input_goes_on_is_closed_when_collected(
             gc.collect()
             time.sleep(0.05)
         assert len(_library_threads()) == before
+
+
+def test_end_input_after_the_service_finished_and_reset_with_no_error_is_quiet(
+    serve: Serve,
+) -> None:
+    # A server may end its side, then reset the stream with NO_ERROR (RFC 9113 8.1: it
+    # needs no more of the request). The stream succeeded: end_input() must not fail it.
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.data(stream_id, _part("done"), end=True)
+        peer.conn.reset_stream(stream_id, error_code=0)
+        peer.flush()
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        assert list(stream) == [BidiPayloadPart(b"done", "UTF8", None)]
+        time.sleep(0.2)  # the reset has arrived
+        stream.end_input()
+
+
+def test_end_input_after_a_model_that_finished_first_is_quiet(local: LocalRuntime) -> None:
+    def first_word_only(parts: Iterator[BidiPayloadPart]) -> Iterator[BidiPayloadPart]:
+        yield next(parts)
+
+    local.add_endpoint("short", bidi=first_word_only)
+    with local.client() as smr, smr.bidi_stream("short") as stream:
+        stream.send("one")
+        assert list(stream) == [BidiPayloadPart(b"one", "UTF8", None)]
+        time.sleep(0.2)
+        stream.end_input()
+
+
+def test_a_send_after_the_service_finished_and_reset_says_so(serve: Serve) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.data(stream_id, _part("done"), end=True)
+        peer.conn.reset_stream(stream_id, error_code=0)
+        peer.flush()
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        assert list(stream) == [BidiPayloadPart(b"done", "UTF8", None)]
+        time.sleep(0.2)  # the reset has arrived
+        with pytest.raises(StreamError, match="the service has ended the stream"):
+            stream.send("late")

@@ -35,6 +35,7 @@ from typed_sagemaker_runtime import (
     StreamError,
     ThrottlingError,
 )
+from typed_sagemaker_runtime._core._bidi_events import encode_response_event
 from typed_sagemaker_runtime.testing._server._bidi_listener import BidiListener
 
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -243,3 +244,26 @@ def test_a_send_blocked_by_a_server_that_stopped_reading_raises_its_error(serve:
 async def _send_forever(stream: AsyncBidiStream) -> None:
     while True:
         await stream.send(b"\x00" * 65536)
+
+
+def test_end_input_after_the_service_finished_and_reset_with_no_error_is_quiet(
+    serve: Serve,
+) -> None:
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.data(stream_id, encode_response_event(BidiPayloadPart(b"done", "UTF8", None)))
+        peer.conn.end_stream(stream_id)
+        peer.conn.reset_stream(stream_id, error_code=0)
+        peer.flush()
+
+    server = serve(script)
+
+    async def main() -> None:
+        async with _client(server.url, server.ca_bundle) as smr, smr.bidi_stream("ep") as s:
+            assert [event async for event in s] == [BidiPayloadPart(b"done", "UTF8", None)]
+            await asyncio.sleep(0.2)  # the reset has arrived
+            with pytest.raises(StreamError, match="the service has ended the stream"):
+                await s.send("late")
+            await s.end_input()
+
+    asyncio.run(main())

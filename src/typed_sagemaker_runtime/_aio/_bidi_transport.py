@@ -125,7 +125,12 @@ class AsyncBidiConnection:
         try:
             written = self._stream.write_end()
         except TransportError as exc:
-            await self._raise_answer(exc)
+            try:
+                await self._raise_answer(exc)
+            except StreamError:
+                if self.inbox.ended:  # the service ended the stream first, and reset it
+                    return
+                raise
         if written is not None:
             self._track(written, 0)
             await self._drain(None)
@@ -161,6 +166,8 @@ class AsyncBidiConnection:
             while not self.inbox.answered:
                 await self._changed(deadline, "waiting for the answer")
         self.inbox.check()
+        if self.inbox.ended:
+            raise StreamError("the service has ended the stream: nothing more can be sent")
         raise failure
 
     async def next_events(self) -> tuple[list[BidiEvent], bool]:

@@ -130,6 +130,12 @@ class BidiInbox:
             return self._reader.streaming or self._failure is not None or self._finished
 
     @property
+    def ended(self) -> bool:
+        """Whether the service ended the response, without an error."""
+        with self._lock:
+            return self._finished and self._failure is None
+
+    @property
     def pending_bytes(self) -> int:
         """The data of parts received and not yet read."""
         with self._lock:

@@ -112,7 +112,12 @@ class SyncBidiConnection:
         try:
             written = self._stream.write_end()
         except TransportError as exc:
-            self._raise_answer(exc)
+            try:
+                self._raise_answer(exc)
+            except StreamError:
+                if self.inbox.ended:  # the service ended the stream first, and reset it
+                    return
+                raise
         if written is not None:
             self._track(written, 0)
             self._drain(None)
@@ -149,6 +154,8 @@ class SyncBidiConnection:
             while not self.inbox.answered and (remaining := deadline - time.monotonic()) > 0:
                 self._changed.wait(remaining)
         self.inbox.check()
+        if self.inbox.ended:
+            raise StreamError("the service has ended the stream: nothing more can be sent")
         raise failure
 
     def next_events(self) -> tuple[list[BidiEvent], bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import pathlib
 import threading
 import time
@@ -267,3 +268,34 @@ def test_end_input_after_the_service_finished_and_reset_with_no_error_is_quiet(
             await s.end_input()
 
     asyncio.run(main())
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_many_streams_leave_no_socket_or_task_behind(listener: BidiListener) -> None:
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def main() -> tuple[int, int, int]:
+        async with _client(listener.url, listener.ca_bundle) as smr:
+            async with smr.bidi_stream("ep", input=["warm"]) as stream:
+                [event async for event in stream]
+            gc.collect()
+            before = open_fds()
+            for number in range(30):
+                parts = ["x", b"y"] if number % 2 else None  # None: the echo model is silent
+                async with smr.bidi_stream("ep", input=parts) as stream:
+                    if number % 2:
+                        [event async for event in stream]
+                    else:
+                        asyncio.get_running_loop().call_later(0.02, stream.close)
+                        with pytest.raises(StreamError):
+                            [event async for event in stream]
+            deadline = time.monotonic() + 5
+            while open_fds() > before + 2 and time.monotonic() < deadline:
+                gc.collect()
+                await asyncio.sleep(0.05)
+            return before, open_fds(), len(asyncio.all_tasks()) - 1
+
+    before, after, tasks = asyncio.run(main())
+    assert after <= before + 2
+    assert tasks == 0

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
+import trustme
 
 pytest.importorskip("awscrt")
 pytest.importorskip("h2")
@@ -625,3 +626,23 @@ def test_a_send_after_the_service_finished_and_reset_says_so(serve: Serve) -> No
         time.sleep(0.2)  # the reset has arrived
         with pytest.raises(StreamError, match="the service has ended the stream"):
             stream.send("late")
+
+
+def test_a_ca_bundle_rewritten_in_place_is_read_again(tmp_path: pathlib.Path) -> None:
+    # A long-lived process whose AWS_CA_BUNDLE file is replaced (a rotated CA) trusts the
+    # new one, as botocore does, rather than the trust store it read first.
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.data(stream_id, _part("ok"), end=True)
+
+    bundle = str(tmp_path / "bundle.pem")
+    for _ in range(2):
+        ca = trustme.CA()
+        server = HostileServer(script, bundle, ca)
+        try:
+            time.sleep(0.01)  # a distinct mtime even on coarse clocks
+            ca.cert_pem.write_to_path(bundle)
+            with _client(server) as smr, smr.bidi_stream("ep") as stream:
+                assert list(stream) == [BidiPayloadPart(b"ok", "UTF8", None)]
+        finally:
+            server.close()

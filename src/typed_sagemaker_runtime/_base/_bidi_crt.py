@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -31,9 +32,24 @@ DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for the connection, a write, or the next response bytes."""
 
 
+def _stamp(ca_file: str | None) -> tuple[int, int, int] | None:
+    """What identifies a CA file's content cheaply: a file rewritten in place is read again."""
+    if ca_file is None:
+        return None
+    try:
+        stat = os.stat(ca_file)
+    except OSError:
+        return None  # _tls_context names the missing file
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 @functools.lru_cache(maxsize=8)
-def _tls_context(ca_file: str | None, verify: bool) -> crt_io.ClientTlsContext:
-    # About 11 ms to build (the trust store is read): once per CA file, not per stream.
+def _tls_context(
+    ca_file: str | None, verify: bool, stamp: tuple[int, int, int] | None = None
+) -> crt_io.ClientTlsContext:
+    # About 11 ms to build (the trust store is read): once per CA file (as it is), not per
+    # stream.
+    del stamp  # only part of the cache key
     options = crt_io.TlsContextOptions()
     options.alpn_list = ["h2"]
     options.verify_peer = verify
@@ -48,7 +64,7 @@ def tls_options(host: str, ca_file: str | None, verify: bool = True) -> crt_io.T
     A CA file that cannot be read raises :class:`TransportError` naming it.
     """
     try:
-        context = _tls_context(ca_file, verify)
+        context = _tls_context(ca_file, verify, _stamp(ca_file))
     except Exception as exc:
         reason = "no such file" if isinstance(exc, OSError) else "no PEM certificate in it"
         raise TransportError(

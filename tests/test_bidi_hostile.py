@@ -34,6 +34,8 @@ from typed_sagemaker_runtime import (
     ClientValidationError,
     CredentialsError,
     ModelError,
+    ModelStreamError,
+    ModelStreamInterruptedError,
     SageMakerRuntime,
     SageMakerRuntimeError,
     StreamError,
@@ -646,3 +648,40 @@ def test_a_ca_bundle_rewritten_in_place_is_read_again(tmp_path: pathlib.Path) ->
                 assert list(stream) == [BidiPayloadPart(b"ok", "UTF8", None)]
         finally:
             server.close()
+
+
+def test_an_error_event_reaches_a_send_blocked_by_a_server_that_stopped_reading(
+    serve: Serve,
+) -> None:
+    answered = threading.Event()
+
+    def script(peer: Peer, stream_id: int) -> None:
+        peer.headers(stream_id, 200)
+        peer.stop_reading = True
+
+        def fail_later() -> None:
+            answered.wait(10)
+            peer.data(stream_id, encode_response_event(ModelStreamError("boom", "Crashed")))
+
+        threading.Thread(target=fail_later, daemon=True).start()
+
+    server = serve(script)
+    with _client(server) as smr, smr.bidi_stream("ep") as stream:
+        failure: list[BaseException] = []
+
+        def send_forever() -> None:
+            try:
+                while True:
+                    stream.send(b"\x00" * 65536)
+            except BaseException as exc:
+                failure.append(exc)
+
+        sender = threading.Thread(target=send_forever)
+        sender.start()
+        time.sleep(0.5)  # the windows fill; the send waits
+        assert sender.is_alive()
+        answered.set()
+        started = time.monotonic()
+        sender.join(5)
+        assert time.monotonic() - started < 1
+        assert isinstance(failure[0], ModelStreamInterruptedError)

@@ -133,8 +133,11 @@ class AsyncBidiStream:
             await self._connection.close()
             raise StreamError("the bidirectional stream was closed while it opened")
         if self._input is not None:
+            # The task holds the connection, not the stream: a stream dropped while its
+            # input goes on is still collected, and its connection closed.
             self._sender = asyncio.get_running_loop().create_task(
-                self._send_all(self._input), name=f"bidi input {self._endpoint_name}"
+                _send_all(self._connection, self._input),
+                name=f"bidi input {self._endpoint_name}",
             )
         return self
 
@@ -237,25 +240,6 @@ class AsyncBidiStream:
                 yield message
         messages.finish()
 
-    async def _send_all(self, parts: Iterable[Any] | AsyncIterable[Any]) -> None:
-        """The sender task of ``input=``: every part, then the end of the input."""
-        connection = self._open_connection()
-        try:
-            if isinstance(parts, AsyncIterable):
-                async for data in parts:
-                    await connection.send(request_part(data, field="input"))
-            else:
-                for data in parts:
-                    await connection.send(request_part(data, field="input"))
-            await connection.end_input()
-        except asyncio.CancelledError:
-            raise
-        except SageMakerRuntimeError as exc:
-            if not connection.inbox.failed:  # else the reader meets the failure itself
-                connection.abort(exc)
-        except BaseException as exc:  # the caller's iterable failed: the reader raises it
-            connection.abort(exc)
-
     # --- closing --------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -287,3 +271,24 @@ class AsyncBidiStream:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._connection else "not opened"
         return f"<AsyncBidiStream {self._endpoint_name!r} {state}>"
+
+
+async def _send_all(
+    connection: AsyncBidiConnection, parts: Iterable[Any] | AsyncIterable[Any]
+) -> None:
+    """The sender task of ``input=``: every part, then the end of the input."""
+    try:
+        if isinstance(parts, AsyncIterable):
+            async for data in parts:
+                await connection.send(request_part(data, field="input"))
+        else:
+            for data in parts:
+                await connection.send(request_part(data, field="input"))
+        await connection.end_input()
+    except asyncio.CancelledError:
+        raise
+    except SageMakerRuntimeError as exc:
+        if not connection.inbox.failed:  # else the reader meets the failure itself
+            connection.abort(exc)
+    except BaseException as exc:  # the caller's iterable failed: the reader raises it
+        connection.abort(exc)

@@ -91,7 +91,13 @@ class AsyncBidiConnection:
         """
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
-        remaining = None if deadline is None else deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = None if deadline is None else deadline - now
+        settle_at = self.inbox.settle_at
+        if settle_at is not None and (remaining is None or settle_at - now < remaining):
+            with contextlib.suppress(asyncio.TimeoutError):  # then the inbox raises the error
+                await asyncio.wait_for(waiter, max(0.0, settle_at - now))
+            return
         try:
             await asyncio.wait_for(waiter, remaining)
         except asyncio.TimeoutError:
@@ -119,7 +125,12 @@ class AsyncBidiConnection:
         try:
             written = self._stream.write_end()
         except TransportError as exc:
-            await self._raise_answer(exc)
+            try:
+                await self._raise_answer(exc)
+            except StreamError:
+                if self.inbox.ended:  # the service ended the stream first, and reset it
+                    return
+                raise
         if written is not None:
             self._track(written, 0)
             await self._drain(None)
@@ -155,6 +166,8 @@ class AsyncBidiConnection:
             while not self.inbox.answered:
                 await self._changed(deadline, "waiting for the answer")
         self.inbox.check()
+        if self.inbox.ended:
+            raise StreamError("the service has ended the stream: nothing more can be sent")
         raise failure
 
     async def next_events(self) -> tuple[list[BidiEvent], bool]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 from awscrt import http as crt_http, io as crt_io
 
@@ -31,9 +32,24 @@ DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for the connection, a write, or the next response bytes."""
 
 
+def _stamp(ca_file: str | None) -> tuple[int, int, int] | None:
+    """What identifies a CA file's content cheaply: a file rewritten in place is read again."""
+    if ca_file is None:
+        return None
+    try:
+        stat = os.stat(ca_file)
+    except OSError:
+        return None  # _tls_context names the missing file
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 @functools.lru_cache(maxsize=8)
-def _tls_context(ca_file: str | None, verify: bool) -> crt_io.ClientTlsContext:
-    # About 11 ms to build (the trust store is read): once per CA file, not per stream.
+def _tls_context(
+    ca_file: str | None, verify: bool, stamp: tuple[int, int, int] | None = None
+) -> crt_io.ClientTlsContext:
+    # About 11 ms to build (the trust store is read): once per CA file (as it is), not per
+    # stream.
+    del stamp  # only part of the cache key
     options = crt_io.TlsContextOptions()
     options.alpn_list = ["h2"]
     options.verify_peer = verify
@@ -48,7 +64,7 @@ def tls_options(host: str, ca_file: str | None, verify: bool = True) -> crt_io.T
     A CA file that cannot be read raises :class:`TransportError` naming it.
     """
     try:
-        context = _tls_context(ca_file, verify)
+        context = _tls_context(ca_file, verify, _stamp(ca_file))
     except Exception as exc:
         reason = "no such file" if isinstance(exc, OSError) else "no PEM certificate in it"
         raise TransportError(
@@ -78,7 +94,9 @@ def require_tls(opened: OpenedRequest) -> None:
     """Refuse ``http://``: awscrt never speaks cleartext HTTP/2 (no prior knowledge)."""
     if not opened.endpoint.tls:
         raise TransportError(
-            "bidirectional streams need https:// (awscrt speaks HTTP/2 only over TLS)"
+            f"bidirectional streams need https://, not {opened.endpoint.url!r} (awscrt "
+            "speaks HTTP/2 only over TLS): check bidi_endpoint_url= and "
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2"
         )
 
 
@@ -121,11 +139,18 @@ def connect(
         if future.cancelled():
             connected.cancel()
         elif (error := future.exception()) is not None:
-            connected.set_exception(error)
+            with contextlib.suppress(InvalidStateError):  # the caller gave up waiting
+                connected.set_exception(error)
         else:
             connection = future.result()
+            if connected.cancelled():  # connected after the caller's timeout: nobody uses it
+                connection.close()
+                return
             connection.update_window(RECEIVE_WINDOW)
-            connected.set_result(connection)
+            try:
+                connected.set_result(connection)
+            except InvalidStateError:  # cancelled meanwhile
+                connection.close()
 
     dialled.add_done_callback(widen)
     return connected

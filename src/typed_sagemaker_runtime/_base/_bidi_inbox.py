@@ -12,6 +12,7 @@ loop) and polls again. The inbox does no I/O and never blocks.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -22,6 +23,10 @@ from ._bidi_reader import Item, ResponseReader
 from ._stream import raise_for_event
 
 _REQUEST_ID_HEADERS = ("x-amzn-requestid", "x-amz-request-id")
+
+ERROR_BODY_GRACE = 0.1
+"""Seconds an error response's body may take to end before the error is raised without
+the rest: a 429 whose body never ends must not hold the caller (AWS's client hung there)."""
 
 
 class BidiInbox:
@@ -42,7 +47,10 @@ class BidiInbox:
         self._failure: SageMakerRuntimeError | BaseException | None = None
         self._error_event: BidiEvent | None = None
         self._finished = False
-        self._ungranted = 0
+        self._ungranted = 0  # response bytes received and not yet handed to the caller
+        self._handed = 0  # those handed over by the last poll: the caller holds them
+        self._grant = 0  # what the next take_grant() reopens
+        self._error_deadline: float | None = None
         self.request_id: str | None = None
         """The response's request id, once its headers have arrived."""
         self.invoked_production_variant: str | None = None
@@ -72,6 +80,8 @@ class BidiInbox:
             events = []
         if not had_headers and self._reader.status is not None:
             self._take_headers()
+            if self._reader.status != 200:
+                self._error_deadline = time.monotonic() + ERROR_BODY_GRACE
         for event in events:
             if not isinstance(event, BidiPayloadPart) and self._error_event is None:
                 self._error_event = event
@@ -86,6 +96,20 @@ class BidiInbox:
                 self.invoked_production_variant = value
         if isinstance(self._failure, SageMakerRuntimeError) and self._failure.request_id is None:
             self._failure.request_id = self.request_id
+
+    @property
+    def settle_at(self) -> float | None:
+        """When an error response still waiting for its body is raised without it."""
+        with self._lock:
+            return self._error_deadline if self._failure is None else None
+
+    def _settle(self) -> None:
+        """Under the lock: an error response whose body is late is raised as it stands."""
+        deadline = self._error_deadline
+        if self._failure is None and deadline is not None and time.monotonic() >= deadline:
+            failure = self._reader.give_up()
+            failure.request_id = failure.request_id or self.request_id
+            self._failure = failure
 
     def abort(self, failure: BaseException) -> None:
         """End the stream from this side: later calls raise ``failure``, unread events go."""
@@ -106,6 +130,12 @@ class BidiInbox:
             return self._reader.streaming or self._failure is not None or self._finished
 
     @property
+    def ended(self) -> bool:
+        """Whether the service ended the response, without an error."""
+        with self._lock:
+            return self._finished and self._failure is None
+
+    @property
     def pending_bytes(self) -> int:
         """The data of parts received and not yet read."""
         with self._lock:
@@ -123,24 +153,36 @@ class BidiInbox:
         Raises the failure that ended the stream once the events before it are taken.
         """
         with self._lock:
+            self._settle()
+            # A poll means the caller has used up what the last one handed over: only
+            # now is its window reopened, so the stream never holds more than one window.
+            self._grant += self._handed
+            self._handed = 0
             if self._events:
                 events = list(self._events)
                 self._events.clear()
+                self._handed, self._ungranted = self._ungranted, 0
                 return events, self._finished and self._failure is None
             if self._failure is not None:
                 raise self._failure
             if self._finished:
                 return [], True
+            # The caller waits and holds nothing: what has arrived is a part larger than
+            # the window, still coming, which the window must let through.
+            self._grant += self._ungranted
+            self._ungranted = 0
             return None
 
     def take_grant(self) -> int:
-        """Response bytes received since the last call: the window to reopen after a poll.
+        """Response bytes the caller has used up: the window to reopen after a poll.
 
-        Called after :meth:`poll` by the caller, so the receive window reopens only as
-        fast as the caller reads: what is held for a slow reader stays within the window.
+        Called after :meth:`poll`. Bytes handed over by one poll count as used up at the
+        next (the caller polls only once it has taken every event it was given), so the
+        receive window reopens only as fast as the caller reads: what is held for a slow
+        reader, taken or still arriving, stays within one window.
         """
         with self._lock:
-            grant, self._ungranted = self._ungranted, 0
+            grant, self._grant = self._grant, 0
         return grant
 
     def check(self) -> None:
@@ -151,6 +193,7 @@ class BidiInbox:
         :class:`InternalStreamFailureError`, since a part sent after it reaches no model.
         """
         with self._lock:
+            self._settle()
             failure, event = self._failure, self._error_event
         if failure is not None:
             raise failure

@@ -11,7 +11,7 @@ from typing import Any
 
 from .._core._bidi_events import BidiEvent, BidiEventDecoder
 from .._core._bidi_response import MAX_ERROR_BODY, http_error
-from .._core._exceptions import TransportError
+from .._core._exceptions import ServiceError, TransportError
 
 Item = tuple[str, Any]
 """What awscrt's thread reports: ``("headers", (status, headers))``, ``("body", bytes)``,
@@ -86,6 +86,10 @@ class ResponseReader:
             raise _failure(value, "the response ended abnormally")
         self._decoder.finish()
         return [], True
+
+    def give_up(self) -> ServiceError:
+        """The error response as it stands: its body did not end within the grace."""
+        return http_error(self.status or 0, self.headers, bytes(self._error_body))
 
 
 def _content_length(headers: list[tuple[str, str]]) -> int | None:

@@ -105,15 +105,17 @@ class BidiStream:
         self._endpoint_name = endpoint_name
         self._connection = connection
         self._closed = False
+        self._closing = threading.Event()
         self._unread: deque[BidiEvent] = deque()
         self._over = False
         self._sender: threading.Thread | None = None
-        # A stream dropped without close() still closes its connection when collected.
-        self._finalizer = weakref.finalize(self, connection.close)
+        # A stream dropped without close() still closes its connection when collected;
+        # the input= thread holds the connection, not the stream, so that it can be.
+        self._finalizer = weakref.finalize(self, _close, connection, self._closing)
         if input is not None:
             self._sender = threading.Thread(
-                target=self._send_all,
-                args=(iter(input),),
+                target=_send_all,
+                args=(connection, iter(input), self._closing),
                 name=f"typed-sagemaker-runtime bidi input {endpoint_name}",
                 daemon=True,
             )
@@ -191,20 +193,6 @@ class BidiStream:
                 yield message
         messages.finish()
 
-    def _send_all(self, parts: Iterator[Any]) -> None:
-        """The sender thread of ``input=``: every part, then the end of the input."""
-        try:
-            for data in parts:
-                if self._closed:
-                    return
-                self._connection.send(request_part(data, field="input"))
-            self._connection.end_input()
-        except SageMakerRuntimeError as exc:
-            if not self._connection.inbox.failed:  # else the reader meets the failure itself
-                self._connection.close(exc)
-        except BaseException as exc:  # the caller's iterable failed: the reader raises it
-            self._connection.close(exc)
-
     def close(self) -> None:
         """Close the stream and its connection; safe from any thread, and more than once.
 
@@ -215,7 +203,9 @@ class BidiStream:
         self._finalizer()
         sender = self._sender
         if sender is not None and sender is not threading.current_thread():
-            sender.join(0.5)  # it ends at once unless the caller's iterable is blocked
+            # It ends at once unless the caller's iterable is blocked: then it ends when
+            # the iterable next yields, and close() does not wait for that.
+            sender.join(0.05)
 
     def __enter__(self) -> BidiStream:
         return self
@@ -231,3 +221,23 @@ class BidiStream:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<BidiStream {self._endpoint_name!r} {state}>"
+
+
+def _close(connection: BidiConnection, closing: threading.Event) -> None:
+    closing.set()
+    connection.close()
+
+
+def _send_all(connection: BidiConnection, parts: Iterator[Any], closing: threading.Event) -> None:
+    """The sender thread of ``input=``: every part, then the end of the input."""
+    try:
+        for data in parts:
+            if closing.is_set():
+                return
+            connection.send(request_part(data, field="input"))
+        connection.end_input()
+    except SageMakerRuntimeError as exc:
+        if not connection.inbox.failed:  # else the reader meets the failure itself
+            connection.close(exc)
+    except BaseException as exc:  # the caller's iterable failed: the reader raises it
+        connection.close(exc)

@@ -80,7 +80,12 @@ class SyncBidiConnection:
 
     def _wait_changed(self, deadline: float | None, what: str) -> None:
         """Wait (holding the condition) for a change; :class:`TimeoutError` at the deadline."""
-        remaining = None if deadline is None else deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = None if deadline is None else deadline - now
+        settle_at = self.inbox.settle_at
+        if settle_at is not None and (remaining is None or settle_at - now < remaining):
+            self._changed.wait(max(0.0, settle_at - now))  # then the inbox raises the error
+            return
         if (remaining is not None and remaining <= 0) or not self._changed.wait(remaining):
             raise TimeoutError(f"bidirectional stream: {what} for {self._timeout} s")
 
@@ -107,7 +112,12 @@ class SyncBidiConnection:
         try:
             written = self._stream.write_end()
         except TransportError as exc:
-            self._raise_answer(exc)
+            try:
+                self._raise_answer(exc)
+            except StreamError:
+                if self.inbox.ended:  # the service ended the stream first, and reset it
+                    return
+                raise
         if written is not None:
             self._track(written, 0)
             self._drain(None)
@@ -144,6 +154,8 @@ class SyncBidiConnection:
             while not self.inbox.answered and (remaining := deadline - time.monotonic()) > 0:
                 self._changed.wait(remaining)
         self.inbox.check()
+        if self.inbox.ended:
+            raise StreamError("the service has ended the stream: nothing more can be sent")
         raise failure
 
     def next_events(self) -> tuple[list[BidiEvent], bool]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import queue
 import selectors
 import socket
@@ -44,6 +45,8 @@ from ._bidi_stream import (
     SendData,
     SendHeaders,
 )
+
+logger = logging.getLogger("typed_sagemaker_runtime.testing")
 
 EXTRA_WINDOW = 16 * 1024 * 1024
 _HANDSHAKE_TIMEOUT = 5.0
@@ -94,7 +97,8 @@ class BidiConnection:
         self._context = context
         self._sock: ssl.SSLSocket | None = None
         self._h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+            # Headers stay bytes: a value that is not UTF-8 must fail its signature, not h2.
+            h2.config.H2Configuration(client_side=False, header_encoding=None)
         )
         self._wake_r, self._wake_w = socket.socketpair()
         self._outbox: queue.Queue[tuple[int, Action]] = queue.Queue()
@@ -130,6 +134,8 @@ class BidiConnection:
             self._serve()
         except (OSError, ssl.SSLError, h2.exceptions.ProtocolError, _Dropped):
             pass
+        except Exception as exc:  # whatever a hostile client provokes ends its connection only
+            logger.warning("bidirectional connection closed: %s", type(exc).__name__)
         finally:
             for runner in self._runners.values():
                 runner.request.cancel()

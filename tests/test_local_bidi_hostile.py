@@ -1,0 +1,166 @@
+"""The local endpoint's HTTP/2 TLS listener against hostile clients (raw h2 over ssl sockets).
+
+Each test drives the listener of a started :class:`LocalRuntime` with bytes no well-behaved
+client sends, and checks that the listener answers (or closes) and keeps serving: no
+listener thread dies with a traceback, the REST side keeps answering, and ``stop()`` leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("h2")
+pytest.importorskip("trustme")
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+from botocore.credentials import ReadOnlyCredentials
+
+from typed_sagemaker_runtime import BidiPayloadPart
+from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
+from typed_sagemaker_runtime._core._bidi_request import OpenedRequest, prepare_request
+from typed_sagemaker_runtime.testing import LocalRuntime
+
+
+@pytest.fixture
+def thread_failures() -> Iterator[list[str]]:
+    """Every exception that escapes a thread while the test runs (a traceback on stderr)."""
+    failures: list[str] = []
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        failures.append(f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}")
+        previous(args)
+
+    threading.excepthook = hook
+    yield failures
+    threading.excepthook = previous
+
+
+def _port(local: LocalRuntime) -> int:
+    return int(local.bidi_endpoint_url.rsplit(":", 1)[1])
+
+
+def _context(local: LocalRuntime) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=local.ca_bundle)
+    context.set_alpn_protocols(["h2"])
+    return context
+
+
+class RawClient:
+    """A raw h2 client over one TLS connection to the listener."""
+
+    def __init__(self, local: LocalRuntime, *, validate: bool = True) -> None:
+        self.local = local
+        raw = socket.create_connection(("127.0.0.1", _port(local)), timeout=10.0)
+        self.sock = _context(local).wrap_socket(raw, server_hostname="localhost")
+        self.h2 = h2.connection.H2Connection(
+            h2.config.H2Configuration(
+                client_side=True,
+                header_encoding=None,
+                validate_outbound_headers=validate,
+                normalize_outbound_headers=validate,
+                validate_inbound_headers=False,
+            )
+        )
+        self.h2.initiate_connection()
+        self.flush()
+
+    def opened(self, endpoint: str = "ep") -> OpenedRequest:
+        return prepare_request(
+            endpoint,
+            endpoint=parse_endpoint_url(self.local.bidi_endpoint_url, "bidi_endpoint_url"),
+            region=self.local.region_name,
+            credentials=ReadOnlyCredentials("testing", "testing", None),
+        )
+
+    def request_headers(self, opened: OpenedRequest) -> list[tuple[str, str]]:
+        request = opened.request
+        headers = [(":method", "POST"), (":scheme", "https")]
+        headers.append((":authority", dict(request.headers)["host"]))
+        headers.append((":path", request.path))
+        headers.extend((name, value) for name, value in request.headers if name != "host")
+        return headers
+
+    def flush(self) -> None:
+        data = self.h2.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def events(self, until: float = 10.0) -> Iterator[h2.events.Event]:
+        """Events as they arrive, until the connection ends or ``until`` seconds pass."""
+        deadline = time.monotonic() + until
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return
+            except (OSError, ssl.SSLError):
+                return
+            if not data:
+                return
+            try:
+                received = self.h2.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                return
+            self.flush()
+            yield from received
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def echo_round_trip(local: LocalRuntime) -> list[object]:
+    with local.client() as smr, smr.bidi_stream("ep", input=["still", b"here"]) as stream:
+        return list(stream)
+
+
+def rest_round_trip(local: LocalRuntime) -> bytes:
+    with local.client() as smr:
+        return smr.invoke("ep", b"rest")["body"]
+
+
+def assert_still_serving(local: LocalRuntime) -> None:
+    assert echo_round_trip(local) == [
+        BidiPayloadPart(b"still", "UTF8", None),
+        BidiPayloadPart(b"here", "BINARY", None),
+    ]
+    assert rest_round_trip(local) == b"rest"
+
+
+@pytest.fixture
+def local() -> Iterator[LocalRuntime]:
+    with LocalRuntime() as running:
+        running.add_endpoint("ep")
+        yield running
+
+
+def test_a_header_that_is_not_utf8_is_refused_and_kills_no_thread(
+    local: LocalRuntime, thread_failures: list[str]
+) -> None:
+    client = RawClient(local, validate=False)
+    headers = [
+        (k.encode(), b"\xff\xfe" if k == "content-type" else v.encode())  # a signed header
+        for k, v in client.request_headers(client.opened())
+    ]
+    client.h2.send_headers(1, headers)
+    client.flush()
+    statuses = [
+        dict(event.headers or [])[b":status"]
+        for event in client.events()
+        if isinstance(event, h2.events.ResponseReceived)
+    ]
+    client.close()
+    assert statuses == [b"403"]  # the header is not what was signed
+    assert thread_failures == []
+    assert_still_serving(local)

@@ -27,6 +27,7 @@ from botocore.credentials import ReadOnlyCredentials
 
 from typed_sagemaker_runtime import BidiPayloadPart
 from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
+from typed_sagemaker_runtime._core._bidi_events import encode_part
 from typed_sagemaker_runtime._core._bidi_request import OpenedRequest, prepare_request
 from typed_sagemaker_runtime.testing import LocalRuntime
 
@@ -155,12 +156,43 @@ def test_a_header_that_is_not_utf8_is_refused_and_kills_no_thread(
     ]
     client.h2.send_headers(1, headers)
     client.flush()
-    statuses = [
-        dict(event.headers or [])[b":status"]
-        for event in client.events()
-        if isinstance(event, h2.events.ResponseReceived)
-    ]
+    statuses = []
+    for event in client.events():
+        if isinstance(event, h2.events.ResponseReceived):
+            statuses.append(dict(event.headers or [])[b":status"])
+        if isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
+            break
     client.close()
     assert statuses == [b"403"]  # the header is not what was signed
     assert thread_failures == []
     assert_still_serving(local)
+
+
+def _echoes(client: RawClient, stream_id: int, until: float = 10.0) -> bytes:
+    """The response bytes of ``stream_id`` until it ends (or the connection does)."""
+    data = b""
+    for event in client.events(until):
+        if isinstance(event, h2.events.DataReceived) and event.stream_id == stream_id:
+            data += event.data or b""
+        if isinstance(event, h2.events.StreamEnded) and event.stream_id == stream_id:
+            break
+    return data
+
+
+def test_a_stream_reset_as_it_opens_leaves_the_connection_s_other_streams_served(
+    local: LocalRuntime, thread_failures: list[str]
+) -> None:
+    client = RawClient(local)
+    first = client.opened()
+    client.h2.send_headers(1, client.request_headers(first))
+    client.flush()
+    for stream_id in range(3, 203, 2):  # each reset in the same read as its headers
+        client.h2.send_headers(stream_id, client.request_headers(client.opened()))
+        client.h2.reset_stream(stream_id)
+    client.h2.send_data(1, first.signer.sign(encode_part(BidiPayloadPart(b"one", "UTF8", None))))
+    client.h2.send_data(1, first.signer.end_frame(), end_stream=True)
+    client.flush()
+    answer = _echoes(client, 1)
+    client.close()
+    assert b"one" in answer
+    assert thread_failures == []

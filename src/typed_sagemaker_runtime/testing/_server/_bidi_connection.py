@@ -132,8 +132,10 @@ class BidiConnection:
         try:
             self._handshake()
             self._serve()
-        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError, _Dropped):
+        except (OSError, ssl.SSLError, _Dropped):
             pass
+        except h2.exceptions.ProtocolError as exc:
+            logger.debug("bidirectional connection closed: %r", exc)
         except Exception as exc:  # whatever a hostile client provokes ends its connection only
             logger.warning("bidirectional connection closed: %s", type(exc).__name__)
         finally:
@@ -219,7 +221,7 @@ class BidiConnection:
             self._open.add(event.stream_id)
             runner = self._opener.open_stream(event.stream_id, headers, self.post)
             if runner is not None:
-                self._h2.increment_flow_control_window(EXTRA_WINDOW, event.stream_id)
+                self._widen_stream(event.stream_id, EXTRA_WINDOW)
                 self._runners[event.stream_id] = runner
                 self._backlogs[event.stream_id] = runner.request.backlog
                 self.runners = [r for r in self.runners if r.thread.is_alive()]
@@ -243,8 +245,13 @@ class BidiConnection:
     def _open_window(self, stream_id: int, consumed: int) -> None:
         if consumed:
             self._h2.increment_flow_control_window(consumed)
-            with contextlib.suppress(h2.exceptions.ProtocolError):  # the stream may have ended
-                self._h2.increment_flow_control_window(consumed, stream_id)
+            self._widen_stream(stream_id, consumed)
+
+    def _widen_stream(self, stream_id: int, size: int) -> None:
+        # The client may have ended or reset the stream in the same read (h2 may have
+        # forgotten it already: a KeyError); its StreamReset/StreamEnded event follows.
+        with contextlib.suppress(h2.exceptions.ProtocolError, KeyError):
+            self._h2.increment_flow_control_window(size, stream_id)
 
     def _receive(self, runner: StreamRunner, data: bytes) -> None:
         try:

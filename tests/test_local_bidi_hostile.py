@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -22,13 +22,14 @@ pytest.importorskip("trustme")
 import h2.config
 import h2.connection
 import h2.events
-import h2.settings
+import h2.exceptions
 from botocore.credentials import ReadOnlyCredentials
 
 from typed_sagemaker_runtime import BidiPayloadPart
 from typed_sagemaker_runtime._core._bidi_endpoint import parse_endpoint_url
 from typed_sagemaker_runtime._core._bidi_events import encode_part
 from typed_sagemaker_runtime._core._bidi_request import OpenedRequest, prepare_request
+from typed_sagemaker_runtime._core._bidi_signing import EventSigner
 from typed_sagemaker_runtime.testing import LocalRuntime
 
 
@@ -156,7 +157,7 @@ def test_a_header_that_is_not_utf8_is_refused_and_kills_no_thread(
     ]
     client.h2.send_headers(1, headers)
     client.flush()
-    statuses = []
+    statuses: list[bytes] = []
     for event in client.events():
         if isinstance(event, h2.events.ResponseReceived):
             statuses.append(dict(event.headers or [])[b":status"])
@@ -196,3 +197,111 @@ def test_a_stream_reset_as_it_opens_leaves_the_connection_s_other_streams_served
     client.close()
     assert b"one" in answer
     assert thread_failures == []
+
+
+def _connection_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "smr-bidi-connection" and t.is_alive()]
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_stop_returns_at_once_while_a_connection_has_not_begun_its_handshake() -> None:
+    local = LocalRuntime().start()
+    raw = socket.create_connection(("127.0.0.1", _port(local)), timeout=10.0)
+    try:
+        assert _wait_until(lambda: len(_connection_threads()) == 1, 5.0)
+        started = time.monotonic()
+        local.stop()
+        assert time.monotonic() - started < 2.5  # was the handshake's 5 s timeout
+        assert _connection_threads() == []
+    finally:
+        raw.close()
+
+
+def test_a_client_that_never_reads_is_dropped_after_the_idle_timeout(
+    thread_failures: list[str],
+) -> None:
+    with LocalRuntime(idle_timeout=0.3) as local:
+        local.add_endpoint("ep")
+        client = RawClient(local)
+        client.sock.setblocking(False)
+        while True:  # PINGs whose answers it never reads, until its own sends block
+            client.h2.ping(b"hostile!")
+            try:
+                client.sock.send(client.h2.data_to_send())
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                break
+        try:
+            # The server's answers fill the socket: it cannot write, and it lets go.
+            assert _wait_until(lambda: _connection_threads() == [], 10.0)
+            assert thread_failures == []
+            assert_still_serving(local)
+        finally:
+            client.close()
+
+
+def _forged(opened: OpenedRequest) -> bytes:
+    """An event signed with another secret, chained to ``opened``'s request signature."""
+    signer = EventSigner(
+        ReadOnlyCredentials("testing", "not-the-secret", None),
+        "us-east-1",
+        opened.request.seed_signature,
+    )
+    return signer.sign(encode_part(BidiPayloadPart(b"forged", "UTF8", None)))
+
+
+def test_every_refused_event_is_answered_with_its_error_even_when_the_backend_ends_first(
+    local: LocalRuntime,
+) -> None:
+    # The echo backend ends with its input; the refusal used to race it (a quiet end ~1 in 6).
+    client = RawClient(local)
+    streams = range(1, 61, 2)
+    for stream_id in streams:
+        opened = client.opened()
+        client.h2.send_headers(stream_id, client.request_headers(opened))
+        client.h2.send_data(stream_id, _forged(opened))
+    client.flush()
+    answers: dict[int, bytes] = dict.fromkeys(streams, b"")
+    ended: set[int] = set()
+    for event in client.events():
+        if isinstance(event, h2.events.DataReceived):
+            answers[event.stream_id] += event.data or b""
+        if isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
+            ended.add(event.stream_id)
+            if ended == set(streams):
+                break
+    client.close()
+    refused = [i for i, answer in answers.items() if b"InvalidSignatureException" in answer]
+    assert refused == list(streams)
+
+
+def test_a_replayed_or_reordered_event_is_refused(local: LocalRuntime) -> None:
+    client = RawClient(local)
+    orders = {1: (0, 0), 3: (1, 0)}  # the first event twice; the second before the first
+    for stream_id, order in orders.items():
+        opened = client.opened()
+        client.h2.send_headers(stream_id, client.request_headers(opened))
+        events = [
+            opened.signer.sign(encode_part(BidiPayloadPart(text, "UTF8", None)))
+            for text in (b"one", b"two")
+        ]
+        for index in order:
+            client.h2.send_data(stream_id, events[index])
+    client.flush()
+    answers: dict[int, bytes] = dict.fromkeys(orders, b"")
+    ended: set[int] = set()
+    for event in client.events():
+        if isinstance(event, h2.events.DataReceived):
+            answers[event.stream_id] += event.data or b""
+        if isinstance(event, h2.events.StreamEnded):
+            ended.add(event.stream_id)
+            if ended == set(orders):
+                break
+    client.close()
+    assert all(b"the event signature does not match" in answer for answer in answers.values())
+    assert b"two" not in answers[3]

@@ -95,7 +95,8 @@ class BidiConnection:
         self._last_active = time.monotonic()
         self._raw = raw
         self._context = context
-        self._sock: ssl.SSLSocket | None = None
+        self._tls: ssl.SSLSocket | None = None  # set before the handshake (it owns the fd)
+        self._sock: ssl.SSLSocket | None = None  # set once the handshake is done
         self._h2 = h2.connection.H2Connection(
             # Headers stay bytes: a value that is not UTF-8 must fail its signature, not h2.
             h2.config.H2Configuration(client_side=False, header_encoding=None)
@@ -118,7 +119,7 @@ class BidiConnection:
                 return
             if self._sock is None:  # still in the TLS handshake: end it now
                 with contextlib.suppress(OSError):
-                    self._raw.shutdown(socket.SHUT_RDWR)
+                    (self._tls or self._raw).shutdown(socket.SHUT_RDWR)
         self.post(0, EndStream())
 
     def post(self, stream_id: int, action: Action) -> None:
@@ -144,14 +145,21 @@ class BidiConnection:
             with self._lock:
                 self._closed = True
                 with contextlib.suppress(OSError):
-                    (self._sock or self._raw).close()
+                    (self._tls or self._raw).close()
                 self._wake_r.close()
                 self._wake_w.close()
 
     def _handshake(self) -> None:
         self._raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle waits
         self._raw.settimeout(_HANDSHAKE_TIMEOUT)
-        sock = self._context.wrap_socket(self._raw, server_side=True)
+        # wrap_socket takes the raw socket's descriptor: shutdown() must reach it through
+        # the TLS socket, so that it is kept before the handshake starts.
+        sock = self._context.wrap_socket(self._raw, server_side=True, do_handshake_on_connect=False)
+        with self._lock:
+            self._tls = sock
+        if self._opener.stopping.is_set():
+            raise OSError("stopping")
+        sock.do_handshake()
         with self._lock:
             self._sock = sock
         if self._sock.selected_alpn_protocol() != "h2":
@@ -203,16 +211,23 @@ class BidiConnection:
                 return True
 
     def _flush(self) -> None:
+        """Write what h2 has to send; a client reading nothing for ``idle_timeout`` is dropped."""
         assert self._sock is not None
         view = memoryview(self._h2.data_to_send())
+        stalled_since: float | None = None
         while view:
             try:
                 sent = self._sock.send(view)
             except (ssl.SSLWantWriteError, BlockingIOError):
-                _wait_writable(self._sock)
+                now = time.monotonic()
+                stalled_since = now if stalled_since is None else stalled_since
+                if self._idle_timeout is not None and now - stalled_since > self._idle_timeout:
+                    raise OSError("the client reads nothing") from None
+                _wait_writable(self._sock, min(1.0, self._idle_timeout or 1.0))
                 if self._opener.stopping.is_set():
                     raise OSError("stopping") from None
                 continue
+            stalled_since = None
             view = view[sent:]
 
     def _handle(self, event: h2.events.Event) -> None:
@@ -322,7 +337,7 @@ class BidiConnection:
 
     def _drop(self) -> None:
         """Close the TCP connection with a reset (SO_LINGER 0), mid-whatever it was doing."""
-        sock = self._sock or self._raw
+        sock = self._tls or self._raw
         with contextlib.suppress(OSError):
             self._flush()  # what was sent before the reset goes out first
         with contextlib.suppress(OSError):
@@ -334,7 +349,7 @@ def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
-def _wait_writable(sock: socket.socket) -> None:
+def _wait_writable(sock: socket.socket, timeout: float) -> None:
     with selectors.DefaultSelector() as selector:
         selector.register(sock, selectors.EVENT_WRITE)
-        selector.select(timeout=1.0)
+        selector.select(timeout=timeout)

@@ -305,3 +305,49 @@ def test_a_replayed_or_reordered_event_is_refused(local: LocalRuntime) -> None:
     client.close()
     assert all(b"the event signature does not match" in answer for answer in answers.values())
     assert b"two" not in answers[3]
+
+
+def test_a_client_sending_faster_than_its_backend_reads_is_held_by_flow_control() -> None:
+    """Request parts the backend has not taken are bounded by the stream's window."""
+    release = threading.Event()
+
+    def not_reading(parts: Iterator[BidiPayloadPart]) -> Iterator[bytes]:
+        release.wait(30.0)
+        yield from (part.data[:1] for part in parts)
+
+    with LocalRuntime() as local:
+        local.add_endpoint("ep", bidi=not_reading)
+        client = RawClient(local)
+        opened = client.opened()
+        client.h2.send_headers(1, client.request_headers(opened))
+        client.flush()
+        part = opened.signer.sign(encode_part(BidiPayloadPart(bytes(256 * 1024), "BINARY", None)))
+        accepted, offset = 0, 0
+        total = 96 * 1024 * 1024
+        client.sock.settimeout(0.2)
+        deadline = time.monotonic() + 20.0
+        while accepted < total and time.monotonic() < deadline:
+            window = min(client.h2.local_flow_control_window(1), client.h2.max_outbound_frame_size)
+            if window > 0:
+                chunk = part[offset : offset + window]
+                client.h2.send_data(1, chunk)
+                client.flush()
+                accepted += len(chunk)
+                offset = (offset + len(chunk)) % len(part)
+                if offset == 0:
+                    part = opened.signer.sign(
+                        encode_part(BidiPayloadPart(bytes(256 * 1024), "BINARY", None))
+                    )
+                continue
+            try:
+                data = client.sock.recv(65536)
+            except TimeoutError:
+                break  # no window given back: the server holds this stream
+            if not data:
+                break
+            client.h2.receive_data(data)
+            client.flush()
+        release.set()
+        client.close()
+    # 16 MiB of window (and a little): not the 96 MiB the old server took and queued.
+    assert accepted < 40 * 1024 * 1024

@@ -7,8 +7,9 @@ data is verified and handed to the stream on this thread. Runners write from the
 threads by posting actions (:data:`Post`) to an outbox and waking the selector through a
 socket pair; this thread performs them in order, response data within flow control.
 
-Flow control: each DATA frame's bytes are given back at once, to the stream and the
-connection, whose windows start 16 MiB above HTTP/2's default. With h2's
+Flow control: each DATA frame's bytes are given back to the connection at once, and to its
+stream as soon as the backend has taken the parts waiting before them (at once when none
+waits); windows start 16 MiB above HTTP/2's default. With h2's
 ``acknowledge_received_data`` (an update per half window) and default windows, awscrt stalls
 on a delayed ACK (~40 ms) per window: 1 MB/s upstream on loopback (notes/bidi-transport.md).
 """
@@ -41,6 +42,7 @@ from ._bidi_stream import (
     Backlog,
     DropConnection,
     EndStream,
+    OpenWindow,
     ResetStream,
     SendData,
     SendHeaders,
@@ -237,15 +239,21 @@ class BidiConnection:
             runner = self._opener.open_stream(event.stream_id, headers, self.post)
             if runner is not None:
                 self._widen_stream(event.stream_id, EXTRA_WINDOW)
+                stream_id = event.stream_id
+                runner.request.give_back = lambda size: self.post(stream_id, OpenWindow(size))
                 self._runners[event.stream_id] = runner
                 self._backlogs[event.stream_id] = runner.request.backlog
                 self.runners = [r for r in self.runners if r.thread.is_alive()]
                 self.runners.append(runner)
         elif isinstance(event, h2.events.DataReceived):
-            self._open_window(event.stream_id, event.flow_controlled_length)
+            consumed = event.flow_controlled_length or 0
+            if consumed:
+                self._h2.increment_flow_control_window(consumed)
             runner = self._runners.get(event.stream_id)
-            if runner is not None:
-                self._receive(runner, event.data or b"")
+            if runner is None:
+                self._widen_stream(event.stream_id, consumed)
+            else:  # the stream's window reopens as its backend takes the parts
+                self._receive(runner, event.data or b"", consumed)
         elif isinstance(event, h2.events.StreamEnded):
             runner = self._runners.get(event.stream_id)
             if runner is not None:
@@ -257,20 +265,17 @@ class BidiConnection:
             for stream_id in list(self._pending):
                 self._send_pending(stream_id)
 
-    def _open_window(self, stream_id: int, consumed: int) -> None:
-        if consumed:
-            self._h2.increment_flow_control_window(consumed)
-            self._widen_stream(stream_id, consumed)
-
     def _widen_stream(self, stream_id: int, size: int) -> None:
         # The client may have ended or reset the stream in the same read (h2 may have
         # forgotten it already: a KeyError); its StreamReset/StreamEnded event follows.
+        if size <= 0 or stream_id not in self._open:
+            return
         with contextlib.suppress(h2.exceptions.ProtocolError, KeyError):
             self._h2.increment_flow_control_window(size, stream_id)
 
-    def _receive(self, runner: StreamRunner, data: bytes) -> None:
+    def _receive(self, runner: StreamRunner, data: bytes, size: int) -> None:
         try:
-            runner.request.receive(data)
+            runner.request.receive(data, size)
         except (SignatureMismatch, StreamDecodeError) as exc:
             code = "InvalidSignatureException" if isinstance(exc, SignatureMismatch) else "400"
             self._opener.event_refused(str(exc))
@@ -292,7 +297,9 @@ class BidiConnection:
                 stream_id, action = self._outbox.get_nowait()
             except queue.Empty:
                 return
-            if stream_id in self._open:
+            if isinstance(action, OpenWindow):  # never waits behind the stream's data
+                self._widen_stream(stream_id, action.size)
+            elif stream_id in self._open:
                 self._pending.setdefault(stream_id, collections.deque()).append(action)
                 self._send_pending(stream_id)
 

@@ -351,3 +351,69 @@ def test_a_client_sending_faster_than_its_backend_reads_is_held_by_flow_control(
         client.close()
     # 16 MiB of window (and a little): not the 96 MiB the old server took and queued.
     assert accepted < 40 * 1024 * 1024
+
+
+def _mute_container() -> tuple[socket.socket, threading.Event]:
+    """A container that answers /ping and the WebSocket upgrade, then never sends a byte
+    (not even the answer to a close frame)."""
+    import base64
+    import hashlib
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    release = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096)
+            if request.startswith(b"GET /ping"):
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                return
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in request.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key:")
+            )
+            magic = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+            accept = base64.b64encode(hashlib.sha1(key + magic).digest())
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n"
+                b"connection: Upgrade\r\nsec-websocket-accept: " + accept + b"\r\n\r\n"
+            )
+            release.wait(60.0)
+
+    def accept() -> None:
+        while not release.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener, release
+
+
+def test_stop_does_not_wait_for_a_container_that_never_answers() -> None:
+    from typed_sagemaker_runtime.testing import Container
+
+    listener, release = _mute_container()
+    port = listener.getsockname()[1]
+    local = LocalRuntime().start()
+    try:
+        local.add_endpoint("mine", Container(f"http://127.0.0.1:{port}"))
+        with local.client() as smr:
+            stream = smr.bidi_stream("mine")
+            stream.send("anyone there?")
+            assert _wait_until(
+                lambda: any(t.name.startswith("bidi-ws-pump") for t in threading.enumerate()),
+                5.0,
+            )
+            started = time.monotonic()
+            local.stop()  # raised RuntimeError after stop_timeout (10 s): the stream was stuck
+            assert time.monotonic() - started < 5.0
+            stream.close()
+    finally:
+        release.set()
+        listener.close()

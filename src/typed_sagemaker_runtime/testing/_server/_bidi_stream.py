@@ -241,13 +241,36 @@ class RequestStream:
         self.backlog.wake()
 
     def parts(self) -> Iterator[BidiPayloadPart]:
-        """The request's parts, blocking for each; ends with the input or the stream."""
-        while not self.cancelled.is_set():
-            part, credit = self._parts.get()
-            if part is None:
-                return
-            with self._lock:
-                self._waiting -= 1
-            if credit:
-                self.give_back(credit)
-            yield part
+        """The request's parts, blocking for each; ends with the input or the stream.
+
+        The iterator's ``cancelled`` event tells a backend whose parts ended why: set when
+        the stream or its connection went away (a container's relay then drops its socket).
+        """
+        return _Parts(self)
+
+    def take(self) -> BidiPayloadPart | None:
+        """The next part (blocking), ``None`` once the input or the stream has ended."""
+        if self.cancelled.is_set():
+            return None
+        part, credit = self._parts.get()
+        if part is None:
+            return None
+        with self._lock:
+            self._waiting -= 1
+        if credit:
+            self.give_back(credit)
+        return part
+
+
+class _Parts(Iterator[BidiPayloadPart]):
+    """A request's parts as a backend iterates them, with the stream's ``cancelled`` event."""
+
+    def __init__(self, request: RequestStream) -> None:
+        self._request = request
+        self.cancelled = request.cancelled
+
+    def __next__(self) -> BidiPayloadPart:
+        part = self._request.take()
+        if part is None:
+            raise StopIteration
+        return part

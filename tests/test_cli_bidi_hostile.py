@@ -41,3 +41,35 @@ def test_the_banner_does_not_say_any_credentials_work_where_signatures_are_check
     assert any("sign with the dummy credentials testing/testing" in line for line in banner)
     assert not any(line.startswith("Any region and credentials work") for line in banner)
     assert banner[-1].startswith("Any region works, and any credentials but on bidirectional")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_an_answer_that_cannot_be_written_is_one_error_line_not_a_traceback() -> None:
+    pytest.importorskip("awscrt")
+    from typed_sagemaker_runtime.testing import LocalRuntime
+
+    with LocalRuntime() as local:
+        local.add_endpoint("ep")
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(sys.path),
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME_HTTP2": local.bidi_endpoint_url,
+            "AWS_CA_BUNDLE": local.ca_bundle,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "typed_sagemaker_runtime._cli", "bidi", "ep"],
+                input="hello\n",
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                timeout=60,
+                check=False,
+            )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["smr: error: OSError: No space left on device"]

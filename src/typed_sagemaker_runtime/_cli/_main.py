@@ -164,6 +164,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except BrokenPipeError:  # the reader went away (smr ... | head): end quietly, like cat
         _discard_output(stdout)
         return EXIT_BROKEN_PIPE
+    except OSError as exc:  # writing the answer failed (a full disk, smr ... > /dev/full)
+        print(f"smr: error: {type(exc).__name__}: {exc.strerror or exc}", file=sys.stderr)
+        _discard_output(stdout)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

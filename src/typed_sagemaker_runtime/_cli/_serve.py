@@ -339,13 +339,18 @@ def run_serve(
             lines.append(_cut_description(settings.rechunk))
             if runtime.serves_bidi:
                 lines.append(_BIDI_NOTE)
+            works = (
+                "Any region works, and any credentials but on bidirectional streams"
+                if runtime.serves_bidi  # they check signatures against testing/testing
+                else "Any region and credentials work"
+            )
             if dummies:
                 lines.append(
-                    "Any region and credentials work; none are configured here, so export "
+                    f"{works}; none are configured here, so export "
                     "the dummy ones above. Press Ctrl+C to stop."
                 )
             else:
-                lines.append("Any region and credentials work. Press Ctrl+C to stop.")
+                lines.append(f"{works}. Press Ctrl+C to stop.")
             stdout.write("\n".join(lines) + "\n")
             stdout.flush()
             while not stopping.wait(3600):

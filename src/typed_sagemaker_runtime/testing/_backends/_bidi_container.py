@@ -172,6 +172,13 @@ class _Session:
                 if self.finished.is_set():
                     return
                 self._ws.send(part.data, text=part.data_type == "UTF8")
+            cancelled = getattr(invocation.parts, "cancelled", None)
+            if isinstance(cancelled, threading.Event) and cancelled.is_set():
+                # The stream is gone (its client, or LocalRuntime.stop()): no close handshake
+                # with a container that may never answer; the relay's recv() ends at once.
+                with contextlib.suppress(OSError):
+                    self._ws.socket.shutdown(socket.SHUT_RDWR)
+                return
             ended = time.monotonic()
             while not self.finished.is_set():
                 quiet_since = max(ended, self._last_heard)

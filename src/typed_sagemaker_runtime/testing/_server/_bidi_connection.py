@@ -7,8 +7,9 @@ data is verified and handed to the stream on this thread. Runners write from the
 threads by posting actions (:data:`Post`) to an outbox and waking the selector through a
 socket pair; this thread performs them in order, response data within flow control.
 
-Flow control: each DATA frame's bytes are given back at once, to the stream and the
-connection, whose windows start 16 MiB above HTTP/2's default. With h2's
+Flow control: each DATA frame's bytes are given back to the connection at once, and to its
+stream as soon as the backend has taken the parts waiting before them (at once when none
+waits); windows start 16 MiB above HTTP/2's default. With h2's
 ``acknowledge_received_data`` (an update per half window) and default windows, awscrt stalls
 on a delayed ACK (~40 ms) per window: 1 MB/s upstream on loopback (notes/bidi-transport.md).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import queue
 import selectors
 import socket
@@ -40,10 +42,13 @@ from ._bidi_stream import (
     Backlog,
     DropConnection,
     EndStream,
+    OpenWindow,
     ResetStream,
     SendData,
     SendHeaders,
 )
+
+logger = logging.getLogger("typed_sagemaker_runtime.testing")
 
 EXTRA_WINDOW = 16 * 1024 * 1024
 _HANDSHAKE_TIMEOUT = 5.0
@@ -92,9 +97,11 @@ class BidiConnection:
         self._last_active = time.monotonic()
         self._raw = raw
         self._context = context
-        self._sock: ssl.SSLSocket | None = None
+        self._tls: ssl.SSLSocket | None = None  # set before the handshake (it owns the fd)
+        self._sock: ssl.SSLSocket | None = None  # set once the handshake is done
         self._h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+            # Headers stay bytes: a value that is not UTF-8 must fail its signature, not h2.
+            h2.config.H2Configuration(client_side=False, header_encoding=None)
         )
         self._wake_r, self._wake_w = socket.socketpair()
         self._outbox: queue.Queue[tuple[int, Action]] = queue.Queue()
@@ -114,7 +121,7 @@ class BidiConnection:
                 return
             if self._sock is None:  # still in the TLS handshake: end it now
                 with contextlib.suppress(OSError):
-                    self._raw.shutdown(socket.SHUT_RDWR)
+                    (self._tls or self._raw).shutdown(socket.SHUT_RDWR)
         self.post(0, EndStream())
 
     def post(self, stream_id: int, action: Action) -> None:
@@ -128,22 +135,33 @@ class BidiConnection:
         try:
             self._handshake()
             self._serve()
-        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError, _Dropped):
+        except (OSError, ssl.SSLError, _Dropped):
             pass
+        except h2.exceptions.ProtocolError as exc:
+            logger.debug("bidirectional connection closed: %r", exc)
+        except Exception as exc:  # whatever a hostile client provokes ends its connection only
+            logger.warning("bidirectional connection closed: %s", type(exc).__name__)
         finally:
             for runner in self._runners.values():
                 runner.request.cancel()
             with self._lock:
                 self._closed = True
                 with contextlib.suppress(OSError):
-                    (self._sock or self._raw).close()
+                    (self._tls or self._raw).close()
                 self._wake_r.close()
                 self._wake_w.close()
 
     def _handshake(self) -> None:
         self._raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle waits
         self._raw.settimeout(_HANDSHAKE_TIMEOUT)
-        sock = self._context.wrap_socket(self._raw, server_side=True)
+        # wrap_socket takes the raw socket's descriptor: shutdown() must reach it through
+        # the TLS socket, so that it is kept before the handshake starts.
+        sock = self._context.wrap_socket(self._raw, server_side=True, do_handshake_on_connect=False)
+        with self._lock:
+            self._tls = sock
+        if self._opener.stopping.is_set():
+            raise OSError("stopping")
+        sock.do_handshake()
         with self._lock:
             self._sock = sock
         if self._sock.selected_alpn_protocol() != "h2":
@@ -195,16 +213,23 @@ class BidiConnection:
                 return True
 
     def _flush(self) -> None:
+        """Write what h2 has to send; a client reading nothing for ``idle_timeout`` is dropped."""
         assert self._sock is not None
         view = memoryview(self._h2.data_to_send())
+        stalled_since: float | None = None
         while view:
             try:
                 sent = self._sock.send(view)
             except (ssl.SSLWantWriteError, BlockingIOError):
-                _wait_writable(self._sock)
+                now = time.monotonic()
+                stalled_since = now if stalled_since is None else stalled_since
+                if self._idle_timeout is not None and now - stalled_since > self._idle_timeout:
+                    raise OSError("the client reads nothing") from None
+                _wait_writable(self._sock, min(1.0, self._idle_timeout or 1.0))
                 if self._opener.stopping.is_set():
                     raise OSError("stopping") from None
                 continue
+            stalled_since = None
             view = view[sent:]
 
     def _handle(self, event: h2.events.Event) -> None:
@@ -213,16 +238,22 @@ class BidiConnection:
             self._open.add(event.stream_id)
             runner = self._opener.open_stream(event.stream_id, headers, self.post)
             if runner is not None:
-                self._h2.increment_flow_control_window(EXTRA_WINDOW, event.stream_id)
+                self._widen_stream(event.stream_id, EXTRA_WINDOW)
+                stream_id = event.stream_id
+                runner.request.give_back = lambda size: self.post(stream_id, OpenWindow(size))
                 self._runners[event.stream_id] = runner
                 self._backlogs[event.stream_id] = runner.request.backlog
                 self.runners = [r for r in self.runners if r.thread.is_alive()]
                 self.runners.append(runner)
         elif isinstance(event, h2.events.DataReceived):
-            self._open_window(event.stream_id, event.flow_controlled_length)
+            consumed = event.flow_controlled_length or 0
+            if consumed:
+                self._h2.increment_flow_control_window(consumed)
             runner = self._runners.get(event.stream_id)
-            if runner is not None:
-                self._receive(runner, event.data or b"")
+            if runner is None:
+                self._widen_stream(event.stream_id, consumed)
+            else:  # the stream's window reopens as its backend takes the parts
+                self._receive(runner, event.data or b"", consumed)
         elif isinstance(event, h2.events.StreamEnded):
             runner = self._runners.get(event.stream_id)
             if runner is not None:
@@ -234,15 +265,17 @@ class BidiConnection:
             for stream_id in list(self._pending):
                 self._send_pending(stream_id)
 
-    def _open_window(self, stream_id: int, consumed: int) -> None:
-        if consumed:
-            self._h2.increment_flow_control_window(consumed)
-            with contextlib.suppress(h2.exceptions.ProtocolError):  # the stream may have ended
-                self._h2.increment_flow_control_window(consumed, stream_id)
+    def _widen_stream(self, stream_id: int, size: int) -> None:
+        # The client may have ended or reset the stream in the same read (h2 may have
+        # forgotten it already: a KeyError); its StreamReset/StreamEnded event follows.
+        if size <= 0 or stream_id not in self._open:
+            return
+        with contextlib.suppress(h2.exceptions.ProtocolError, KeyError):
+            self._h2.increment_flow_control_window(size, stream_id)
 
-    def _receive(self, runner: StreamRunner, data: bytes) -> None:
+    def _receive(self, runner: StreamRunner, data: bytes, size: int) -> None:
         try:
-            runner.request.receive(data)
+            runner.request.receive(data, size)
         except (SignatureMismatch, StreamDecodeError) as exc:
             code = "InvalidSignatureException" if isinstance(exc, SignatureMismatch) else "400"
             self._opener.event_refused(str(exc))
@@ -264,7 +297,9 @@ class BidiConnection:
                 stream_id, action = self._outbox.get_nowait()
             except queue.Empty:
                 return
-            if stream_id in self._open:
+            if isinstance(action, OpenWindow):  # never waits behind the stream's data
+                self._widen_stream(stream_id, action.size)
+            elif stream_id in self._open:
                 self._pending.setdefault(stream_id, collections.deque()).append(action)
                 self._send_pending(stream_id)
 
@@ -309,7 +344,7 @@ class BidiConnection:
 
     def _drop(self) -> None:
         """Close the TCP connection with a reset (SO_LINGER 0), mid-whatever it was doing."""
-        sock = self._sock or self._raw
+        sock = self._tls or self._raw
         with contextlib.suppress(OSError):
             self._flush()  # what was sent before the reset goes out first
         with contextlib.suppress(OSError):
@@ -321,7 +356,7 @@ def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
-def _wait_writable(sock: socket.socket) -> None:
+def _wait_writable(sock: socket.socket, timeout: float) -> None:
     with selectors.DefaultSelector() as selector:
         selector.register(sock, selectors.EVENT_WRITE)
-        selector.select(timeout=1.0)
+        selector.select(timeout=timeout)

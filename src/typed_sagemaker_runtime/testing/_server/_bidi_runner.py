@@ -116,6 +116,7 @@ class StreamRunner:
         self._post = post
         self._lock = threading.Lock()
         self._finished = False
+        self._headers_sent = False
         self.thread = threading.Thread(
             target=self._run, name=f"smr-bidi-stream-{request.stream_id}", daemon=True
         )
@@ -136,6 +137,7 @@ class StreamRunner:
                 raise _Ended
             for action in actions:
                 self._post(self.request.stream_id, action)
+                self._headers_sent = self._headers_sent or isinstance(action, SendHeaders)
             self._finished = last
 
     def refuse_event(self, code: str, message: str) -> None:
@@ -146,9 +148,18 @@ class StreamRunner:
         frame = encode_frame(
             {":message-type": "error", ":error-code": code, ":error-message": message}
         )
+        # The error goes out before the parts end (else the backend could end the response
+        # first: an echo ends with its input), and after the headers, which the runner's
+        # thread may not have sent yet.
+        with self._lock:
+            if not self._finished and not self.request.cancelled.is_set():
+                if not self._headers_sent:
+                    self._post(self.request.stream_id, SendHeaders(self._context.response_headers))
+                    self._headers_sent = True
+                self._post(self.request.stream_id, SendData(frame))
+                self._post(self.request.stream_id, EndStream())
+                self._finished = True
         self.request.end_input()
-        with contextlib.suppress(_Ended):
-            self._send(SendData(frame), EndStream(), last=True, hold=False)
 
     def _wait(self, seconds: float) -> None:
         if self.request.cancelled.wait(seconds):

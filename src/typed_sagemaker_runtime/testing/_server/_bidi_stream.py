@@ -61,11 +61,18 @@ class ResetStream:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenWindow:
+    """Give ``size`` request bytes back to the stream's window (its backend took them)."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class DropConnection:
     """Reset the whole TCP connection (RST, not FIN)."""
 
 
-Action: TypeAlias = "SendHeaders | SendData | EndStream | ResetStream | DropConnection"
+Action: TypeAlias = "SendHeaders | SendData | EndStream | ResetStream | DropConnection | OpenWindow"
 Post: TypeAlias = Callable[[int, Action], None]
 """Queues an action for a stream id; safe from any thread."""
 
@@ -176,7 +183,13 @@ class Backlog:
 
 
 class RequestStream:
-    """The request side of one stream: verified parts, handed over as they arrive."""
+    """The request side of one stream: verified parts, handed over as they arrive.
+
+    Flow control follows the backend: while parts wait for it, the bytes that arrive are
+    given back (:attr:`give_back`) only as it takes the parts they made, so a client that
+    sends faster than the backend reads is held by its stream window (16 MiB and one
+    event at most wait here), not queued without bound.
+    """
 
     def __init__(self, stream_id: int, verifier: EventChainVerifier) -> None:
         self.stream_id = stream_id
@@ -184,29 +197,80 @@ class RequestStream:
         self.cancelled = threading.Event()
         """Set when the stream or its connection is gone: waits and the backend stop."""
         self.backlog = Backlog(self.cancelled)
+        self.give_back: Callable[[int], None] = lambda _size: None
+        """Reopens the stream's window by ``size`` bytes (set by the connection)."""
         self._frames = FrameDecoder()
-        self._parts: queue.Queue[BidiPayloadPart | None] = queue.Queue()
+        self._parts: queue.Queue[tuple[BidiPayloadPart | None, int]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._waiting = 0  # parts not yet taken by the backend
+        self._withheld = 0  # bytes received since the last part, not yet given back
 
-    def receive(self, data: bytes) -> None:
-        """Decode and verify request bytes; raises ``SignatureMismatch``/``StreamDecodeError``."""
+    def receive(self, data: bytes, size: int | None = None) -> None:
+        """Decode and verify request bytes; raises ``SignatureMismatch``/``StreamDecodeError``.
+
+        ``size``: the flow-controlled length of the DATA frame (``len(data)`` by default).
+        """
+        size = len(data) if size is None else size
+        now = 0
+        with self._lock:
+            if self._waiting:
+                self._withheld += size
+            else:
+                now = size
         for raw_headers, payload in self._frames.feed(data):
             inner = self.verifier.verify(raw_headers, payload)
-            self._parts.put(decode_request_part(inner) if inner else None)
+            part = decode_request_part(inner) if inner else None
+            with self._lock:
+                credit, self._withheld = self._withheld, 0
+                if part is None:
+                    now, credit = now + credit, 0
+                else:
+                    self._waiting += 1
+            self._parts.put((part, credit))
+        if now:
+            self.give_back(now)
 
     def end_input(self) -> None:
         """The request's side ended (END_STREAM, or a refused event): the parts end."""
-        self._parts.put(None)
+        self._parts.put((None, 0))
 
     def cancel(self) -> None:
         """The stream or the connection is gone."""
         self.cancelled.set()
-        self._parts.put(None)
+        self._parts.put((None, 0))
         self.backlog.wake()
 
     def parts(self) -> Iterator[BidiPayloadPart]:
-        """The request's parts, blocking for each; ends with the input or the stream."""
-        while not self.cancelled.is_set():
-            part = self._parts.get()
-            if part is None:
-                return
-            yield part
+        """The request's parts, blocking for each; ends with the input or the stream.
+
+        The iterator's ``cancelled`` event tells a backend whose parts ended why: set when
+        the stream or its connection went away (a container's relay then drops its socket).
+        """
+        return _Parts(self)
+
+    def take(self) -> BidiPayloadPart | None:
+        """The next part (blocking), ``None`` once the input or the stream has ended."""
+        if self.cancelled.is_set():
+            return None
+        part, credit = self._parts.get()
+        if part is None:
+            return None
+        with self._lock:
+            self._waiting -= 1
+        if credit:
+            self.give_back(credit)
+        return part
+
+
+class _Parts(Iterator[BidiPayloadPart]):
+    """A request's parts as a backend iterates them, with the stream's ``cancelled`` event."""
+
+    def __init__(self, request: RequestStream) -> None:
+        self._request = request
+        self.cancelled = request.cancelled
+
+    def __next__(self) -> BidiPayloadPart:
+        part = self._request.take()
+        if part is None:
+            raise StopIteration
+        return part

@@ -11,6 +11,7 @@ import pytest
 from _models import INLINE_ASYNC_BODY, SESSIONS
 from _twins import Clients
 from typed_sagemaker_runtime import ClientValidationError
+from typed_sagemaker_runtime._core._body_window import BodyWindow
 from typed_sagemaker_runtime._core._params import build_params
 from typed_sagemaker_runtime.testing import LocalRuntime
 
@@ -114,7 +115,9 @@ def test_body_at_the_limit_is_accepted() -> None:
 def test_file_body_size_is_checked_from_its_position() -> None:
     body = io.BytesIO(b"x" * (6 * 1024 * 1024 + 10))
     body.seek(10)
-    assert build("InvokeEndpoint", body=body)["Body"] is body
+    sent = build("InvokeEndpoint", body=body)["Body"]
+    assert isinstance(sent, BodyWindow)  # sent from position 10, whoever rewinds it
+    assert sent.tell() == 0
     assert body.tell() == 10
     body.seek(9)
     assert rejected("InvokeEndpoint", body=body).field == "body"

@@ -100,9 +100,23 @@ _PUBLIC = {
 }
 
 
-# Packages of the other extras (test, local, aio, otel), which the docs extra lacks.
+# Packages of the other extras (test, local, aio, otel, bidi), which the docs extra lacks.
 _OTHER_EXTRAS = frozenset(
-    {"pytest", "moto", "flask", "flask_cors", "aiobotocore", "aiohttp", "opentelemetry"}
+    {
+        "pytest",
+        "moto",
+        "flask",
+        "flask_cors",
+        "aiobotocore",
+        "aiohttp",
+        "opentelemetry",
+        "awscrt",
+        "h2",
+        "hpack",
+        "hyperframe",
+        "trustme",
+        "websockets",
+    }
 )
 
 

@@ -138,7 +138,18 @@ def test_every_constructor_docstring_reaches_the_reference() -> None:
 
 _STRICT = ("-q", "-E", "-W", "--keep-going", "-n", "-b", "html")
 # Packages of the other extras: the docs extra has none of them.
-_BLOCKED = ("pytest", "moto", "flask", "flask_cors", "aiobotocore", "opentelemetry")
+_BLOCKED = (
+    "pytest",
+    "moto",
+    "flask",
+    "flask_cors",
+    "aiobotocore",
+    "opentelemetry",
+    "awscrt",
+    "h2",
+    "trustme",
+    "websockets",
+)
 
 
 @pytest.mark.skipif(

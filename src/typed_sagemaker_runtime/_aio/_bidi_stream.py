@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from typing_extensions import Self
 
 from .._base._bidi_inbox import BidiInbox, MessagePass
-from .._base._bidi_setup import BidiSettings
+from .._base._bidi_setup import BidiSettings, missing_awscrt
 from .._core._bidi_events import (
     BidiEvent,
     BidiInput,
@@ -70,12 +70,9 @@ async def open_connection(opened: OpenedRequest, settings: BidiSettings) -> Asyn
     try:
         from ._bidi_transport import AsyncBidiConnection as Connection
     except ImportError as exc:
-        if not (exc.name or "").startswith("awscrt"):
+        if (missing := missing_awscrt(exc)) is None:
             raise
-        raise ImportError(
-            "bidirectional streams need awscrt, which the 'bidi' extra installs: pip "
-            "install -e '.[bidi]' in a clone of typed-sagemaker-runtime, or pip install awscrt"
-        ) from exc
+        raise missing from exc
     return await Connection.open(opened, settings)
 
 

@@ -209,3 +209,17 @@ def signed_request(
         model_query_string=target.model_query_string,
     )
     return opened, settings
+
+
+BIDI_EXTRA_HINT = (
+    "pip install -e '.[bidi]' in a clone of typed-sagemaker-runtime, or pip install awscrt"
+)
+
+
+def missing_awscrt(exc: ImportError) -> ImportError | None:
+    """The error naming the ``bidi`` extra when ``exc`` is awscrt missing; else ``None``."""
+    if not (exc.name or "").startswith("awscrt"):
+        return None
+    return ImportError(
+        f"bidirectional streams need awscrt, which the 'bidi' extra installs: {BIDI_EXTRA_HINT}"
+    )

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from .._base._bidi_inbox import BidiInbox, MessagePass
-from .._base._bidi_setup import BidiSettings
+from .._base._bidi_setup import BidiSettings, missing_awscrt
 from .._core._bidi_events import (
     BidiEvent,
     BidiInput,
@@ -55,11 +55,7 @@ class BidiConnection(Protocol):
         ...
 
 
-__all__ = ["BidiStream", "BIDI_EXTRA_HINT", "open_connection"]
-
-BIDI_EXTRA_HINT = (
-    "pip install -e '.[bidi]' in a clone of typed-sagemaker-runtime, or pip install awscrt"
-)
+__all__ = ["BidiStream", "open_connection"]
 
 
 def open_connection(opened: OpenedRequest, settings: BidiSettings) -> BidiConnection:
@@ -67,11 +63,9 @@ def open_connection(opened: OpenedRequest, settings: BidiSettings) -> BidiConnec
     try:
         from ._bidi_transport import SyncBidiConnection
     except ImportError as exc:
-        if not (exc.name or "").startswith("awscrt"):
+        if (missing := missing_awscrt(exc)) is None:
             raise
-        raise ImportError(
-            f"bidirectional streams need awscrt, which the 'bidi' extra installs: {BIDI_EXTRA_HINT}"
-        ) from exc
+        raise missing from exc
     return SyncBidiConnection.open(opened, settings)
 
 

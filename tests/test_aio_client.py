@@ -54,6 +54,8 @@ _ASYNC_ANNOTATIONS = {
     "SageMakerRuntimeClient | None": "SageMakerRuntimeClient | None",
     "boto3.session.Session | None": "AioSession | None",
     "Iterable[BidiInput] | None": "Iterable[BidiInput] | AsyncIterable[BidiInput] | None",
+    "Iterable[Body] | None": "Iterable[Body] | AsyncIterable[Body] | None",
+    "Iterable[object] | None": "Iterable[object] | AsyncIterable[object] | None",
 }
 _ASYNC_RETURNS = {"ResponseStream": "AsyncResponseStream"}
 _STREAM_REQUEST = "AsyncStreamRequest"
@@ -100,6 +102,10 @@ def _assert_twins(sync_cls: type, async_cls: type) -> set[str]:
         elif sync_return == "ResponseStream" and async_cls.__name__ == "AsyncSageMakerRuntime":
             assert async_return == _STREAM_REQUEST, name
             assert not inspect.iscoroutinefunction(twin), name
+        elif sync_return == "InvokeMany" and name == "invoke_many":
+            # Not awaited: the run starts at the first ``__anext__``.
+            assert async_return == "AsyncInvokeMany", name
+            assert not inspect.iscoroutinefunction(twin), name
         elif sync_return == "BidiStream" and name == "bidi_stream":
             # Opened by ``async with`` or ``await``, as a stream request is.
             assert async_return == "AsyncBidiStream", name
@@ -127,6 +133,7 @@ _CLIENT_METHODS = {
     "generate",
     "generate_stream",
     "bidi_stream",
+    "invoke_many",
 }
 
 

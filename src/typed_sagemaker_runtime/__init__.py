@@ -36,10 +36,12 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._aio._bidi_stream import AsyncBidiStream
     from ._aio._client import AsyncSageMakerRuntime
+    from ._aio._invoke_many import AsyncInvokeMany
     from ._aio._stream import AsyncResponseStream
     from ._aio._stream_request import AsyncStreamRequest
     from ._core._async_inference import S3ClientLike
     from ._core._bidi_events import BidiEvent, BidiInput, BidiPayloadPart
+    from ._core._bulk_types import InvokeManyStats, InvokeOutcome
     from ._core._events import InternalStreamFailure, ModelStreamError, PayloadPart, StreamEvent
     from ._core._llm_types import (
         ChatMessage,
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from ._decoders._tokens import TokenFormat
     from ._sync._bidi_stream import BidiStream
     from ._sync._client import SageMakerRuntime
+    from ._sync._invoke_many import InvokeMany
     from ._sync._stream import ResponseStream
 
 __all__ = [
@@ -107,6 +110,11 @@ __all__ = [
     "BidiPayloadPart",
     "BidiEvent",
     "BidiInput",
+    # bulk invocation
+    "InvokeMany",
+    "AsyncInvokeMany",
+    "InvokeOutcome",
+    "InvokeManyStats",
     # LLM layer
     "GenerationChunk",
     "Generation",
@@ -172,6 +180,9 @@ _LAZY = {
     "RetryPolicy": "._core._retry",
     "BidiStream": "._sync._bidi_stream",
     "AsyncBidiStream": "._aio._bidi_stream",
+    "InvokeMany": "._sync._invoke_many",
+    "AsyncInvokeMany": "._aio._invoke_many",
+    **dict.fromkeys(("InvokeOutcome", "InvokeManyStats"), "._core._bulk_types"),
     **dict.fromkeys(("BidiPayloadPart", "BidiEvent", "BidiInput"), "._core._bidi_events"),
     **dict.fromkeys(
         ("StreamEvent", "PayloadPart", "ModelStreamError", "InternalStreamFailure"),

@@ -20,6 +20,7 @@ from .._core._types import Body, InvokeResult
 from .._telemetry._call_record import INVOKE
 from ._async_inference_methods import AsyncInferenceMethods
 from ._bidi_methods import BidiMethods
+from ._bulk_methods import BulkMethods
 from ._client_core import AIO_EXTRA_HINT
 from ._llm_methods import LLMMethods
 from ._stream_request import stream_request
@@ -34,7 +35,7 @@ __all__ = ["AsyncSageMakerRuntime", "AIO_EXTRA_HINT"]
 
 @public
 @adopt_methods
-class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods, BidiMethods):
+class AsyncSageMakerRuntime(LLMMethods, AsyncInferenceMethods, BidiMethods, BulkMethods):
     """The asyncio twin of :class:`SageMakerRuntime`, on aiobotocore (extra ``aio``).
 
     The same constructor options and methods, as coroutines::

@@ -165,6 +165,18 @@ class ClientCore:
     async def _invoke(self, params: dict[str, Any], call: CallRecord) -> InvokeResult:
         """Call InvokeEndpoint and read the whole body, releasing the connection."""
         response, retries = await self._call("InvokeEndpoint", params, call)
+        return await self._invoke_result(response, retries, call)
+
+    async def _invoke_once(
+        self, params: dict[str, Any], retries: int, call: CallRecord
+    ) -> InvokeResult:
+        """One InvokeEndpoint attempt, without retries: ``invoke_many`` retries it itself."""
+        client = await self._ensure_client()
+        response = await client.invoke_endpoint(**params)
+        return await self._invoke_result(response, retries, call)
+
+    async def _invoke_result(self, response: Any, retries: int, call: CallRecord) -> InvokeResult:
+        """Read an InvokeEndpoint response's whole body, releasing the connection."""
         streaming_body: Any = response["Body"]
         try:
             data: bytes = await streaming_body.read()

@@ -18,6 +18,7 @@ from .._core._types import Body, InvokeResult
 from .._telemetry._call_record import INVOKE
 from ._async_inference_methods import AsyncInferenceMethods
 from ._bidi_methods import BidiMethods
+from ._bulk_methods import BulkMethods
 from ._llm_methods import LLMMethods
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ __all__ = ["SageMakerRuntime"]
 
 @public
 @adopt_methods
-class SageMakerRuntime(LLMMethods, AsyncInferenceMethods, BidiMethods):
+class SageMakerRuntime(LLMMethods, AsyncInferenceMethods, BidiMethods, BulkMethods):
     """A typed client for SageMaker Runtime: ``invoke``, ``invoke_async`` and ``stream``.
 
     Build it from boto3's defaults, a ``boto3.Session``, or wrap an existing client::

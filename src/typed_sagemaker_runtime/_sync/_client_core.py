@@ -28,7 +28,7 @@ from .._core._errors import map_exception
 from .._core._results import invoke_result, stream_metadata
 from .._core._retry import RetryPolicy
 from .._core._types import InvokeResult, Operation
-from .._telemetry._call_record import OFF, CallRecord
+from .._telemetry._call_record import INVOKE, OFF, CallRecord
 from .._telemetry._instrumentation import Telemetry
 
 if TYPE_CHECKING:
@@ -121,6 +121,20 @@ class ClientCore:
     def _invoke(self, params: dict[str, Any], call: CallRecord) -> InvokeResult:
         """Call InvokeEndpoint and read the whole body, releasing the connection."""
         response, retries = self._call("InvokeEndpoint", params, call)
+        return self._invoke_result(response, retries, call)
+
+    def _invoke_once(
+        self, params: dict[str, Any], retries: int, endpoint_name: str, component: str | None
+    ) -> InvokeResult:
+        """One InvokeEndpoint attempt, without retries: ``invoke_many`` retries it itself."""
+        with self._telemetry.start(
+            INVOKE, endpoint_name, self._client, component=component
+        ) as call:
+            response = self._client.invoke_endpoint(**params)
+            return self._invoke_result(response, retries, call)
+
+    def _invoke_result(self, response: Any, retries: int, call: CallRecord) -> InvokeResult:
+        """Read an InvokeEndpoint response's whole body, releasing the connection."""
         streaming_body = response["Body"]
         try:
             data = streaming_body.read()

@@ -1,0 +1,113 @@
+"""The requests of a bulk run, sans-I/O: shared arguments checked once, each record's body.
+
+``invoke_many`` validates everything but the bodies at the call, with the same checks as
+``invoke``; each record's body is then encoded and checked on its own, and a body that
+fails (too large, not JSON-serialisable) becomes that record's error, named
+``bodies[i]`` or ``json[i]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeGuard
+
+from botocore.model import OperationModel
+
+from .._core._exceptions import ClientValidationError
+from .._core._params import build_params, encode_body, json_bytes
+from .._core._types import Operation
+
+__all__ = ["RequestTemplate", "check_bulk_arguments"]
+
+_OPERATION: Operation = "InvokeEndpoint"
+
+
+def check_bulk_arguments(
+    bodies: object, json: object, concurrency: object, max_concurrency: object, ordered: object
+) -> tuple[bool, int, bool]:
+    """Check the run's own arguments; return (json input, in-flight cap, adaptive)."""
+    if (bodies is None) == (json is None):
+        raise ClientValidationError(
+            "bodies: pass the records as bodies= (an iterable of request bodies) or as "
+            "json= (an iterable of JSON values), exactly one of the two",
+            field="bodies",
+        )
+    field = "json" if bodies is None else "bodies"
+    records: object = json if bodies is None else bodies
+    kind = type(records).__name__
+    if isinstance(records, (str, bytes, bytearray, memoryview, Mapping)) or not (
+        hasattr(records, "__iter__") or hasattr(records, "__aiter__")
+    ):
+        raise ClientValidationError(
+            f"{field}: expected an iterable of records, got {kind} (for one request, use invoke())",
+            field=field,
+        )
+    if not isinstance(ordered, bool):
+        raise ClientValidationError(
+            f"ordered: expected a bool, got {type(ordered).__name__}", field="ordered"
+        )
+    if not _is_positive_int(max_concurrency):
+        raise ClientValidationError(
+            f"max_concurrency: must be an int of at least 1, got {max_concurrency!r}",
+            field="max_concurrency",
+        )
+    if concurrency == "auto":
+        return json is not None, max_concurrency, True
+    if not _is_positive_int(concurrency):
+        raise ClientValidationError(
+            f"concurrency: must be 'auto' or an int of at least 1, got {concurrency!r}",
+            field="concurrency",
+        )
+    return json is not None, concurrency, False
+
+
+def _is_positive_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+class RequestTemplate:
+    """The keyword arguments of every InvokeEndpoint call of a run but its body."""
+
+    __slots__ = ("_field", "_json", "_limit", "_shared")
+
+    def __init__(
+        self, operation_model: OperationModel, arguments: Mapping[str, object], *, json: bool
+    ) -> None:
+        given = {**arguments, "body": b""}
+        if json and arguments.get("content_type") is None:
+            given["content_type"] = "application/json"
+        params = build_params(operation_model, given)
+        del params["Body"]
+        self._shared: dict[str, Any] = params
+        self._json = json
+        self._field = "json" if json else "bodies"
+        input_shape: Any = operation_model.input_shape
+        self._limit: int | None = input_shape.members["Body"].metadata.get("max")
+
+    def params(self, index: int, record: object) -> dict[str, Any]:
+        """botocore's keyword arguments for the record at ``index``.
+
+        Raises:
+            ClientValidationError: The record cannot be sent; ``field`` is e.g. ``bodies[3]``.
+        """
+        field = f"{self._field}[{index}]"
+        try:
+            if self._json:
+                body: Any = json_bytes(field, record)
+            elif isinstance(record, bytes):
+                body = record
+            else:
+                body = encode_body(field, record, _OPERATION)
+        except ClientValidationError as exc:
+            exc.operation = _OPERATION
+            raise
+        if self._limit is not None and isinstance(body, bytes) and len(body) > self._limit:
+            raise ClientValidationError(
+                f"{field}: {len(body):,} bytes is over the {self._limit:,}-byte limit of "
+                f"{_OPERATION}",
+                field=field,
+                operation=_OPERATION,
+            )
+        params = dict(self._shared)
+        params["Body"] = body
+        return params

@@ -126,6 +126,40 @@ class StreamBridge:
         return self._loop.run(self.stream.generation(format))
 
 
+class RunBridge:
+    """An ``AsyncInvokeMany`` with ``InvokeMany``'s sync shape."""
+
+    def __init__(self, loop: Loop, run: Any) -> None:
+        self._loop = loop
+        self.run = run
+
+    @property
+    def stats(self) -> Any:
+        return self.run.stats
+
+    def __iter__(self) -> RunBridge:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._loop.run(self.run.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def __enter__(self) -> RunBridge:
+        self._loop.run(self.run.__aenter__())
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._loop.run(self.run.__aexit__(*exc_info))
+
+    def stop(self) -> None:
+        self.run.stop()
+
+    def close(self) -> None:
+        self._loop.run(self.run.aclose())
+
+
 class ClientBridge:
     """An ``AsyncSageMakerRuntime`` with ``SageMakerRuntime``'s sync shape.
 
@@ -185,6 +219,9 @@ class ClientBridge:
     def generate_stream(self, *args: Any, **kwargs: Any) -> StreamBridge:
         stream = self._loop.run(self.aio.generate_stream(*args, **kwargs))
         return StreamBridge(self._loop, stream)
+
+    def invoke_many(self, *args: Any, **kwargs: Any) -> RunBridge:
+        return RunBridge(self._loop, self.aio.invoke_many(*args, **kwargs))
 
 
 Client = Any

@@ -120,7 +120,7 @@ class AsyncInvokeMany:
                 self._cancel_reading()
             fatal = run.fatal
             if fatal is not None:
-                await self._shut_down()
+                await self.aclose()
                 raise fatal.error from fatal.cause
             now = time.monotonic()
             self._read_and_send(run, now)
@@ -128,7 +128,7 @@ class AsyncInvokeMany:
             if outcome is not None:
                 return outcome
             if run.finished() and self._reading is None:
-                await self._shut_down()
+                await self.aclose()
                 error = run.take_input_error()
                 if error is not None and not self._stop_requested:
                     raise error

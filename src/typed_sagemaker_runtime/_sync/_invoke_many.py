@@ -96,7 +96,7 @@ class InvokeMany:
                 run.stop()
             fatal = run.fatal
             if fatal is not None:
-                self._shut_down(wait=True)
+                self.close()
                 raise fatal.error from fatal.cause
             now = time.monotonic()
             self._read_and_send(now)
@@ -104,7 +104,7 @@ class InvokeMany:
             if outcome is not None:
                 return outcome
             if run.finished():
-                self._shut_down(wait=True)
+                self.close()
                 error = run.take_input_error()
                 if error is not None and not self._stop_requested:
                     raise error

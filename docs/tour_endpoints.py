@@ -138,6 +138,19 @@ def _broken(request: InvocationRequest) -> bytes:
     raise ModelFailure(500, "input too long for this model")
 
 
+_POSITIVE = ("good", "great", "love", "fine")
+
+
+def _sentiment(request: InvocationRequest) -> EndpointResponse:
+    text = str(request.json()["text"])
+    if not text.strip():
+        raise ModelFailure(400, "text is empty")
+    hits = sum(word in text.lower() for word in _POSITIVE)
+    label = "positive" if hits else "negative"
+    answer = {"label": label, "score": round(min(0.99, 0.6 + 0.2 * hits), 2)}
+    return EndpointResponse(json.dumps(answer).encode(), content_type="application/json")
+
+
 def tour_runtime() -> LocalRuntime:
     """A started ``LocalRuntime`` serving the tour's endpoints (stop it when done)."""
     local = LocalRuntime().start()
@@ -161,6 +174,7 @@ def tour_runtime() -> LocalRuntime:
     local.add_endpoint("busy", _shout, faults=[ErrorResponse("ThrottlingException", times=2)])
     local.add_endpoint("slow", _shout, faults=[Stall(2.0)])
     local.add_endpoint("slow-llm", DemoLLM(tokens_per_second=4))
+    local.add_endpoint("sentiment", _sentiment)
     if local.serves_bidi:  # the local extra's h2 and trustme are installed
         local.add_endpoint("captions", bidi=BidiDemo())
     return local

@@ -302,3 +302,21 @@ def test_close_leaves_no_thread_behind(local: LocalRuntime) -> None:
     assert next(iterator, None) is None
     run.close()  # idempotent
     smr.close()
+
+
+def test_a_pool_smaller_than_the_concurrency_is_warned_of(
+    clients: Clients, caplog: pytest.LogCaptureFixture
+) -> None:
+    from botocore.config import Config
+
+    small = clients.local(config=Config(max_pool_connections=4), retry=NO_WAIT)
+    with small.invoke_many("echo", [b"x"] * 3, max_concurrency=8) as run:
+        assert len(list(run)) == 3
+    warnings = [r for r in caplog.records if r.name == "typed_sagemaker_runtime"]
+    assert len(warnings) == 1
+    assert "max_pool_connections=8" in warnings[0].getMessage()
+    caplog.clear()
+    default = clients.local(retry=NO_WAIT)  # the facade keeps 64
+    with default.invoke_many("echo", [b"x"] * 3) as run:
+        assert len(list(run)) == 3
+    assert [r for r in caplog.records if r.name == "typed_sagemaker_runtime"] == []

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._base._bulk_request import RequestTemplate, check_bulk_arguments
+from .._base._bulk_request import RequestTemplate, check_bulk_arguments, warn_if_pool_is_smaller
 from .._base._limiter import AdaptiveLimiter, FixedLimiter, Limiter
 from .._telemetry._call_record import INVOKE
 from ._client_core import ClientCore
@@ -140,7 +141,7 @@ class BulkMethods(ClientCore):
         limiter: Limiter = AdaptiveLimiter(maximum=cap) if adaptive else FixedLimiter(cap)
         records: Any = json if use_json else bodies
         return AsyncInvokeMany(
-            self._bulk_start,
+            partial(self._bulk_start, cap),
             self._bulk_send,
             endpoint_name,
             template,
@@ -152,8 +153,9 @@ class BulkMethods(ClientCore):
             component=inference_component_name,
         )
 
-    async def _bulk_start(self) -> float | None:
-        await self._ensure_client()
+    async def _bulk_start(self, cap: int) -> float | None:
+        client = await self._ensure_client()
+        warn_if_pool_is_smaller(client.meta.config, cap)
         return self._read_timeout
 
     async def _bulk_send(

@@ -8,6 +8,7 @@ fails (too large, not JSON-serialisable) becomes that record's error, named
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
@@ -17,7 +18,9 @@ from .._core._exceptions import ClientValidationError
 from .._core._params import build_params, encode_body, json_bytes
 from .._core._types import Operation
 
-__all__ = ["RequestTemplate", "check_bulk_arguments"]
+__all__ = ["RequestTemplate", "check_bulk_arguments", "warn_if_pool_is_smaller"]
+
+logger = logging.getLogger("typed_sagemaker_runtime")
 
 _OPERATION: Operation = "InvokeEndpoint"
 
@@ -59,6 +62,25 @@ def check_bulk_arguments(
             field="concurrency",
         )
     return json is not None, concurrency, False
+
+
+def warn_if_pool_is_smaller(config: Any, cap: int) -> None:
+    """Log a warning when the client keeps fewer connections than the run may have in flight.
+
+    botocore (urllib3) then opens a connection for each request above the pool's size and
+    discards it afterwards, logging a warning each time; aiobotocore (aiohttp) makes the
+    requests above it wait for a connection.
+    """
+    pool = getattr(config, "max_pool_connections", None)
+    if isinstance(pool, int) and pool < cap:
+        logger.warning(
+            "invoke_many: up to %d requests in flight, but the client keeps %d connections "
+            "(max_pool_connections); build it with botocore.config.Config("
+            "max_pool_connections=%d), or lower max_concurrency",
+            cap,
+            pool,
+            cap,
+        )
 
 
 def _is_positive_int(value: object) -> TypeGuard[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
-from .._base._bulk_request import RequestTemplate, check_bulk_arguments
+from .._base._bulk_request import RequestTemplate, check_bulk_arguments, warn_if_pool_is_smaller
 from .._base._limiter import AdaptiveLimiter, FixedLimiter, Limiter
 from ._client_core import ClientCore
 
@@ -125,6 +125,7 @@ class BulkMethods(ClientCore):
             },
             json=use_json,
         )
+        warn_if_pool_is_smaller(self._client.meta.config, cap)
         limiter: Limiter = AdaptiveLimiter(maximum=cap) if adaptive else FixedLimiter(cap)
         records: Iterable[object] = json if use_json else bodies  # type: ignore[assignment]
         return InvokeMany(

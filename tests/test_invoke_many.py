@@ -320,3 +320,42 @@ def test_a_pool_smaller_than_the_concurrency_is_warned_of(
     with default.invoke_many("echo", [b"x"] * 3) as run:
         assert len(list(run)) == 3
     assert [r for r in caplog.records if r.name == "typed_sagemaker_runtime"] == []
+
+
+def test_close_from_another_thread_ends_an_iteration_waiting_for_answers(
+    local: LocalRuntime,
+) -> None:
+    gate = threading.Event()
+
+    def held(request: InvocationRequest) -> bytes:
+        gate.wait(10)
+        return request.body
+
+    local.add_endpoint("held", held)
+    smr = local.client(retry=NO_WAIT)
+    run = smr.invoke_many("held", [b"x"] * 50, concurrency=4)
+    closer = threading.Timer(0.3, run.close)
+    releaser = threading.Timer(0.6, gate.set)  # close() waits for what is in flight
+    closer.start()
+    releaser.start()
+    assert list(run) == []
+    closer.join()
+    releaser.join()
+    assert not [t for t in threading.enumerate() if t.name.startswith("smr-invoke-many")]
+    assert len(local.requests) == 4
+    smr.close()
+
+
+def test_no_credentials_ends_the_run_at_once(
+    clients: Clients, local: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typed_sagemaker_runtime import CredentialsError
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    smr = clients.build(endpoint_url=local.endpoint_url, region_name="us-east-1")
+    records = Counted(100)
+    with smr.invoke_many("echo", records) as run, pytest.raises(CredentialsError):
+        next(iter(run))
+    assert local.requests == []
+    assert records.read <= 8

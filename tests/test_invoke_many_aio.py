@@ -122,3 +122,34 @@ def test_aclose_cancels_what_is_in_flight_and_leaves_no_task(local: LocalRuntime
 
     asyncio.run(asyncio.wait_for(main(), 20))
     assert started <= 16
+
+
+def test_aclose_from_another_task_ends_an_iteration_waiting_for_answers(
+    local: LocalRuntime,
+) -> None:
+    import threading
+
+    gate = threading.Event()
+
+    def held(request: InvocationRequest) -> bytes:
+        gate.wait(10)
+        return request.body
+
+    local.add_endpoint("held", held)
+
+    async def main() -> list[object]:
+        async with local.async_client(retry=NO_WAIT) as smr:
+            run = smr.invoke_many("held", [b"x"] * 50, concurrency=4)
+
+            async def close_soon() -> None:
+                await asyncio.sleep(0.3)
+                await run.aclose()
+
+            closer = asyncio.create_task(close_soon())
+            seen = [outcome async for outcome in run]
+            await closer
+            assert _other_tasks() == set()
+            gate.set()
+            return seen
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == []

@@ -233,6 +233,7 @@ class AsyncInvokeMany:
         self._closed = True
         if self._run is not None:
             self._run.abandon(time.monotonic())
+        self._woken(None)  # an iteration waiting in another task stops
         await self._shut_down()
 
     def _cancel_reading(self) -> None:

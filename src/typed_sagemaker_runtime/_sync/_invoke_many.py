@@ -10,6 +10,7 @@ each worker posts its attempt's end to a ``SimpleQueue`` the caller's thread wai
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -75,6 +76,8 @@ class InvokeMany:
         self._done: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
         self._stop_requested = False
         self._closed = False
+        # The run is the iterating thread's; close() from another thread takes it too.
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"<InvokeMany endpoint={self._endpoint_name!r}>"
@@ -88,28 +91,36 @@ class InvokeMany:
         return self
 
     def __next__(self) -> InvokeOutcome:
-        run = self._run
         while True:
-            if self._closed:
-                raise StopIteration
-            if self._stop_requested:
-                run.stop()
-            fatal = run.fatal
-            if fatal is not None:
-                self.close()
-                raise fatal.error from fatal.cause
-            now = time.monotonic()
-            self._read_and_send(now)
-            outcome = run.pop(now)
+            with self._lock:
+                outcome, due = self._advance()
             if outcome is not None:
                 return outcome
-            if run.finished():
-                self.close()
-                error = run.take_input_error()
-                if error is not None and not self._stop_requested:
-                    raise error
-                raise StopIteration
-            self._wait(run.next_due())
+            self._wait(due)
+
+    def _advance(self) -> tuple[InvokeOutcome | None, float | None]:
+        """Read, send and pop what can be now; else say until when to wait."""
+        run = self._run
+        if self._closed:
+            raise StopIteration
+        if self._stop_requested:
+            run.stop()
+        fatal = run.fatal
+        if fatal is not None:
+            self.close()
+            raise fatal.error from fatal.cause
+        now = time.monotonic()
+        self._read_and_send(now)
+        outcome = run.pop(now)
+        if outcome is not None:
+            return outcome, None
+        if run.finished():
+            self.close()
+            error = run.take_input_error()
+            if error is not None and not self._stop_requested:
+                raise error
+            raise StopIteration
+        return None, run.next_due()
 
     def _read_and_send(self, now: float) -> None:
         run = self._run
@@ -148,7 +159,10 @@ class InvokeMany:
         except queue.Empty:
             return
         while item is not None:
-            self._take(item)
+            with self._lock:
+                if self._closed:
+                    return
+                self._take(item)
             try:
                 item = self._done.get_nowait()
             except queue.Empty:
@@ -174,12 +188,15 @@ class InvokeMany:
     def close(self) -> None:
         """Stop the run and wait for the requests in flight to end; idempotent.
 
-        Their outcomes are discarded. No thread of the run is left afterwards.
+        Their outcomes are discarded. No thread of the run is left afterwards. Safe to
+        call from another thread while one iterates: that one then stops iterating.
         """
-        if self._closed:
-            return
-        self._closed = True
-        self._run.abandon(time.monotonic())
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._run.abandon(time.monotonic())
+        self._done.put(None)  # wakes an iteration waiting in another thread
         self._shut_down(wait=True)
 
     def _shut_down(self, *, wait: bool) -> None:

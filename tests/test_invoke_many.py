@@ -359,3 +359,25 @@ def test_no_credentials_ends_the_run_at_once(
         next(iter(run))
     assert local.requests == []
     assert records.read <= 8
+
+
+def test_a_run_dropped_mid_way_sends_nothing_more_and_its_threads_end(
+    local: LocalRuntime,
+) -> None:
+    import gc
+
+    smr = local.client(retry=NO_WAIT)
+    records = Counted(10_000)
+    run = smr.invoke_many("echo", records, concurrency=4)
+    for outcome in run:
+        if outcome.index == 20:
+            break
+    del run, outcome
+    gc.collect()
+    for thread in [t for t in threading.enumerate() if t.name.startswith("smr-invoke-many")]:
+        thread.join(5)
+        assert not thread.is_alive()
+    read, sent = records.read, len(local.requests)
+    assert read <= 21 + 8
+    assert sent <= read
+    smr.close()

@@ -65,6 +65,12 @@ second, is closed to make room; else new connections wait until one ends). The c
 file takes the same settings (``rechunk``, ``idle_timeout``, ``request_timeout``,
 ``max_connections``).
 
+A busy endpoint: ``--capacity ENDPOINT=CONCURRENCY[,latency=S][,queue=N][,growth=G]
+[,overload=throttle|model_not_ready|unavailable]`` (``*``: every endpoint; a table's
+``capacity = "16,latency=0.05"``) serves that many requests at once, each ``latency``
+seconds longer, and refuses those beyond ``queue`` waiting with ``ThrottlingException``
+(see :class:`Capacity`).
+
 Flags override the file. Run it directly with ``python -m typed_sagemaker_runtime._cli._serve``.
 """
 
@@ -80,6 +86,7 @@ from collections.abc import Generator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ._serve_capacity import CAPACITY_SYNTAX
 from ._serve_config import (
     DEFAULT_HOST,
     DEFAULT_RECHUNK,
@@ -116,8 +123,9 @@ _EPILOG = (
     "(--rechunk off: records). A config file holds host, port, seed, tokens_per_second, "
     "rechunk, idle_timeout, request_timeout, max_connections, bidi_port "
     'and endpoints: NAME = "BACKEND" or a table with backend, url, health_timeout, '
-    "invocation_timeout, tokens_per_second, content_type and faults (a list of "
-    "KIND[:OPTION=VALUE,...]). Bidirectional streams (HTTP/2, TLS) are signature-checked: sign "
+    "invocation_timeout, tokens_per_second, content_type, capacity (as --capacity after the "
+    "=) and faults (a list of KIND[:OPTION=VALUE,...]). Bidirectional streams (HTTP/2, TLS) "
+    "are signature-checked: sign "
     "with AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing. The printed AWS_CA_BUNDLE "
     "applies to every boto3 client of the shell that exports it (HTTPS calls to AWS from it "
     "then fail); the REST endpoint is http:// and is not affected."
@@ -144,6 +152,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ENDPOINT:KIND[:OPTION=VALUE,...]",
         help="inject a fault, e.g. demo:ThrottlingException:rate=0.1 or "
         "demo:stream-error:after=5 (repeatable; ENDPOINT * means all)",
+    )
+    parser.add_argument(
+        "--capacity",
+        action="append",
+        default=[],
+        metavar=f"ENDPOINT={CAPACITY_SYNTAX}",
+        help="serve ENDPOINT as a busy endpoint, e.g. demo=16,latency=0.05,queue=8: requests "
+        "served at once, their latency, how many wait, then ThrottlingException (repeatable)",
     )
     parser.add_argument(
         "--config", metavar="FILE", help="endpoints and faults from a JSON/TOML file"
@@ -311,6 +327,7 @@ def run_serve(
             faults=spec.faults,
             rechunk=rechunk,
             bidi=bidi_backends[name],
+            capacity=spec.capacity,
         )
     try:
         runtime.start()
@@ -335,6 +352,7 @@ def run_serve(
             for name, (_, description) in handlers.items():
                 faults = settings.endpoints[name].faults
                 suffix = f" + {len(faults)} fault(s)" if faults else ""
+                suffix += _capacity_note(settings.endpoints[name])
                 lines.append(f"endpoint {name}: {description}{suffix}")
             lines.append(_cut_description(settings.rechunk))
             if runtime.serves_bidi:
@@ -369,6 +387,13 @@ _BIDI_NOTE = (
     "checked: sign with the dummy credentials testing/testing. AWS_CA_BUNDLE replaces the "
     "trusted authorities of every boto3 client in the shell that exports it."
 )
+
+
+def _capacity_note(spec: EndpointSpec) -> str:
+    capacity = spec.capacity
+    if capacity is None:
+        return ""
+    return f" ({capacity.concurrency} at once, {capacity.latency:g} s, queue {capacity.queue})"
 
 
 def _bidi_lines(runtime: LocalRuntime) -> list[str]:

@@ -35,8 +35,10 @@ from ..testing._faults import (
     error_problem,
 )
 from ..testing._rechunk import Rechunk
+from ._serve_capacity import parse_capacity
 
 if TYPE_CHECKING:
+    from ..testing._capacity import Capacity
     from ..testing._model import Operation
 
 __all__ = [
@@ -69,6 +71,7 @@ class EndpointSpec:
     backend: str
     options: dict[str, Any] = field(default_factory=dict[str, Any])
     faults: list[Fault] = field(default_factory=list[Fault])
+    capacity: Capacity | None = None
 
 
 @dataclass
@@ -299,6 +302,13 @@ def parse_fault(spec: str) -> Fault:
         raise ServeConfigError(f"fault {kind}: {exc}") from None
 
 
+def _capacity(spec: str, source: str) -> Capacity:
+    try:
+        return parse_capacity(spec, source)
+    except ValueError as exc:
+        raise ServeConfigError(str(exc)) from None
+
+
 def _endpoint_from_string(name: str, backend: str) -> EndpointSpec:
     kind, _, argument = backend.strip().partition(":")
     if kind == "demo":
@@ -325,6 +335,7 @@ def _endpoint_from_table(name: str, table: Mapping[str, object]) -> EndpointSpec
     options = dict(table)
     backend = options.pop("backend", None)
     faults = options.pop("faults", [])
+    capacity = options.pop("capacity", None)
     if not isinstance(backend, str):
         raise ServeConfigError(f"endpoint {name}: 'backend' must be demo, echo or container")
     if backend == "container":  # the URL is a setting of the table
@@ -344,6 +355,10 @@ def _endpoint_from_table(name: str, table: Mapping[str, object]) -> EndpointSpec
         raise ServeConfigError(f"endpoint {name}: a container needs a 'url'")
     if not isinstance(faults, list):
         raise ServeConfigError(f"endpoint {name}: 'faults' must be a list of strings")
+    if capacity is not None:
+        if not isinstance(capacity, str):
+            raise ServeConfigError(f"endpoint {name}: 'capacity' must be a string")
+        spec.capacity = _capacity(capacity, f"endpoint {name}: capacity")
     for fault in cast("list[object]", faults):
         if not isinstance(fault, str):
             raise ServeConfigError(f"endpoint {name}: 'faults' must be a list of strings")
@@ -460,6 +475,17 @@ def parse_settings(args: argparse.Namespace) -> Settings:
             settings.endpoints[target].faults.append(fault)
         else:
             raise ServeConfigError(f"--fault {item!r}: no endpoint named {target!r}")
+    capacities: list[str] = getattr(args, "capacity", [])
+    for item in capacities:
+        target, sep, spec = item.partition("=")
+        if not sep or not target:
+            raise ServeConfigError(f"--capacity {item!r}: expected ENDPOINT=CONCURRENCY[,...]")
+        if target != "*" and target not in settings.endpoints:
+            raise ServeConfigError(f"--capacity {item!r}: no endpoint named {target!r}")
+        capacity = _capacity(spec, f"--capacity {target}")
+        for endpoint in settings.endpoints.values():
+            if target in ("*", endpoint.name):
+                endpoint.capacity = capacity
     for port in (settings.port, settings.bidi_port):
         if not 0 <= port <= 65535:
             raise ServeConfigError(f"port {port} is out of range")

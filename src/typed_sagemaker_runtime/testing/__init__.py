@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._backends._container import Container, ContainerNotHealthyError
     from ._backends._demo import DemoLLM
     from ._bidi_model import BidiBackend, BidiHandler, BidiInvocation, BidiOutput
+    from ._capacity import Capacity, CapacityStats, Overload
     from ._failure import ModelFailure
     from ._faults import (
         DEFAULT_ERROR_STATUS,
@@ -66,6 +67,10 @@ __all__ = [
     # the server
     "LocalRuntime",
     "Rechunk",
+    # a busy endpoint
+    "Capacity",
+    "CapacityStats",
+    "Overload",
     # what handlers receive and return
     "InvocationRequest",
     "Operation",
@@ -113,6 +118,9 @@ __all__ = [
 _MODULES = {
     "LocalRuntime": "._runtime",
     "Rechunk": "._rechunk",
+    "Capacity": "._capacity",
+    "CapacityStats": "._capacity",
+    "Overload": "._capacity",
     "InvocationRequest": "._model",
     "Operation": "._model",
     "Headers": "._headers",

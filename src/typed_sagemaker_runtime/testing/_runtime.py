@@ -5,38 +5,34 @@ from __future__ import annotations
 import importlib.util
 import random
 import threading
+import weakref
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from typing_extensions import Self
 
 from ._async_inference._jobs import AsyncInferenceRunner
 from ._async_inference._s3 import LocalS3
-from ._boto import DUMMY_KEY, dummy_aio_session, dummy_session
+from ._boto import DUMMY_KEY
+from ._capacity import Capacity, CapacityGate, CapacityStats
 from ._faults import BIDI_OPERATION, Fault
 from ._headers import Headers
 from ._model import Handler, InvocationRequest
 from ._rechunk import Rechunk
+from ._runtime_clients import RuntimeClients
 from ._server._endpoint import Endpoint, echo
 from ._server._listener import ConnectionLimits, Server
 from ._server._service import Service
 
 if TYPE_CHECKING:
-    from botocore.config import Config
-    from types_boto3_s3.client import S3Client
-    from types_boto3_sagemaker_runtime.client import SageMakerRuntimeClient
-
-    from .._aio._client import AsyncSageMakerRuntime
-    from .._core._retry import RetryPolicy
-    from .._sync._client import SageMakerRuntime
     from ._bidi_model import BidiBackend, BidiHandler
     from ._server._bidi_listener import BidiListener, BidiRoute
 
 __all__ = ["LocalRuntime"]
 
 
-class LocalRuntime:
+class LocalRuntime(RuntimeClients):
     """A loopback server that speaks the SageMaker Runtime REST protocol.
 
     The unmodified boto3 stack talks to it through ``endpoint_url``: InvokeEndpoint,
@@ -133,6 +129,7 @@ class LocalRuntime:
         self._seed = seed
         self._lock = threading.Lock()
         self._endpoints: dict[str, Endpoint] = {}
+        self._gates: weakref.WeakSet[CapacityGate] = weakref.WeakSet()  # removed ones too
         self._requests: list[InvocationRequest] = []
         self._stopping = threading.Event()
         self._s3 = LocalS3(s3_endpoint_url, host=host, region_name=region_name)
@@ -231,6 +228,7 @@ class LocalRuntime:
         max_chunk_bytes: int | None = None,
         rechunk: Rechunk | None = None,
         bidi: BidiHandler | BidiBackend | None = None,
+        capacity: Capacity | None = None,
     ) -> None:
         """Serve endpoint ``name`` (replacing one of that name) with ``handler``.
 
@@ -258,15 +256,19 @@ class LocalRuntime:
         ``serve_bidi`` method, else every part is echoed back. It runs on a thread of its
         own per stream. ``faults`` apply to it as each fault's documentation describes (a
         reset, a stall, an error response or event; faults of HTTP/1.1 alone skip it).
+
+        ``capacity`` makes it a busy endpoint: requests served at once, their latency, a
+        wait queue, throttling beyond them (see :class:`Capacity`, :meth:`set_capacity`).
         """
         rng = random.Random(None if self._seed is None else f"{self._seed}/{name}")
         endpoint = Endpoint(
-            name, handler or echo, content_type, faults, max_chunk_bytes, rng, rechunk
+            name, handler or echo, content_type, faults, max_chunk_bytes, rng, rechunk, capacity
         )
         if bidi is None and callable(getattr(handler, "serve_bidi", None)):
             bidi = cast("BidiBackend", handler)
         with self._lock:
             self._endpoints[name] = endpoint
+            self._gates.add(endpoint.gate)
             if bidi is None:
                 self._bidi_backends.pop(name, None)
             else:
@@ -277,6 +279,26 @@ class LocalRuntime:
         with self._lock:
             del self._endpoints[name]
             self._bidi_backends.pop(name, None)
+
+    def set_capacity(self, name: str, capacity: Capacity | None) -> None:
+        """Change endpoint ``name``'s :class:`Capacity` now (``None``: unlimited).
+
+        Safe while requests are served: those holding a slot keep it, waiting ones that
+        now fit are served at once, and the counters of :meth:`capacity_stats` go on.
+        """
+        self._endpoint(name).gate.set(capacity)
+
+    def capacity_stats(self, name: str) -> CapacityStats:
+        """What endpoint ``name``'s capacity did since it was added: requests served,
+        throttled and queued, the peak served at once (see :class:`CapacityStats`)."""
+        return self._endpoint(name).gate.stats()
+
+    def _endpoint(self, name: str) -> Endpoint:
+        with self._lock:
+            endpoint = self._endpoints.get(name)
+        if endpoint is None:
+            raise ValueError(f"no endpoint named {name!r}: add_endpoint() it first")
+        return endpoint
 
     @property
     def endpoint_names(self) -> list[str]:
@@ -329,24 +351,6 @@ class LocalRuntime:
         if not self._async_inference.wait_idle(timeout):
             raise TimeoutError(f"async requests still running after {timeout} s")
 
-    # --- S3 -----------------------------------------------------------------------------
-
-    @property
-    def s3_endpoint_url(self) -> str:
-        """The S3 that async inference uses; starts moto's server on first use.
-
-        Raises ``RuntimeError`` naming the ``local`` extra when moto is not installed and no
-        ``s3_endpoint_url`` was given.
-        """
-        return self._s3.endpoint_url()
-
-    def s3_client(self, config: Config | None = None) -> S3Client:
-        """A boto3 S3 client for :attr:`s3_endpoint_url` (dummy credentials); close it when done.
-
-        Create buckets and upload inputs with it (``s3.create_bucket(Bucket="in")``).
-        """
-        return self._s3.client(config)
-
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> Self:
@@ -397,6 +401,10 @@ class LocalRuntime:
         ``stop_timeout`` its thread (a daemon) is left running and ``RuntimeError`` names it.
         """
         self._stopping.set()
+        with self._lock:
+            gates = list(self._gates)
+        for gate in gates:  # requests waiting for a slot give up
+            gate.close()
         server = self._server
         stuck: list[str] = []
         try:
@@ -432,60 +440,3 @@ class LocalRuntime:
     def __repr__(self) -> str:
         state = "stopped" if self._stopping.is_set() else "running" if self._server else "new"
         return f"<LocalRuntime {state} {self._host}:{self.port} endpoints={self.endpoint_names}>"
-
-    # --- clients ----------------------------------------------------------------------
-
-    def boto3_client(self, config: Config | None = None) -> SageMakerRuntimeClient:
-        """A plain boto3 ``sagemaker-runtime`` client for this runtime (dummy credentials)."""
-        # Typed through Any: boto3-stubs' overloads for services whose stubs are not
-        # installed are partially unknown.
-        factory: Any = dummy_session(self._region_name)
-        client: SageMakerRuntimeClient = factory.client(
-            "sagemaker-runtime", endpoint_url=self.endpoint_url, config=config
-        )
-        return client
-
-    def _ca_bundle_or_none(self) -> str | None:
-        return None if self._bidi is None else self._bidi.ca_bundle
-
-    def client(
-        self, config: Config | None = None, retry: RetryPolicy | None = None
-    ) -> SageMakerRuntime:
-        """A :class:`~typed_sagemaker_runtime.SageMakerRuntime` facade wired to this runtime.
-
-        Dummy credentials, this runtime's region and URL; ``config`` and ``retry`` are
-        passed on when given. Its ``bidi_stream`` goes to :attr:`bidi_endpoint_url` and
-        trusts :attr:`ca_bundle` (the session's ``ca_bundle`` setting). Its S3 client (for
-        async results) goes to :attr:`s3_endpoint_url`, started only when first needed.
-        Close it (or use ``with``) when done.
-        """
-        from .._sync._client import SageMakerRuntime
-
-        return SageMakerRuntime(
-            session=dummy_session(self._region_name, ca_bundle=self._ca_bundle_or_none()),
-            endpoint_url=self.endpoint_url,
-            bidi_endpoint_url=None if self._bidi is None else self._bidi.url,
-            config=config,
-            retry=retry,
-            s3_endpoint_url=self._s3.endpoint_url,
-        )
-
-    def async_client(
-        self, config: Config | None = None, retry: RetryPolicy | None = None
-    ) -> AsyncSageMakerRuntime:
-        """An :class:`~typed_sagemaker_runtime.AsyncSageMakerRuntime` wired to this runtime.
-
-        The asyncio twin of :meth:`client` (the ``aio`` extra): dummy credentials, this
-        runtime's region and URL, S3 at :attr:`s3_endpoint_url`. Use it with ``async with``
-        (or ``await smr.aclose()``) inside the event loop that makes the calls.
-        """
-        from .._aio._client import AsyncSageMakerRuntime
-
-        return AsyncSageMakerRuntime(
-            session=dummy_aio_session(self._region_name, ca_bundle=self._ca_bundle_or_none()),
-            endpoint_url=self.endpoint_url,
-            bidi_endpoint_url=None if self._bidi is None else self._bidi.url,
-            config=config,
-            retry=retry,
-            s3_endpoint_url=self._s3.endpoint_url,
-        )

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from .._capacity import Capacity, CapacityGate
 from .._faults import ErrorResponse, Fault, fault_operations
 from .._model import Handler, InvocationRequest, Operation
 
@@ -30,6 +31,7 @@ class Endpoint:
         "_streams",
         "content_type",
         "faults",
+        "gate",
         "handler",
         "max_chunk_bytes",
         "name",
@@ -46,6 +48,7 @@ class Endpoint:
         max_chunk_bytes: int | None,
         rng: random.Random | None = None,
         rechunk: Rechunk | None = None,
+        capacity: Capacity | None = None,
     ) -> None:
         if max_chunk_bytes is not None and max_chunk_bytes < 1:
             raise ValueError(f"max_chunk_bytes must be None or >= 1, not {max_chunk_bytes}")
@@ -60,6 +63,8 @@ class Endpoint:
         self.rng = rng if rng is not None else random.Random()
         self.rechunk = rechunk
         self._streams = itertools.count()
+        self.gate = CapacityGate(capacity)
+        """Its slots: how many requests it serves at once (see ``Capacity``)."""
 
     def part_sizes(self) -> Iterator[int] | None:
         """The PayloadPart sizes of the next stream, or ``None`` when it is not re-cut."""

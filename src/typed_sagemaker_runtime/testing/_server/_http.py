@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -219,13 +220,20 @@ _LINGER_RESET = struct.pack("ii", 1, 0)
 class ResponseWriter:
     """Writes one response on a connection; headers are held back until the first body bytes."""
 
-    __slots__ = ("_head", "_sock", "keep_alive")
+    __slots__ = ("_head", "_sock", "before_end", "keep_alive")
 
     def __init__(self, sock: socket.socket, *, keep_alive: bool) -> None:
         self._sock = sock
         self._head = b""
         self.keep_alive = keep_alive
         """Whether the connection may serve another request after this response."""
+        self.before_end: Callable[[], None] | None = None
+        """Called once, just before the last bytes of the response are sent."""
+
+    def _ending(self) -> None:
+        if self.before_end is not None:
+            hook, self.before_end = self.before_end, None
+            hook()
 
     def _head_bytes(self, status: int, headers: list[tuple[str, str]]) -> bytes:
         lines = [f"HTTP/1.1 {status} {reason(status)}"]
@@ -237,6 +245,7 @@ class ResponseWriter:
 
     def send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Send a complete response with a ``Content-Length``, in one send when possible."""
+        self._ending()
         headers = [*headers, ("Content-Length", str(len(body)))]
         _send_all(self._sock, [self._head_bytes(status, headers), body])
 
@@ -249,11 +258,13 @@ class ResponseWriter:
         self, status: int, headers: list[tuple[str, str]], sent: bytes, declared: int
     ) -> None:
         """Send the head announcing ``declared`` body bytes, then only ``sent``."""
+        self._ending()
         headers = [*headers, ("Content-Length", str(declared))]
         _send_all(self._sock, [self._head_bytes(status, headers), sent])
 
     def send_rest(self, body: bytes) -> None:
         """Send the second half of a body started with ``send_partial``."""
+        self._ending()
         _send_all(self._sock, [body[len(body) // 2 :]])
 
     def start_chunked(self, status: int, headers: list[tuple[str, str]]) -> None:
@@ -275,6 +286,7 @@ class ResponseWriter:
 
     def end_chunked(self, data: bytes = b"") -> None:
         """Send ``data`` as a last chunk, if any, and the terminating zero-length chunk at once."""
+        self._ending()
         head, self._head = self._head, b""
         last = b"%x\r\n%s\r\n" % (len(data), data) if data else b""
         _send_all(self._sock, [head, last, b"0\r\n\r\n"])

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..._core._async_inference import S3Uri
 from .._async_inference._jobs import AsyncInferenceJob
+from .._capacity import OVERLOAD_ERRORS, Overload
 from .._codes import ASYNC_MODEL_FAILURE
 from .._failure import ModelFailure
 from .._faults import ConnectionReset, ErrorResponse, Fault, RawResponse, ShortContentLength, Stall
@@ -95,6 +96,25 @@ class Service:
         if problem is not None:
             self._send_plain_error(writer, request.request_id, 400, "ValidationError", problem)
             return
+        if operation == "InvokeEndpointAsync":  # queued by the async runner, not the gate
+            self._answer(endpoint, request, writer)
+            return
+        slot = endpoint.gate.admit()
+        if isinstance(slot, str):
+            self._send_overload(slot, request, writer)
+            return
+        writer.before_end = slot.release  # free as the answer ends: a client may call again
+        try:
+            if slot.latency:
+                self.stall(slot.latency)
+            self._answer(endpoint, request, writer)
+        finally:
+            slot.release()
+
+    def _answer(
+        self, endpoint: Endpoint, request: InvocationRequest, writer: ResponseWriter
+    ) -> None:
+        operation = request.operation
         fault = endpoint.take_fault(operation)
         if fault is not None and self._pre_response_fault(fault, request, writer):
             return
@@ -104,6 +124,22 @@ class Service:
             self._invoke_async(endpoint, request, writer, fault)
         else:
             stream_response(self, endpoint, request, writer, fault)
+
+    def _send_overload(
+        self, overload: Overload, request: InvocationRequest, writer: ResponseWriter
+    ) -> None:
+        """Refuse a request beyond the endpoint's capacity, as an ``ErrorResponse`` would."""
+        code = OVERLOAD_ERRORS[overload]
+        body = error_body(
+            code,
+            None,
+            None,
+            endpoint=request.endpoint_name,
+            region=self.region_name,
+            account=self.account_id,
+        )
+        headers = base_headers(request.request_id) + error_headers(code)
+        writer.send(error_status(code, None), headers, body)
 
     # --- faults -----------------------------------------------------------------------
 

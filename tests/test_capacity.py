@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from typed_sagemaker_runtime.testing import (
     LocalRuntime,
 )
 from typed_sagemaker_runtime.testing._boto import dummy_session
+from typed_sagemaker_runtime.testing._capacity import CapacityGate, Slot
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, max_pool_connections=64, read_timeout=30)
 
@@ -113,6 +115,8 @@ def _stats(local: LocalRuntime) -> CapacityStats:
         ({"concurrency": 1, "queue": -1}, "queue"),
         ({"concurrency": 1, "queue": "3"}, "queue"),
         ({"concurrency": 1, "latency_growth": -1.0}, "latency_growth"),
+        ({"concurrency": 1, "jitter": 1.5}, "jitter"),
+        ({"concurrency": 1, "jitter": -0.1}, "jitter"),
         ({"concurrency": 1, "overload": "drop"}, "overload"),
     ],
 )
@@ -125,6 +129,37 @@ def test_latency_grows_with_the_requests_served() -> None:
     capacity = Capacity(8, latency=0.1, latency_growth=0.5)
     assert [capacity.latency_for(n) for n in (1, 2, 4)] == pytest.approx([0.1, 0.15, 0.25])
     assert Capacity(8, latency=0.1).latency_for(8) == pytest.approx(0.1)
+
+
+def _jittered(seed: int) -> list[float]:
+    gate = CapacityGate(Capacity(1, latency=1.0, jitter=0.5), random.Random(seed))
+    latencies: list[float] = []
+    for _ in range(20):
+        slot = gate.admit()
+        assert isinstance(slot, Slot)
+        latencies.append(slot.latency)
+        slot.release()
+    return latencies
+
+
+def test_jitter_spreads_latency_repeatably() -> None:
+    latencies = _jittered(1)
+    assert all(0.5 <= latency <= 1.5 for latency in latencies)
+    assert len(set(latencies)) == 20
+    assert latencies == _jittered(1) != _jittered(2)
+
+
+def test_the_runtime_seed_makes_jitter_repeat() -> None:
+    def longest(seed: int) -> float:
+        with LocalRuntime(seed=seed) as local:
+            local.add_endpoint("ep", capacity=Capacity(1, latency=0.01, jitter=0.5))
+            client = local.boto3_client(NO_RETRIES)
+            for _ in range(5):
+                _invoke(client)
+            client.close()
+            return _stats(local).longest_latency
+
+    assert longest(7) == longest(7)
 
 
 def test_an_unknown_endpoint_is_named(local: LocalRuntime) -> None:
@@ -385,12 +420,12 @@ def test_serve_capacity_flags_are_parsed() -> None:
             "--capacity",
             "*=2",
             "--capacity",
-            "b=16,latency=0.05,queue=8,growth=0.5,overload=unavailable",
+            "b=16,latency=0.05,queue=8,growth=0.5,jitter=0.1,overload=unavailable",
         )
     )
     assert settings.endpoints["a"].capacity == Capacity(2)
     assert settings.endpoints["b"].capacity == Capacity(
-        16, latency=0.05, queue=8, latency_growth=0.5, overload="unavailable"
+        16, latency=0.05, queue=8, latency_growth=0.5, jitter=0.1, overload="unavailable"
     )
 
 

@@ -66,7 +66,7 @@ file takes the same settings (``rechunk``, ``idle_timeout``, ``request_timeout``
 ``max_connections``).
 
 A busy endpoint: ``--capacity ENDPOINT=CONCURRENCY[,latency=S][,queue=N][,growth=G]
-[,overload=throttle|model_not_ready|unavailable]`` (``*``: every endpoint; a table's
+[,jitter=J][,overload=throttle|model_not_ready|unavailable]`` (``*``: every endpoint; a table's
 ``capacity = "16,latency=0.05"``) serves that many requests at once, each ``latency``
 seconds longer, and refuses those beyond ``queue`` waiting with ``ThrottlingException``
 (see :class:`Capacity`).

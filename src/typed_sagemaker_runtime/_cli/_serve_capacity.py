@@ -1,6 +1,6 @@
 """``smr serve --capacity``: a busy endpoint's :class:`Capacity` from a one-line spec.
 
-``CONCURRENCY[,latency=SECONDS][,queue=N][,growth=G][,overload=KIND]``, e.g.
+``CONCURRENCY[,latency=S][,queue=N][,growth=G][,jitter=J][,overload=KIND]``, e.g.
 ``16,latency=0.05,queue=8``: what ``--capacity ENDPOINT=SPEC`` and an endpoint table's
 ``capacity = "SPEC"`` hold. A spec that cannot be served raises ``ServeConfigError`` with
 one line naming the option: ``ValueError`` here, ``ServeConfigError`` once ``_serve_config``
@@ -16,8 +16,8 @@ from ..testing._capacity import OVERLOAD_ERRORS, Capacity, Overload
 
 __all__ = ["CAPACITY_SYNTAX", "parse_capacity"]
 
-CAPACITY_SYNTAX = "CONCURRENCY[,latency=SECONDS][,queue=N][,growth=G][,overload=KIND]"
-_OPTIONS = ("concurrency", "latency", "queue", "growth", "overload")
+CAPACITY_SYNTAX = "CONCURRENCY[,latency=S][,queue=N][,growth=G][,jitter=J][,overload=KIND]"
+_OPTIONS = ("concurrency", "latency", "queue", "growth", "jitter", "overload")
 _OVERLOADS: Mapping[str, Overload] = {name: name for name in OVERLOAD_ERRORS}
 
 
@@ -46,8 +46,9 @@ def parse_capacity(spec: str, source: str) -> Capacity:
     latency = _number(source, options, "latency", float, 0.0)
     queue = _number(source, options, "queue", int, 0)
     growth = _number(source, options, "growth", float, 0.0)
+    jitter = _number(source, options, "jitter", float, 0.0)
     try:
-        return Capacity(concurrency, latency, queue, growth, overload=overload)
+        return Capacity(concurrency, latency, queue, growth, jitter=jitter, overload=overload)
     except ValueError as exc:
         raise ValueError(f"{source}: {exc}") from None
 

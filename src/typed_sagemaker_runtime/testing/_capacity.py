@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import operator
+import random
 import threading
 import time
 from collections import deque
@@ -86,6 +87,9 @@ class Capacity:
     latency_growth: float = 0.0
     """How much ``latency`` grows per other request being served (>= 0)."""
     _: KW_ONLY
+    jitter: float = 0.0
+    """Each added latency times a random factor from ``1 - jitter`` to ``1 + jitter`` (0 to 1),
+    drawn from the endpoint's seeded generator (``LocalRuntime(seed=...)``)."""
     overload: Overload = "throttle"
     """How a refused request is answered: ``"throttle"``, ``"model_not_ready"`` or
     ``"unavailable"``."""
@@ -95,6 +99,9 @@ class Capacity:
         _check_seconds("latency", self.latency)
         _check_count("queue", self.queue, 0)
         _check_seconds("latency_growth", self.latency_growth)
+        _check_seconds("jitter", self.jitter)
+        if self.jitter > 1:
+            raise ValueError(f"jitter must be from 0 to 1, not {self.jitter!r}")
         if self.overload not in OVERLOAD_ERRORS:
             raise ValueError(
                 f"overload must be one of {', '.join(map(repr, OVERLOAD_ERRORS))}, "
@@ -102,7 +109,8 @@ class Capacity:
             )
 
     def latency_for(self, serving: int) -> float:
-        """The seconds added to a request admitted when ``serving`` are served (itself too)."""
+        """The seconds added to a request admitted when ``serving`` are served (itself too),
+        before ``jitter``."""
         return self.latency * (1.0 + self.latency_growth * (serving - 1))
 
 
@@ -167,7 +175,8 @@ class Slot:
 class CapacityGate:
     """The slot accounting of one endpoint; every method is safe from many threads."""
 
-    def __init__(self, capacity: Capacity | None = None) -> None:
+    def __init__(self, capacity: Capacity | None = None, rng: random.Random | None = None) -> None:
+        self._rng = rng if rng is not None else random.Random()
         self._lock = threading.Lock()
         self._capacity = capacity
         self._waiters: deque[_Ticket] = deque()
@@ -262,6 +271,8 @@ class CapacityGate:
         self._peak_concurrency = max(self._peak_concurrency, self._in_service)
         capacity = self._capacity
         latency = 0.0 if capacity is None else capacity.latency_for(self._in_service)
+        if capacity is not None and capacity.jitter:
+            latency *= 1.0 + capacity.jitter * (2.0 * self._rng.random() - 1.0)
         self._longest_latency = max(self._longest_latency, latency)
         return latency
 

@@ -63,7 +63,7 @@ class Endpoint:
         self.rng = rng if rng is not None else random.Random()
         self.rechunk = rechunk
         self._streams = itertools.count()
-        self.gate = CapacityGate(capacity)
+        self.gate = CapacityGate(capacity, self.rng)
         """Its slots: how many requests it serves at once (see ``Capacity``)."""
 
     def part_sizes(self) -> Iterator[int] | None:

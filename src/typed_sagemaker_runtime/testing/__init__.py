@@ -2,7 +2,9 @@
 
 ::
 
-    from typed_sagemaker_runtime.testing import Container, DemoLLM, ErrorResponse, LocalRuntime
+    from typed_sagemaker_runtime.testing import (
+        Capacity, Container, DemoLLM, ErrorResponse, LocalRuntime
+    )
 
     with LocalRuntime() as local:
         local.add_endpoint("echo")  # default handler: echo the request body
@@ -10,6 +12,7 @@
         local.add_endpoint("demo", DemoLLM())   # a deterministic LLM speaking TGI's format
         local.add_endpoint("byoc", Container("http://127.0.0.1:8080"))  # a model container
         local.add_endpoint("live", bidi=lambda parts: (p.data.upper() for p in parts))
+        local.add_endpoint("busy", capacity=Capacity(16, latency=0.05))  # throttles the 17th
         local.bidi_endpoint_url, local.ca_bundle  # InvokeEndpointWithBidirectionalStream
         smr = local.client()        # or local.boto3_client() for raw boto3
         ...

@@ -441,6 +441,8 @@ def test_serve_capacity_flags_are_parsed() -> None:
         ("ep=2,latency=-1", "latency must be a finite number >= 0"),
         ("ep=2,queue=1.5", "queue='1.5' is not an integer"),
         ("ep=2,speed=3", "bad option 'speed=3'"),
+        ("ep=2,queue=1,queue=2", "queue is given twice in '2,queue=1,queue=2'"),
+        ("ep=2,concurrency=3", "concurrency is given twice"),
         ("ep=2,overload=drop", "overload='drop' is not one of throttle, model_not_ready"),
     ],
 )

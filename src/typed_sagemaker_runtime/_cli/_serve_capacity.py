@@ -30,7 +30,9 @@ def parse_capacity(spec: str, source: str) -> Capacity:
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or key not in _OPTIONS or key in options:
+        if key in options:
+            raise ValueError(f"{source}: {key} is given twice in {spec!r}")
+        if not sep or key not in _OPTIONS:
             raise ValueError(
                 f"{source}: bad option {item!r} in {spec!r} (expected {CAPACITY_SYNTAX})"
             )

@@ -11,6 +11,7 @@ import argparse
 import io
 import os
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ from typed_sagemaker_runtime.testing import (
 )
 from typed_sagemaker_runtime.testing._boto import dummy_session
 from typed_sagemaker_runtime.testing._capacity import CapacityGate, Slot
+from typed_sagemaker_runtime.testing._server._http import ResponseWriter
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, max_pool_connections=64, read_timeout=30)
 
@@ -238,6 +240,34 @@ def test_a_caller_that_read_its_answer_is_served_again_at_once(
     for _ in range(50):
         assert _invoke(client) == b"x"
     assert _stats(local).throttled == 0
+
+
+def _received(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(65536)
+    except BlockingIOError:
+        return b""
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_the_writer_frees_the_slot_before_the_last_bytes_go_out(chunked: bool) -> None:
+    """What makes an answer's end and its slot's release one event, seen from the client."""
+    server, client = socket.socketpair()
+    with server, client:
+        client.setblocking(False)
+        seen_at_release: list[bytes] = []
+        writer = ResponseWriter(server, keep_alive=True)
+        writer.before_end = lambda: seen_at_release.append(_received(client))
+        if chunked:
+            writer.start_chunked(200, [])
+            writer.chunk(b"part")
+            writer.end_chunked()
+            writer.end_chunked()  # the hook runs once
+        else:
+            writer.send(200, [], b"body")
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\npart\r\n"
+        assert seen_at_release == [head if chunked else b""]
+        assert _received(client).endswith(b"0\r\n\r\n0\r\n\r\n" if chunked else b"body")
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from ._failures import (
 )
 from ._invoke import add_invoke_arguments, run_invoke
 from ._invoke_async import add_invoke_async_arguments, run_invoke_async
+from ._invoke_many import add_invoke_many_arguments, run_invoke_many
 from ._serve import add_serve_arguments, run_serve
 from ._stream import add_stream_arguments, run_stream
 
@@ -57,6 +58,12 @@ _SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None], R
         "a bidirectional stream: send lines (or --file) while printing the answers",
         add_bidi_arguments,
         run_bidi,
+    ),
+    (
+        "invoke-many",
+        "send each line of a JSON Lines file, records written in order, with progress",
+        add_invoke_many_arguments,
+        run_invoke_many,
     ),
     (
         "invoke-async",

@@ -1,0 +1,289 @@
+"""``smr invoke-many ENDPOINT INPUT.jsonl -o OUTPUT.jsonl``: one request per input line.
+
+Records are sent with ``invoke_many`` (adaptive concurrency unless ``--concurrency N``)
+and written to OUTPUT in input order, one line each, as soon as they complete an
+in-order prefix. Ctrl-C stops sending, waits for what is in flight, writes what
+completes the prefix and exits 130; ``--resume`` continues from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any, TextIO
+
+from .._core._exceptions import ClientValidationError
+from ._common import add_connection_options, build_client, is_json_type, standard_input
+from ._failures import EXIT_FAILURE, EXIT_INTERRUPTED
+from ._interrupts import Interrupts
+from ._jsonl import (
+    InputLine,
+    count_records,
+    error_code,
+    error_line,
+    input_lines,
+    json_problem,
+    result_line,
+    run_content_type,
+)
+from ._jsonl_output import Done, OutputFile, open_output
+from ._progress import Snapshot, Ticker, clock, open_display
+
+if TYPE_CHECKING:
+    from .._core._bulk_types import InvokeOutcome
+    from .._sync._invoke_many import InvokeMany
+
+__all__ = ["add_invoke_many_arguments", "run_invoke_many"]
+
+
+def _concurrency(text: str) -> int | str:
+    if text == "auto":
+        return text
+    return _positive(text)
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return number
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return seconds
+
+
+def add_invoke_many_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments and options of ``smr invoke-many``."""
+    parser.add_argument("endpoint", help="the endpoint name")
+    # dest "file": a path, which may be any bytes (not checked as UTF-8 like other arguments)
+    parser.add_argument(
+        "file", metavar="INPUT.jsonl", help="one request body per line ('-': standard input)"
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUTPUT.jsonl", help="one record per line"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue after the last record OUTPUT holds"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default="auto",
+        metavar="N|auto",
+        help="requests in flight: a fixed N, or auto (default) to find the endpoint's capacity",
+    )
+    parser.add_argument(
+        "--max-concurrency", type=_positive, default=64, help="the most auto tries (default 64)"
+    )
+    parser.add_argument(
+        "--content-type",
+        help="the type of every record (default: application/json when the first record "
+        "parses as JSON, else text/plain)",
+    )
+    parser.add_argument(
+        "--no-json-check",
+        action="store_true",
+        help="send lines that are not JSON under a JSON content type (else they fail unsent)",
+    )
+    parser.add_argument("--accept", help="the response type to ask for")
+    parser.add_argument("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes")
+    parser.add_argument("--target-variant", help="the production variant to call")
+    parser.add_argument("--target-model", help="the model of a multi-model endpoint")
+    parser.add_argument(
+        "--target-container-hostname", help="container of a multi-container endpoint"
+    )
+    parser.add_argument("--inference-component", help="the inference component to call")
+    parser.add_argument(
+        "--progress-interval",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between progress lines when standard error is not a terminal (default 2)",
+    )
+    add_connection_options(parser)
+
+
+def _open_input(path: str) -> IO[bytes]:
+    if path == "-":
+        return standard_input()
+    try:
+        return open(path, "rb")  # closed by run_invoke_many
+    except OSError as exc:
+        raise ClientValidationError(f"cannot read INPUT: {exc.strerror}", field="file")
+
+
+def _total(path: str, after: int) -> int | None:
+    """How many records INPUT holds after index ``after`` (``None`` for standard input)."""
+    if path == "-":
+        return None
+    with open(path, "rb") as lines:
+        return count_records(lines, after=after)
+
+
+def run_invoke_many(args: argparse.Namespace, _out: TextIO) -> int:
+    """Run ``smr invoke-many``; return the exit status (standard output is not used)."""
+    source = _open_input(args.file)
+    try:  # INPUT first: a mistyped INPUT leaves no empty OUTPUT behind
+        output, done = open_output(
+            args.output,
+            input_path=None if args.file == "-" else args.file,
+            resume=args.resume,
+            overwrite=args.overwrite,
+        )
+        try:
+            return _Run(args, output, done).run(input_lines(source, after=done.last_index))
+        finally:
+            output.close()
+    finally:
+        if args.file != "-":
+            source.close()
+
+
+class _Run:
+    """One run: the records sent, their lines written in order, the counters, the display."""
+
+    def __init__(self, args: argparse.Namespace, output: OutputFile, done: Done) -> None:
+        self._args = args
+        self._output = output
+        self._done = done
+        self._written = 0
+        self._failed = 0
+        # The records read from INPUT whose lines are not written yet, in input order: the
+        # line of a record refused unsent, or None for one that was sent.
+        self._pending: deque[tuple[int, bytes | None]] = deque()
+        self._invocation: InvokeMany | None = None
+        self._total: int | None = None
+        self._stopping = False
+
+    def run(self, records: Iterator[InputLine]) -> int:
+        args = self._args
+        first = next(records, None)
+        content_type = args.content_type or run_content_type(first)
+        checked = is_json_type(content_type) and not args.no_json_check
+        everything = itertools.chain([] if first is None else [first], records)
+        if self._done.torn:
+            print(
+                "smr: OUTPUT's last line was cut short (a run that ended abruptly): "
+                "removed, and its record is sent again",
+                file=sys.stderr,
+            )
+        self._total = _total(args.file, self._done.last_index)
+        started = time.monotonic()
+        with build_client(args) as smr:
+            self._invocation = smr.invoke_many(
+                args.endpoint,
+                self._bodies(everything, content_type, checked=checked),
+                concurrency=args.concurrency,
+                max_concurrency=args.max_concurrency,
+                **self._request_options(content_type),
+            )
+            display = open_display(sys.stderr, self._total, interval=args.progress_interval)
+            ticker = Ticker(display, self._snapshot)
+            interrupts = Interrupts(self._stop, lambda: ticker.close(final=False))
+            try:
+                with interrupts, self._invocation as invocation:
+                    for outcome in invocation:
+                        self._write_refused(interrupts)
+                        interrupts.write(self._output.write_line, self._line(outcome))
+                    self._write_refused(interrupts)
+            finally:
+                ticker.close()
+        summary = self._summary(time.monotonic() - started, interrupted=interrupts.interrupted)
+        print(summary, file=sys.stderr)
+        if interrupts.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILURE if self._failed or self._done.failed else 0
+
+    def _request_options(self, content_type: str) -> dict[str, Any]:
+        args = self._args
+        return {
+            "content_type": content_type,
+            "accept": args.accept,
+            "custom_attributes": args.custom_attributes,
+            "target_variant": args.target_variant,
+            "target_model": args.target_model,
+            "target_container_hostname": args.target_container_hostname,
+            "inference_component_name": args.inference_component,
+        }
+
+    def _bodies(
+        self, records: Iterable[InputLine], content_type: str, *, checked: bool
+    ) -> Iterator[bytes]:
+        """The bodies to send; a line that is not JSON under a JSON type is refused unsent."""
+        for record in records:
+            problem = json_problem(record.body) if checked else None
+            if problem is None:
+                self._pending.append((record.index, None))
+                yield record.body
+            else:
+                message = (
+                    f"line {record.index + 1} is not JSON ({problem}) but the records are "
+                    f"sent as {content_type}: pass --content-type (e.g. text/plain), or "
+                    "--no-json-check to send such lines as they are"
+                )
+                self._pending.append(
+                    (record.index, error_line(record.index, "ClientValidationError", message))
+                )
+
+    def _line(self, outcome: InvokeOutcome) -> bytes:
+        index, _ = self._pending.popleft()
+        self._written += 1
+        if outcome.error is not None:
+            self._failed += 1
+            return error_line(index, error_code(outcome.error), outcome.error.message)
+        assert outcome.result is not None
+        return result_line(index, outcome.result["body"])
+
+    def _write_refused(self, interrupts: Interrupts) -> None:
+        """Write the refused records at the head of the pending ones: they are next in order."""
+        while self._pending and self._pending[0][1] is not None:
+            _, line = self._pending.popleft()
+            assert line is not None
+            interrupts.write(self._output.write_line, line)
+            self._written += 1
+            self._failed += 1
+
+    def _stop(self) -> None:
+        self._stopping = True
+        if self._invocation is not None:
+            self._invocation.stop()
+
+    def _snapshot(self) -> Snapshot:
+        stats = self._invocation.stats if self._invocation is not None else None
+        return Snapshot(
+            written=self._written,
+            total=self._total,
+            failed=self._failed,
+            throttled=0 if stats is None else stats.throttled,
+            retried=0 if stats is None else stats.retried,
+            in_flight=0 if stats is None else stats.in_flight,
+            records_per_second=0.0 if stats is None else stats.records_per_second,
+            stopping=self._stopping,
+        )
+
+    def _summary(self, elapsed: float, *, interrupted: bool) -> str:
+        snapshot = self._snapshot()
+        rate = self._written / elapsed if elapsed > 0 else 0.0
+        head = "smr: interrupted: " if interrupted else "smr: "
+        earlier = f" (after the {self._done.records:,} OUTPUT held)" if self._done.records else ""
+        tail = "; --resume continues" if interrupted else ""
+        return (
+            f"{head}{self._written:,} records{earlier}, {self._written - self._failed:,} ok, "
+            f"{self._failed:,} failed, {snapshot.throttled:,} throttled, "
+            f"{snapshot.retried:,} retried, {clock(elapsed)} elapsed, {rate:,.0f} records/s{tail}"
+        )

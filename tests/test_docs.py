@@ -149,6 +149,7 @@ _BLOCKED = (
     "h2",
     "trustme",
     "websockets",
+    "rich",
 )
 
 

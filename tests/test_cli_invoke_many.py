@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,8 +26,8 @@ from typed_sagemaker_runtime.testing import (
 
 SMR = Path(sys.executable).parent / "smr"
 PROGRESS = re.compile(
-    r"smr: (stopping after what is in flight: )?\d+(/\d+)? records, [\d,]+/s, \d+ in flight, "
-    r"\d+ throttled, \d+ failed, ETA (-|\d+:\d\d(:\d\d)?)"
+    r"smr: [\d,]+(/[\d,]+)? records, [\d,]+/s, [\d,]+ in flight, [\d,]+ throttled, "
+    r"[\d,]+ failed, ETA (-|\d+:\d\d(:\d\d)?)"
 )
 SUMMARY = re.compile(
     r"smr: (interrupted: )?[\d,]+ records( \(after the [\d,]+ OUTPUT held\))?, [\d,]+ ok, "
@@ -467,3 +468,42 @@ def test_a_second_ctrl_c_quits_at_once_with_whole_lines(
                 child.kill()
     assert indexes(out) == [0, 1, 2]
     assert out.read_bytes().endswith(b"\n")
+
+
+def test_at_a_terminal_a_progress_bar_and_ctrl_c_exits_130(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    """A rich bar redrawn in place; Ctrl-C typed at the terminal; the cursor shown again."""
+    pytest.importorskip("rich")
+    import pty
+
+    from test_cli_chat import Terminal
+
+    out = tmp_path / "out.jsonl"
+    argv = [sys.executable, "-m", "typed_sagemaker_runtime._cli", "invoke-many", "slow"]
+    argv += [write_input(tmp_path, numbered(400)), "-o", str(out), "--concurrency", "2"]
+    argv += ["--endpoint-url", local.endpoint_url]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        try:
+            os.execve(sys.executable, argv, dict(os.environ))
+        finally:
+            os._exit(127)
+    terminal = Terminal(fd, pid)
+    try:
+        terminal.wait_for("━".encode())
+        terminal.wait_for(b"/400 records")
+        terminal.type(b"\x03")
+        assert terminal.exit_status() == 130
+    finally:
+        with suppress(ChildProcessError):  # exit_status reaped it
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        os.close(fd)
+    shown = bytes(terminal.output).decode("utf-8", "replace")
+    assert "\x1b[?25l" in shown  # the cursor hidden while the bar is drawn,
+    assert shown.rstrip().endswith("; --resume continues")
+    assert "\x1b[?25h" in shown.rsplit("smr: interrupted: ", 1)[0]  # and shown before the summary
+    done = indexes(out)
+    assert done == list(range(len(done)))

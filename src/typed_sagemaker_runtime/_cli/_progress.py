@@ -62,8 +62,9 @@ def _records(snapshot: Snapshot) -> str:
 
 def progress_line(snapshot: Snapshot) -> str:
     """The plain progress line (without a newline)."""
-    state = "stopping after what is in flight: " if snapshot.stopping else ""
-    return f"smr: {state}{_records(snapshot)}, {_counters(snapshot)}, {_eta(snapshot)}"
+    if snapshot.stopping:
+        return f"smr: stopping after what is in flight: {_records(snapshot)}, {_counters(snapshot)}"
+    return f"smr: {_records(snapshot)}, {_counters(snapshot)}, {_eta(snapshot)}"
 
 
 class Display(Protocol):
@@ -108,7 +109,7 @@ class _Bar:
             completed=snapshot.written,
             records=_records(snapshot),
             counters=_counters(snapshot),
-            eta=_eta(snapshot),
+            eta="" if snapshot.stopping else _eta(snapshot),
             refresh=True,
         )
 

@@ -161,10 +161,15 @@ class Ticker:
                 return
 
     def close(self, *, final: bool = True) -> None:
-        """Stop the thread; show the last snapshot first if ``final`` (once, at the end)."""
+        """Stop the thread, then the display; ``final``: the bar shows the last snapshot.
+
+        Not ``final`` (quitting at once), the thread gets a second at most: standard
+        error may be a pipe nobody reads.
+        """
         self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        self._thread.join(None if final else 1.0)
+        if self._thread.is_alive():
+            return
         try:
             if final and isinstance(self._display, _Bar):
                 self._display.show(self._snapshot())

@@ -30,7 +30,8 @@ PROGRESS = re.compile(
     r"[\d,]+ failed, ETA (-|\d+:\d\d(:\d\d)?)"
 )
 SUMMARY = re.compile(
-    r"smr: (interrupted: )?[\d,]+ records( \(after the [\d,]+ OUTPUT held\))?, [\d,]+ ok, "
+    r"smr: (interrupted: )?[\d,]+ records( \(after the [\d,]+ OUTPUT held(, [\d,]+ of them "
+    r"failed)?\))?, [\d,]+ ok, "
     r"[\d,]+ failed, [\d,]+ throttled, [\d,]+ retried, \d+:\d\d elapsed, [\d,]+ records/s"
     r"(; --resume continues)?"
 )
@@ -388,6 +389,9 @@ def test_resume_fails_the_run_when_output_holds_a_failed_record(
     result = smr(local, "score", source, "-o", str(out), "--resume")
     assert result.returncode == 1, result.stderr  # OUTPUT holds a failed record
     assert indexes(out) == [0, 1]
+    summary = result.stderr.splitlines()[-1]
+    assert summary.startswith("smr: 1 records (after the 1 OUTPUT held, 1 of them failed), 1 ok")
+    assert SUMMARY.fullmatch(summary)
 
 
 def test_resume_refuses_an_output_smr_did_not_write(local: LocalRuntime, tmp_path: Path) -> None:

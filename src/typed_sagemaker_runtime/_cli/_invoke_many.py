@@ -280,7 +280,11 @@ class _Run:
         snapshot = self._snapshot()
         rate = self._written / elapsed if elapsed > 0 else 0.0
         head = "smr: interrupted: " if interrupted else "smr: "
-        earlier = f" (after the {self._done.records:,} OUTPUT held)" if self._done.records else ""
+        done = self._done
+        failed_before = f", {done.failed:,} of them failed" if done.failed else ""
+        earlier = (
+            f" (after the {done.records:,} OUTPUT held{failed_before})" if done.records else ""
+        )
         tail = "; --resume continues" if interrupted else ""
         return (
             f"{head}{self._written:,} records{earlier}, {self._written - self._failed:,} ok, "

@@ -511,3 +511,18 @@ def test_at_a_terminal_a_progress_bar_and_ctrl_c_exits_130(
     assert "\x1b[?25h" in shown.rsplit("smr: interrupted: ", 1)[0]  # and shown before the summary
     done = indexes(out)
     assert done == list(range(len(done)))
+
+
+@pytest.mark.parametrize("limit", [["--max-concurrency", "100"], ["--concurrency", "80"]])
+def test_the_client_keeps_a_connection_for_each_request_in_flight(
+    local: LocalRuntime, tmp_path: Path, caplog: pytest.LogCaptureFixture, limit: list[str]
+) -> None:
+    """Above the client's 64, each request beyond would open and discard a connection."""
+    from typed_sagemaker_runtime._cli._main import main
+
+    source = write_input(tmp_path, numbered(3))
+    out = str(tmp_path / "out.jsonl")
+    arguments = ["invoke-many", "score", source, "-o", out, *limit]
+    assert main([*arguments, "--endpoint-url", local.endpoint_url]) == 0
+    assert indexes(Path(out)) == [0, 1, 2]
+    assert not [record for record in caplog.records if "max_pool_connections" in record.message]

@@ -227,8 +227,11 @@ def refuse_non_json(body: bytes, content_type: str) -> None:
     )
 
 
-def build_client(args: argparse.Namespace) -> SageMakerRuntime:
-    """A client from the connection options (a boto3 session for ``--profile``/``--region``)."""
+def build_client(args: argparse.Namespace, *, connections: int | None = None) -> SageMakerRuntime:
+    """A client from the connection options (a boto3 session for ``--profile``/``--region``).
+
+    ``connections``: the HTTP connections it keeps (the client keeps 64 unless told).
+    """
     import boto3
     from botocore.config import Config
 
@@ -236,7 +239,10 @@ def build_client(args: argparse.Namespace) -> SageMakerRuntime:
     from .._sync._client import SageMakerRuntime
 
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    config = Config(read_timeout=args.read_timeout) if args.read_timeout else None
+    settings: dict[str, Any] = {"read_timeout": args.read_timeout} if args.read_timeout else {}
+    if connections is not None:
+        settings["max_pool_connections"] = connections
+    config = Config(**settings) if settings else None
     retry = RetryPolicy(max_attempts=args.max_attempts) if args.max_attempts else None
     return SageMakerRuntime(
         session=session,

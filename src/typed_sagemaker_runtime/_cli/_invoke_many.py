@@ -184,7 +184,8 @@ class _Run:
             )
         self._total = _total(args.file, self._done.last_index)
         started = time.monotonic()
-        with build_client(args) as smr:
+        most = args.concurrency if isinstance(args.concurrency, int) else args.max_concurrency
+        with build_client(args, connections=most) as smr:  # a connection per request in flight
             self._invocation = smr.invoke_many(
                 args.endpoint,
                 self._bodies(everything, content_type, checked=checked),

@@ -121,18 +121,18 @@ def _rich_bar(err: TextIO, total: int | None) -> Display | None:
     """A rich bar on ``err``, or ``None`` when rich is not installed."""
     try:
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TextColumn
     except ImportError:
         return None
     progress = Progress(
         TextColumn("{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=None),  # what the text leaves: the text fits 80 columns
         TextColumn("{task.fields[records]}"),
         TextColumn("{task.fields[counters]}"),
-        TimeElapsedColumn(),
         TextColumn("{task.fields[eta]}"),
         console=Console(file=err),
         auto_refresh=False,
+        expand=True,
     )
     return _Bar(progress, total)
 

@@ -526,3 +526,14 @@ def test_the_client_keeps_a_connection_for_each_request_in_flight(
     assert main([*arguments, "--endpoint-url", local.endpoint_url]) == 0
     assert indexes(Path(out)) == [0, 1, 2]
     assert not [record for record in caplog.records if "max_pool_connections" in record.message]
+
+
+def test_an_input_of_blank_lines_writes_an_empty_output_and_exits_0(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    result = smr(local, "score", write_input(tmp_path, b"\n \n\t\r\n"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == b""
+    assert local.requests == []
+    assert result.stderr.startswith("smr: 0 records, 0 ok, 0 failed, ")

@@ -18,6 +18,7 @@ from typing import IO, Any
 import pytest
 
 from typed_sagemaker_runtime.testing import (
+    Capacity,
     ErrorResponse,
     InvocationRequest,
     LocalRuntime,
@@ -537,3 +538,19 @@ def test_an_input_of_blank_lines_writes_an_empty_output_and_exits_0(
     assert out.read_bytes() == b""
     assert local.requests == []
     assert result.stderr.startswith("smr: 0 records, 0 ok, 0 failed, ")
+
+
+def test_a_busy_endpoint_scores_every_record_and_the_summary_counts_its_throttles(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    """Auto concurrency above the endpoint's 4 slots is throttled, backs off, and retries."""
+    local.add_endpoint("busy", _score, capacity=Capacity(4, latency=0.01))
+    out = tmp_path / "out.jsonl"
+    source = write_input(tmp_path, numbered(300))
+    result = smr(local, "busy", source, "-o", str(out), "--max-attempts", "20")
+    assert result.returncode == 0, result.stderr
+    assert indexes(out) == list(range(300))
+    throttled = local.capacity_stats("busy").throttled
+    summary = result.stderr.splitlines()[-1]
+    assert summary.startswith("smr: 300 records, 300 ok, 0 failed, ")
+    assert f", {throttled:,} throttled, {throttled:,} retried, " in summary

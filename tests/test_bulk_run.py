@@ -289,3 +289,20 @@ def test_every_record_is_yielded_exactly_once_whatever_the_order_and_failures(
     stats = run.stats(now)
     assert stats.completed + stats.failed == count
     assert stats.in_flight == 0
+
+
+def test_a_typed_body_sets_its_own_content_type_on_that_record_only() -> None:
+    import botocore.session
+
+    from typed_sagemaker_runtime._base._bulk_request import RequestTemplate, TypedBody
+
+    model = botocore.session.get_session().get_service_model("sagemaker-runtime")
+    template = RequestTemplate(
+        model.operation_model("InvokeEndpoint"),
+        {"endpoint_name": "ep", "content_type": "text/plain"},
+        json=False,
+    )
+    typed = template.params(0, TypedBody(b'{"a":1}', "application/json"))
+    plain = template.params(1, b"hello")
+    assert (typed["Body"], typed["ContentType"]) == (b'{"a":1}', "application/json")
+    assert (plain["Body"], plain["ContentType"]) == (b"hello", "text/plain")

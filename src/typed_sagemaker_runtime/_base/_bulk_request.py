@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from botocore.model import OperationModel
 
@@ -18,7 +18,7 @@ from .._core._exceptions import ClientValidationError
 from .._core._params import build_params, encode_body, json_bytes
 from .._core._types import Operation
 
-__all__ = ["RequestTemplate", "check_bulk_arguments", "warn_if_pool_is_smaller"]
+__all__ = ["RequestTemplate", "TypedBody", "check_bulk_arguments", "warn_if_pool_is_smaller"]
 
 logger = logging.getLogger("typed_sagemaker_runtime")
 
@@ -87,6 +87,17 @@ def _is_positive_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+class TypedBody(NamedTuple):
+    """A record that carries its own content type, instead of the run's (package-private).
+
+    ``smr invoke-many`` sends each line as ``application/json`` when it parses as JSON,
+    else as ``text/plain``; the public ``bodies=`` has one content type for every record.
+    """
+
+    body: bytes
+    content_type: str
+
+
 class RequestTemplate:
     """The keyword arguments of every InvokeEndpoint call of a run but its body."""
 
@@ -113,6 +124,9 @@ class RequestTemplate:
             ClientValidationError: The record cannot be sent; ``field`` is e.g. ``bodies[3]``.
         """
         field = f"{self._field}[{index}]"
+        content_type = None
+        if type(record) is TypedBody:
+            record, content_type = record
         try:
             if self._json:
                 body: Any = json_bytes(field, record)
@@ -132,4 +146,6 @@ class RequestTemplate:
             )
         params = dict(self._shared)
         params["Body"] = body
+        if content_type is not None:
+            params["ContentType"] = content_type
         return params

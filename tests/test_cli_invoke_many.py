@@ -151,6 +151,26 @@ def test_every_record_answered_exits_0_and_text_lines_go_as_text(
     assert [request.content_type for request in local.requests] == ["text/plain"] * 2
 
 
+def test_each_line_goes_as_json_when_it_parses_else_as_text(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    """The type is the line's own, not the first line's: a mixed file is sent whole."""
+    data = b'{"a": 1}\nwords\n\n[2, 3]\nNaN\n"quoted"\n\xff\xfe\n'
+    out = tmp_path / "out.jsonl"
+    result = smr(local, "score", write_input(tmp_path, data), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert indexes(out) == [0, 1, 3, 4, 5, 6]
+    sent = {request.body: request.content_type for request in local.requests}
+    assert sent == {
+        b'{"a": 1}': "application/json",
+        b"words": "text/plain",
+        b"[2, 3]": "application/json",
+        b"NaN": "text/plain",  # Python reads it; JSON has no such value
+        b'"quoted"': "application/json",
+        b"\xff\xfe": "text/plain",
+    }
+
+
 def test_content_type_names_the_type_of_every_record(local: LocalRuntime, tmp_path: Path) -> None:
     source = write_input(tmp_path, b'{"a": 1}\nwords\n')
     out = str(tmp_path / "out.jsonl")
@@ -159,25 +179,16 @@ def test_content_type_names_the_type_of_every_record(local: LocalRuntime, tmp_pa
     assert [request.content_type for request in local.requests] == ["text/csv"] * 2
 
 
-def test_a_line_that_is_not_json_in_a_json_run_fails_unsent_unless_no_json_check(
+def test_content_type_json_sends_a_line_that_is_not_json_as_it_is(
     local: LocalRuntime, tmp_path: Path
 ) -> None:
-    source = write_input(tmp_path, b'{"a": 1}\nwords\n{"b": 2}\n')
+    source = write_input(tmp_path, b'{"a": 1}\nwords\n')
     out = tmp_path / "out.jsonl"
-    result = smr(local, "score", source, "-o", str(out))
-    assert result.returncode == 1, result.stderr
-    refused = read(out)[1]
-    assert refused["index"] == 1
-    assert refused["error"]["code"] == "ClientValidationError"
-    assert "line 2 is not JSON" in refused["error"]["message"]
-    assert "words" not in refused["error"]["message"]  # never the body
-    assert indexes(out) == [0, 1, 2]
-    assert {request.body for request in local.requests} == {b'{"a": 1}', b'{"b": 2}'}
-
-    result = smr(local, "score", source, "-o", str(out), "--overwrite", "--no-json-check")
+    result = smr(local, "score", source, "-o", str(out), "--content-type", "application/json")
     assert result.returncode == 0, result.stderr
-    (sent,) = [request for request in local.requests if request.body == b"words"]
-    assert sent.content_type == "application/json"
+    assert indexes(out) == [0, 1]
+    sent = {request.body: request.content_type for request in local.requests}
+    assert sent == {b'{"a": 1}': "application/json", b"words": "application/json"}
 
 
 def test_request_options_arrive_with_every_record(local: LocalRuntime, tmp_path: Path) -> None:

@@ -1,34 +1,37 @@
 """``smr invoke-many ENDPOINT INPUT.jsonl -o OUTPUT.jsonl``: one request per input line.
 
-Records are sent with ``invoke_many`` (adaptive concurrency unless ``--concurrency N``)
-and written to OUTPUT in input order, one line each, as soon as they complete an
-in-order prefix. Ctrl-C stops sending, waits for what is in flight, writes what
-completes the prefix and exits 130; ``--resume`` continues from there.
+Records are sent with ``invoke_many`` (adaptive concurrency unless ``--concurrency N``),
+each line as ``application/json`` when it parses as JSON, else as ``text/plain``
+(``--content-type`` sends every line with the type it names), and written to OUTPUT
+in input order, one line each, as soon as they complete an in-order prefix. Ctrl-C
+stops sending, waits for what is in flight, writes what completes the prefix and exits
+130; ``--resume`` continues from there.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
+from .._base._bulk_request import TypedBody
 from .._core._exceptions import ClientValidationError
-from ._common import add_connection_options, build_client, is_json_type, standard_input
+from ._common import add_connection_options, build_client, standard_input
 from ._failures import EXIT_FAILURE, EXIT_INTERRUPTED
 from ._interrupts import Interrupts
 from ._jsonl import (
+    JSON_TYPE,
+    TEXT_TYPE,
     InputLine,
     count_records,
     error_code,
     error_line,
     input_lines,
-    json_problem,
+    is_json,
     result_line,
-    run_content_type,
 )
 from ._jsonl_output import Done, OutputFile, open_output
 from ._progress import Snapshot, Ticker, clock, open_display
@@ -92,13 +95,8 @@ def add_invoke_many_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--content-type",
-        help="the type of every record (default: application/json when the first record "
+        help="the type of every record (default: each line's own, application/json when it "
         "parses as JSON, else text/plain)",
-    )
-    parser.add_argument(
-        "--no-json-check",
-        action="store_true",
-        help="send lines that are not JSON under a JSON content type (else they fail unsent)",
     )
     parser.add_argument("--accept", help="the response type to ask for")
     parser.add_argument("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes")
@@ -163,19 +161,15 @@ class _Run:
         self._done = done
         self._written = 0
         self._failed = 0
-        # The records read from INPUT whose lines are not written yet, in input order: the
-        # line of a record refused unsent, or None for one that was sent.
-        self._pending: deque[tuple[int, bytes | None]] = deque()
+        # The indexes of the records sent whose lines are not written yet, in input order
+        # (blank lines are not sent, so an index is not the outcome's).
+        self._pending: deque[int] = deque()
         self._invocation: InvokeMany | None = None
         self._total: int | None = None
         self._stopping = False
 
     def run(self, records: Iterator[InputLine]) -> int:
         args = self._args
-        first = next(records, None)
-        content_type = args.content_type or run_content_type(first)
-        checked = is_json_type(content_type) and not args.no_json_check
-        everything = itertools.chain([] if first is None else [first], records)
         if self._done.torn:
             print(
                 "smr: OUTPUT's last line was cut short (a run that ended abruptly): "
@@ -188,10 +182,11 @@ class _Run:
         with build_client(args, connections=most) as smr:  # a connection per request in flight
             self._invocation = smr.invoke_many(
                 args.endpoint,
-                self._bodies(everything, content_type, checked=checked),
+                # TypedBody is package-private: the public bodies= type does not name it
+                cast("Iterable[bytes]", self._bodies(records)),
                 concurrency=args.concurrency,
                 max_concurrency=args.max_concurrency,
-                **self._request_options(content_type),
+                **self._request_options(),
             )
             display = open_display(sys.stderr, self._total, interval=args.progress_interval)
             ticker = Ticker(display, self._snapshot)
@@ -199,9 +194,7 @@ class _Run:
             try:
                 with interrupts, self._invocation as invocation:
                     for outcome in invocation:
-                        self._write_refused(interrupts)
                         interrupts.write(self._output.write_line, self._line(outcome))
-                    self._write_refused(interrupts)
             finally:
                 ticker.close()
         summary = self._summary(time.monotonic() - started, interrupted=interrupts.interrupted)
@@ -210,10 +203,10 @@ class _Run:
             return EXIT_INTERRUPTED
         return EXIT_FAILURE if self._failed or self._done.failed else 0
 
-    def _request_options(self, content_type: str) -> dict[str, Any]:
+    def _request_options(self) -> dict[str, Any]:
         args = self._args
         return {
-            "content_type": content_type,
+            "content_type": args.content_type or None,
             "accept": args.accept,
             "custom_attributes": args.custom_attributes,
             "target_variant": args.target_variant,
@@ -222,42 +215,23 @@ class _Run:
             "inference_component_name": args.inference_component,
         }
 
-    def _bodies(
-        self, records: Iterable[InputLine], content_type: str, *, checked: bool
-    ) -> Iterator[bytes]:
-        """The bodies to send; a line that is not JSON under a JSON type is refused unsent."""
+    def _bodies(self, records: Iterable[InputLine]) -> Iterator[bytes | TypedBody]:
+        """Each line as it is, with its own type unless ``--content-type`` names one."""
         for record in records:
-            problem = json_problem(record.body) if checked else None
-            if problem is None:
-                self._pending.append((record.index, None))
+            self._pending.append(record.index)
+            if self._args.content_type:
                 yield record.body
             else:
-                message = (
-                    f"line {record.index + 1} is not JSON ({problem}) but the records are "
-                    f"sent as {content_type}: pass --content-type (e.g. text/plain), or "
-                    "--no-json-check to send such lines as they are"
-                )
-                self._pending.append(
-                    (record.index, error_line(record.index, "ClientValidationError", message))
-                )
+                yield TypedBody(record.body, JSON_TYPE if is_json(record.body) else TEXT_TYPE)
 
     def _line(self, outcome: InvokeOutcome) -> bytes:
-        index, _ = self._pending.popleft()
+        index = self._pending.popleft()
         self._written += 1
         if outcome.error is not None:
             self._failed += 1
             return error_line(index, error_code(outcome.error), outcome.error.message)
         assert outcome.result is not None
         return result_line(index, outcome.result["body"])
-
-    def _write_refused(self, interrupts: Interrupts) -> None:
-        """Write the refused records at the head of the pending ones: they are next in order."""
-        while self._pending and self._pending[0][1] is not None:
-            _, line = self._pending.popleft()
-            assert line is not None
-            interrupts.write(self._output.write_line, line)
-            self._written += 1
-            self._failed += 1
 
     def _stop(self) -> None:
         self._stopping = True

@@ -29,9 +29,8 @@ __all__ = [
     "error_code",
     "error_line",
     "input_lines",
-    "json_problem",
+    "is_json",
     "result_line",
-    "run_content_type",
 ]
 
 JSON_TYPE = "application/json"
@@ -68,28 +67,6 @@ def count_records(lines: Iterable[bytes], *, after: int = -1) -> int:
     return sum(1 for index, line in enumerate(lines) if index > after and not _is_blank(line))
 
 
-def json_problem(body: bytes) -> str | None:
-    """Why ``body`` is not a JSON document, or ``None`` when it is one.
-
-    Says where parsing stopped, never what the body holds.
-    """
-    try:
-        json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return "not UTF-8 text"
-    except json.JSONDecodeError as exc:
-        return f"{exc.msg} at column {exc.colno}"
-    return None
-
-
-def run_content_type(first: InputLine | None) -> str:
-    """The content type of a run without ``--content-type``: decided by its first record.
-
-    ``application/json`` when that record parses as JSON, else ``text/plain``.
-    """
-    return JSON_TYPE if first is not None and json_problem(first.body) is None else TEXT_TYPE
-
-
 def _reject_constant(name: str) -> object:
     raise ValueError(name)  # NaN and Infinity: Python reads them, JSON has no such values
 
@@ -99,6 +76,11 @@ def _parsed_json(body: bytes) -> tuple[bool, object]:
         return True, json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return False, None
+
+
+def is_json(body: bytes) -> bool:
+    """Whether ``body`` is one JSON document (UTF-8; ``NaN`` and ``Infinity`` are not JSON)."""
+    return _parsed_json(body)[0]
 
 
 def body_value(body: bytes) -> object:

@@ -1,30 +1,64 @@
-"""Concurrency limiters, sans-I/O (placeholder: the adaptive one is being designed).
+"""How many requests a bulk run keeps in flight: a fixed limit, or one that adapts (sans-I/O).
 
-Not thread-safe: the runners call a limiter from one thread or one event loop.
+``AdaptiveLimiter`` follows TCP's congestion control, as Netflix's concurrency-limits carried it
+over to request concurrency, with the parts chosen for an endpoint that throttles:
+
+- An explicit throttle (ThrottlingError, 503, ModelNotReadyError) is packet loss: the limit
+  drops at once, to one below the in-flight count the refused request met (the first throttle
+  after a calm spell: a probe above the capacity failed), or by half while throttles persist
+  (AIMD's multiplicative decrease; botocore's adaptive mode does the same to a request *rate*).
+  Only one decrease per round trip: throttles of requests sent before it are already paid for.
+- The limit that last worked is remembered (CUBIC's ``W_max``). Below it the limit grows as in
+  slow start (doubling each round trip); at it the limit holds, and probes one step above only
+  every few round trips, twice as rarely after each failed probe, so a run on a steady endpoint
+  is throttled for well under 2% of its attempts. Successive successful probes double their
+  step, so a grown capacity is found in a few round trips.
+- Latency counts only through throughput, by Little's law: throughput = in flight / latency. A
+  probe (or a slow-start round) is kept only when it raised throughput by at least half the
+  share it raised the concurrency; latency that rises while throughput does not (requests
+  queueing at the endpoint) sends the limit back. Vegas and Gradient2 instead compare latency
+  with the least seen, which also stops a batching endpoint whose latency grows with load while
+  its throughput still grows; BBR's ``max rate x min RTT`` fails the same way.
+- The limit never grows while the caller keeps fewer than half of it in flight (app-limited:
+  a slow consumer), as in concurrency-limits.
+
+Every call is O(1) and reads no clock: ``now`` is passed in (``time.monotonic()``). The limiter
+is not thread-safe; its caller serialises the calls (a lock, or one event loop). ``on_done``
+for a ``Sample`` already done is ignored, so releasing twice never corrupts ``in_flight``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal, Protocol
 
 __all__ = ["AdaptiveLimiter", "FixedLimiter", "Limiter", "Sample", "Signal"]
 
 Signal = Literal["ok", "overload", "dropped"]
-"""How a request ended: answered, refused as overloaded, or no information."""
+"""How a request ended: ``"ok"`` the endpoint answered (its latency means something),
+``"overload"`` throttled or not ready (lower the limit), ``"dropped"`` no information."""
+
+_GAIN_SHARE = 0.5  # a higher concurrency must add this share of its proportional throughput
+_FIRST_PROBE_ROUNDS = 2
+_MOST_PROBE_ROUNDS = 64
+_PROBE_JUDGE_ROUNDS = 3
+_PROBE_WAIT_PER_ROUND = 4  # a round with fewer answers counts as part of one
 
 
 class Sample:
-    """One request in flight: when it was sent."""
+    """The ticket of one request in flight, from ``on_send`` to ``on_done``."""
 
-    __slots__ = ("done", "sent_at")
+    __slots__ = ("_done", "_in_flight", "_sent", "_seq")
 
-    def __init__(self, sent_at: float) -> None:
-        self.sent_at: float = sent_at
-        self.done: bool = False
+    def __init__(self, sent: float, seq: int, in_flight: int) -> None:
+        self._sent = sent
+        self._seq = seq
+        self._in_flight = in_flight
+        self._done = False
 
 
 class Limiter(Protocol):
-    """How many requests may be in flight."""
+    """What a bulk run asks of its limiter."""
 
     @property
     def limit(self) -> int:
@@ -37,60 +71,211 @@ class Limiter(Protocol):
         ...
 
     def available(self) -> int:
-        """How many more requests may be sent now."""
+        """How many more requests may be sent now: ``max(0, limit - in_flight)``."""
         ...
 
     def on_send(self, now: float) -> Sample:
-        """A request leaves at ``now``."""
+        """Count one request leaving at ``now``; pass its ``Sample`` to ``on_done``."""
         ...
 
     def on_done(self, sample: Sample, now: float, signal: Signal) -> None:
-        """The request of ``sample`` ended at ``now``, as ``signal`` says."""
+        """Count the request of ``sample`` as ended at ``now`` with ``signal``."""
         ...
 
 
 class FixedLimiter:
-    """A fixed limit."""
+    """A limit that never moves."""
+
+    __slots__ = ("_in_flight", "_limit", "_seq")
 
     def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
         self._limit = limit
         self._in_flight = 0
+        self._seq = 0
 
     @property
     def limit(self) -> int:
+        """The fixed limit."""
         return self._limit
 
     @property
     def in_flight(self) -> int:
+        """Requests sent and not yet done."""
         return self._in_flight
 
     def available(self) -> int:
+        """How many more requests may be sent now."""
         return max(0, self._limit - self._in_flight)
 
     def on_send(self, now: float) -> Sample:
+        """Count one request leaving at ``now``."""
         self._in_flight += 1
-        return Sample(now)
+        self._seq += 1
+        return Sample(now, self._seq, self._in_flight)
 
-    def on_done(self, sample: Sample, now: float, signal: Signal) -> None:  # noqa: ARG002
-        if not sample.done:
-            sample.done = True
+    def on_done(self, sample: Sample, now: float, signal: Signal) -> None:
+        """Release the request of ``sample`` (a second call for it is ignored)."""
+        if not sample._done:
+            sample._done = True
             self._in_flight -= 1
 
 
-class AdaptiveLimiter(FixedLimiter):
-    """Additive increase, multiplicative decrease (placeholder)."""
+class AdaptiveLimiter:
+    """A limit that finds the endpoint's capacity as it goes, between 1 and ``maximum``."""
+
+    __slots__ = (
+        "_ceiling",
+        "_decreased_round",
+        "_in_flight",
+        "_limit",
+        "_maximum",
+        "_probe_base",
+        "_probe_every",
+        "_probe_rounds",
+        "_probe_step",
+        "_probe_wait",
+        "_recovery",
+        "_ref_load",
+        "_ref_rate",
+        "_round_busy",
+        "_round_end",
+        "_round_load",
+        "_round_oks",
+        "_round_overload",
+        "_round_rtt",
+        "_rounds",
+        "_seq",
+    )
 
     def __init__(self, *, maximum: int = 64, initial: int = 4) -> None:
-        super().__init__(min(initial, maximum))
+        if maximum < 1:
+            raise ValueError(f"maximum must be at least 1, got {maximum}")
+        if initial < 1:
+            raise ValueError(f"initial must be at least 1, got {initial}")
         self._maximum = maximum
-        self._estimate = float(self._limit)
+        self._limit = min(initial, maximum)
+        self._ceiling = 0  # the limit that last worked; 0 while unknown (slow start)
+        self._in_flight = 0
+        self._seq = 0
+        self._rounds = 0
+        self._round_end = 1  # a round trip ends when a request numbered from here is done
+        self._round_oks = 0
+        self._round_rtt = 0.0
+        self._round_load = 0
+        self._round_busy = False
+        self._round_overload = False
+        self._ref_load = 0.0  # Little's law at the last accepted level: mean in flight ...
+        self._ref_rate = 0.0  # ... and the throughput it gave
+        self._recovery = 0  # overloads of requests numbered below this are answered already
+        self._decreased_round = -2
+        self._probe_base = 0  # the ceiling a probe in progress is above; 0 when none is
+        self._probe_step = 1
+        self._probe_every = _FIRST_PROBE_ROUNDS
+        self._probe_wait = float(_FIRST_PROBE_ROUNDS)
+        self._probe_rounds = 0
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now, between 1 and ``maximum``."""
+        return self._limit
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet done."""
+        return self._in_flight
+
+    def available(self) -> int:
+        """How many more requests may be sent now."""
+        return max(0, self._limit - self._in_flight)
+
+    def on_send(self, now: float) -> Sample:
+        """Count one request leaving at ``now``."""
+        self._in_flight += 1
+        self._seq += 1
+        if self._in_flight >= self._limit:
+            self._round_busy = True
+        return Sample(now, self._seq, self._in_flight)
 
     def on_done(self, sample: Sample, now: float, signal: Signal) -> None:
-        if sample.done:
+        """Release ``sample``'s request and learn from how it ended (a second call is ignored)."""
+        if sample._done:
             return
-        super().on_done(sample, now, signal)
-        if signal == "overload":
-            self._estimate = max(1.0, self._estimate * 0.9)
-        elif signal == "ok" and self._in_flight + 1 >= self._limit:
-            self._estimate = min(float(self._maximum), self._estimate + 1.0 / self._estimate)
-        self._limit = int(self._estimate)
+        sample._done = True
+        self._in_flight -= 1
+        if signal == "ok":
+            self._round_oks += 1
+            self._round_rtt += now - sample._sent
+            self._round_load += sample._in_flight
+            top = self._ceiling or self._maximum
+            if self._limit < top and not self._probe_base and 2 * sample._in_flight >= self._limit:
+                self._limit += 1
+        elif signal == "overload" and sample._seq >= self._recovery:
+            self._decrease(sample._in_flight)
+        if sample._seq >= self._round_end:
+            self._end_round()
+
+    def _decrease(self, refused_at: int) -> None:
+        if self._probe_base or self._rounds - self._decreased_round >= 2:
+            # The first throttle after a calm spell: the capacity is just below where it came.
+            self._limit = self._ceiling = max(1, min(self._limit, refused_at) - 1)
+            self._probe_every = min(2 * self._probe_every, _MOST_PROBE_ROUNDS)
+        else:
+            self._limit = max(1, self._limit // 2)
+        self._probe_base = 0
+        self._probe_step = 1
+        self._probe_wait = self._probe_every
+        self._recovery = self._seq + 1
+        self._decreased_round = self._rounds
+        self._round_overload = True
+
+    def _end_round(self) -> None:
+        self._rounds += 1
+        if self._round_busy and not self._round_overload and self._round_oks and self._round_rtt > 0:
+            load = self._round_load / self._round_oks
+            self._judge(load, load * self._round_oks / self._round_rtt)
+        elif self._probe_base:
+            self._probe_rounds += 1
+            if self._probe_rounds > _PROBE_JUDGE_ROUNDS:  # the caller could not fill the probe
+                self._limit = self._probe_base
+                self._probe_base = 0
+        self._round_end = self._seq + 1
+        self._round_oks = 0
+        self._round_rtt = 0.0
+        self._round_load = 0
+        self._round_busy = self._in_flight >= self._limit
+        self._round_overload = False
+
+    def _judge(self, load: float, rate: float) -> None:
+        if self._ref_load and load > self._ref_load * 1.05:
+            wanted = self._ref_rate * (1 + _GAIN_SHARE * (load / self._ref_load - 1))
+            if rate < wanted:  # latency rose and throughput did not: requests queue
+                self._limit = self._ceiling = max(1, min(self._limit, math.ceil(self._ref_load)))
+                if self._probe_base:
+                    self._probe_every = min(2 * self._probe_every, _MOST_PROBE_ROUNDS)
+                self._probe_base = 0
+                self._probe_step = 1
+                self._probe_wait = self._probe_every
+                return
+            if self._probe_base:
+                self._ceiling = self._limit
+                self._probe_base = 0
+                self._probe_step = 2 * self._probe_step
+                self._probe_every = _FIRST_PROBE_ROUNDS
+                self._probe_wait = 0.0
+        elif self._probe_base:
+            self._probe_rounds += 1
+            if self._probe_rounds > _PROBE_JUDGE_ROUNDS:
+                self._limit = self._probe_base
+                self._probe_base = 0
+            return
+        if self._ref_load and abs(load - self._ref_load) <= 0.05 * self._ref_load:
+            rate = max(rate, 0.9 * self._ref_rate + 0.1 * rate)  # one slow round is noise
+        self._ref_load, self._ref_rate = load, rate
+        if self._ceiling and self._limit >= self._ceiling and self._limit < self._maximum:
+            self._probe_wait -= min(1.0, self._round_oks / _PROBE_WAIT_PER_ROUND)
+            if self._probe_wait <= 0:
+                self._probe_base = self._ceiling
+                self._probe_rounds = 0
+                self._limit = min(self._maximum, self._ceiling + self._probe_step)

@@ -34,6 +34,7 @@ class Endpoint:
     queue: int = 0
     capacity_changes: Sequence[tuple[float, int]] = ()  # (time, new capacity)
     not_ready: tuple[float, float] | None = None  # (from, until): every request is refused
+    refuse_latency: float = 0.0  # how long a throttle takes to come back
     jitter: float = 0.0  # each latency times a uniform factor in [1 - jitter, 1 + jitter]
 
 
@@ -78,7 +79,7 @@ class Run:
         return current
 
 
-_SEND, _DONE, _RETRY, _CONSUME, _CAPACITY = range(5)
+_DONE, _REFUSED, _RETRY, _CONSUME, _CAPACITY = range(5)
 
 
 def simulate(
@@ -144,6 +145,12 @@ def simulate(
                 refuse(sample, attempt)
 
     def refuse(sample: Sample, attempt: int) -> None:
+        if endpoint.refuse_latency:
+            at(now + endpoint.refuse_latency, _REFUSED, (sample, attempt))
+        else:
+            refused(sample, attempt)
+
+    def refused(sample: Sample, attempt: int) -> None:
         run.throttled += 1
         limiter.on_done(sample, now, "overload")
         pause = min(backoff * 2**attempt, 2.0) * (0.5 + rng.random())
@@ -172,6 +179,8 @@ def simulate(
             completed += 1
             limiter.on_done(sample, now, "ok")  # type: ignore[has-type]
             admit_waiting()
+        elif kind == _REFUSED:
+            refused(*payload)  # type: ignore[misc]
         elif kind == _RETRY:
             ready.append(payload)  # type: ignore[arg-type]
         elif kind == _CONSUME:

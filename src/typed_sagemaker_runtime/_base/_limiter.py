@@ -40,7 +40,7 @@ Signal = Literal["ok", "overload", "dropped"]
 
 _GAIN_SHARE = 0.5  # a higher concurrency must add this share of its proportional throughput
 _FIRST_PROBE_ROUNDS = 2
-_MOST_PROBE_ROUNDS = 64
+_MOST_PROBE_ROUNDS = 32
 _PROBE_JUDGE_ROUNDS = 3
 _PROBE_WAIT_PER_ROUND = 4  # a round with fewer answers counts as part of one
 
@@ -128,6 +128,7 @@ class AdaptiveLimiter:
     __slots__ = (
         "_ceiling",
         "_decreased_round",
+        "_decreased_to",
         "_in_flight",
         "_limit",
         "_maximum",
@@ -170,6 +171,7 @@ class AdaptiveLimiter:
         self._ref_rate = 0.0  # ... and the throughput it gave
         self._recovery = 0  # overloads of requests numbered below this are answered already
         self._decreased_round = -2
+        self._decreased_to = 0  # the limit the last decrease set
         self._probe_base = 0  # the ceiling a probe in progress is above; 0 when none is
         self._probe_step = 1
         self._probe_every = _FIRST_PROBE_ROUNDS
@@ -217,18 +219,24 @@ class AdaptiveLimiter:
             self._end_round()
 
     def _decrease(self, refused_at: int) -> None:
-        if self._probe_base or self._rounds - self._decreased_round >= 2:
-            # The first throttle after a calm spell: the capacity is just below where it came.
+        if refused_at <= 1:  # refused with nothing else in flight: not ready, not a capacity
+            self._limit = 1
+        elif self._probe_base or self._limit > self._decreased_to or self._calm():
+            # The first throttle since the limit last grew: the capacity is just below it.
             self._limit = self._ceiling = max(1, min(self._limit, refused_at) - 1)
             self._probe_every = min(2 * self._probe_every, _MOST_PROBE_ROUNDS)
-        else:
+        else:  # throttles persist after a decrease: halve, keep the ceiling to regrow to
             self._limit = max(1, self._limit // 2)
+        self._decreased_to = self._limit
         self._probe_base = 0
         self._probe_step = 1
         self._probe_wait = self._probe_every
         self._recovery = self._seq + 1
         self._decreased_round = self._rounds
         self._round_overload = True
+
+    def _calm(self) -> bool:
+        return self._rounds - self._decreased_round >= 2
 
     def _end_round(self) -> None:
         self._rounds += 1

@@ -94,11 +94,12 @@ def simulate(
 ) -> Run:
     """Send ``records`` requests through ``limiter`` to ``endpoint`` until all succeed."""
     rng = random.Random(seed)
-    events: list[tuple[float, int, int, object]] = []
+    # (time, tie-break, kind, the request's sample if any, its attempt or a new capacity)
+    events: list[tuple[float, int, int, Sample | None, int]] = []
     order = itertools.count()
 
-    def at(time: float, kind: int, payload: object = None) -> None:
-        heapq.heappush(events, (time, next(order), kind, payload))
+    def at(time: float, kind: int, sample: Sample | None = None, number: int = 0) -> None:
+        heapq.heappush(events, (time, next(order), kind, sample, number))
 
     capacity = endpoint.capacity
     serving = 0
@@ -118,7 +119,7 @@ def simulate(
         took = endpoint.latency * (1 + endpoint.latency_growth * (serving - 1))
         if endpoint.jitter:
             took *= 1 + endpoint.jitter * (2 * rng.random() - 1)
-        at(now + took, _DONE, (sample, attempt))
+        at(now + took, _DONE, sample, attempt)
 
     def send_all() -> None:
         nonlocal fresh, unconsumed
@@ -146,7 +147,7 @@ def simulate(
 
     def refuse(sample: Sample, attempt: int) -> None:
         if endpoint.refuse_latency:
-            at(now + endpoint.refuse_latency, _REFUSED, (sample, attempt))
+            at(now + endpoint.refuse_latency, _REFUSED, sample, attempt)
         else:
             refused(sample, attempt)
 
@@ -154,7 +155,7 @@ def simulate(
         run.throttled += 1
         limiter.on_done(sample, now, "overload")
         pause = min(backoff * 2**attempt, 2.0) * (0.5 + rng.random())
-        at(now + pause, _RETRY, attempt + 1)
+        at(now + pause, _RETRY, None, attempt + 1)
 
     def record_limit() -> None:
         if run.limit_trace[-1][1] != limiter.limit:
@@ -165,31 +166,30 @@ def simulate(
             start_service(*waiting.popleft())
 
     for change_at, new_capacity in endpoint.capacity_changes:
-        at(change_at, _CAPACITY, new_capacity)
+        at(change_at, _CAPACITY, None, new_capacity)
     if window is not None:
         at(consume_every, _CONSUME)
     send_all()
     record_limit()
     while done < records:
-        now, _, kind, payload = heapq.heappop(events)
-        if kind == _DONE:
-            sample, _attempt = payload  # type: ignore[misc]
+        now, _, kind, sample, number = heapq.heappop(events)
+        if kind == _DONE and sample is not None:
             serving -= 1
             done += 1
             completed += 1
-            limiter.on_done(sample, now, "ok")  # type: ignore[has-type]
+            limiter.on_done(sample, now, "ok")
             admit_waiting()
-        elif kind == _REFUSED:
-            refused(*payload)  # type: ignore[misc]
+        elif kind == _REFUSED and sample is not None:
+            refused(sample, number)
         elif kind == _RETRY:
-            ready.append(payload)  # type: ignore[arg-type]
+            ready.append(number)
         elif kind == _CONSUME:
             if completed > 0:
                 completed -= 1
                 unconsumed -= 1
             at(now + consume_every, _CONSUME)
-        else:
-            capacity = payload  # type: ignore[assignment]
+        elif kind == _CAPACITY:
+            capacity = number
             admit_waiting()
         send_all()
         record_limit()

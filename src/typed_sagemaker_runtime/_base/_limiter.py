@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from typing import Literal, Protocol
 
+from typed_sagemaker_runtime._core._exceptions import ClientValidationError
+
 __all__ = ["AdaptiveLimiter", "FixedLimiter", "Limiter", "Sample", "Signal"]
 
 Signal = Literal["ok", "overload", "dropped"]
@@ -45,16 +47,25 @@ _PROBE_JUDGE_ROUNDS = 3
 _PROBE_WAIT_PER_ROUND = 4  # a round with fewer answers counts as part of one
 
 
-class Sample:
-    """The ticket of one request in flight, from ``on_send`` to ``on_done``."""
+def _check_limit(name: str, value: int) -> None:
+    if type(value) is not int or value < 1:
+        raise ClientValidationError(f"{name} must be an integer >= 1, got {value!r}", field=name)
 
-    __slots__ = ("_done", "_in_flight", "_sent", "_seq")
+
+class Sample:
+    """The ticket of one request, from ``on_send`` to ``on_done``; only its limiter reads it."""
+
+    __slots__ = ("done", "in_flight", "sent", "seq")
 
     def __init__(self, sent: float, seq: int, in_flight: int) -> None:
-        self._sent = sent
-        self._seq = seq
-        self._in_flight = in_flight
-        self._done = False
+        self.sent = sent
+        """When the request left (the ``now`` given to ``on_send``)."""
+        self.seq = seq
+        """How many requests the limiter had sent, this one included."""
+        self.in_flight = in_flight
+        """Requests in flight once this one left, this one included."""
+        self.done = False
+        """Whether ``on_done`` has been called for it."""
 
 
 class Limiter(Protocol):
@@ -89,8 +100,7 @@ class FixedLimiter:
     __slots__ = ("_in_flight", "_limit", "_seq")
 
     def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, got {limit}")
+        _check_limit("concurrency", limit)
         self._limit = limit
         self._in_flight = 0
         self._seq = 0
@@ -115,10 +125,10 @@ class FixedLimiter:
         self._seq += 1
         return Sample(now, self._seq, self._in_flight)
 
-    def on_done(self, sample: Sample, now: float, signal: Signal) -> None:
+    def on_done(self, sample: Sample, now: float, signal: Signal) -> None:  # noqa: ARG002
         """Release the request of ``sample`` (a second call for it is ignored)."""
-        if not sample._done:
-            sample._done = True
+        if not sample.done:
+            sample.done = True
             self._in_flight -= 1
 
 
@@ -151,10 +161,8 @@ class AdaptiveLimiter:
     )
 
     def __init__(self, *, maximum: int = 64, initial: int = 4) -> None:
-        if maximum < 1:
-            raise ValueError(f"maximum must be at least 1, got {maximum}")
-        if initial < 1:
-            raise ValueError(f"initial must be at least 1, got {initial}")
+        _check_limit("max_concurrency", maximum)
+        _check_limit("initial", initial)
         self._maximum = maximum
         self._limit = min(initial, maximum)
         self._ceiling = 0  # the limit that last worked; 0 while unknown (slow start)
@@ -168,7 +176,7 @@ class AdaptiveLimiter:
         self._round_busy = False
         self._round_overload = False
         self._ref_load = 0.0  # Little's law at the last accepted level: mean in flight ...
-        self._ref_rate = 0.0  # ... and the throughput it gave
+        self._ref_rate: float = 0.0  # ... and the throughput it gave
         self._recovery = 0  # overloads of requests numbered below this are answered already
         self._decreased_round = -2
         self._decreased_to = 0  # the limit the last decrease set
@@ -202,20 +210,20 @@ class AdaptiveLimiter:
 
     def on_done(self, sample: Sample, now: float, signal: Signal) -> None:
         """Release ``sample``'s request and learn from how it ended (a second call is ignored)."""
-        if sample._done:
+        if sample.done:
             return
-        sample._done = True
+        sample.done = True
         self._in_flight -= 1
         if signal == "ok":
             self._round_oks += 1
-            self._round_rtt += now - sample._sent
-            self._round_load += sample._in_flight
+            self._round_rtt += now - sample.sent
+            self._round_load += sample.in_flight
             top = self._ceiling or self._maximum
-            if self._limit < top and not self._probe_base and 2 * sample._in_flight >= self._limit:
+            if self._limit < top and not self._probe_base and 2 * sample.in_flight >= self._limit:
                 self._limit += 1
-        elif signal == "overload" and sample._seq >= self._recovery:
-            self._decrease(sample._in_flight)
-        if sample._seq >= self._round_end:
+        elif signal == "overload" and sample.seq >= self._recovery:
+            self._decrease(sample.in_flight)
+        if sample.seq >= self._round_end:
             self._end_round()
 
     def _decrease(self, refused_at: int) -> None:
@@ -223,8 +231,7 @@ class AdaptiveLimiter:
             self._limit = 1
         elif self._probe_base or self._limit > self._decreased_to or self._calm():
             # The first throttle since the limit last grew: the capacity is just below it.
-            self._limit = self._ceiling = max(1, min(self._limit, refused_at) - 1)
-            self._probe_every = min(2 * self._probe_every, _MOST_PROBE_ROUNDS)
+            self._settle(min(self._limit, refused_at) - 1, failed=True)
         else:  # throttles persist after a decrease: halve, keep the ceiling to regrow to
             self._limit = max(1, self._limit // 2)
         self._decreased_to = self._limit
@@ -240,14 +247,15 @@ class AdaptiveLimiter:
 
     def _end_round(self) -> None:
         self._rounds += 1
-        if self._round_busy and not self._round_overload and self._round_oks and self._round_rtt > 0:
-            load = self._round_load / self._round_oks
-            self._judge(load, load * self._round_oks / self._round_rtt)
-        elif self._probe_base:
-            self._probe_rounds += 1
-            if self._probe_rounds > _PROBE_JUDGE_ROUNDS:  # the caller could not fill the probe
+        measured = self._round_busy and not self._round_overload and self._round_rtt > 0
+        load = self._round_load / self._round_oks if measured else 0.0
+        if self._probe_base and load <= self._ref_load * 1.05:
+            self._probe_rounds += 1  # the probe's own requests are not back yet
+            if self._probe_rounds > _PROBE_JUDGE_ROUNDS:  # the caller could not fill it
                 self._limit = self._probe_base
                 self._probe_base = 0
+        elif measured:
+            self._judge(load, load * self._round_oks / self._round_rtt)
         self._round_end = self._seq + 1
         self._round_oks = 0
         self._round_rtt = 0.0
@@ -256,34 +264,33 @@ class AdaptiveLimiter:
         self._round_overload = False
 
     def _judge(self, load: float, rate: float) -> None:
+        """Keep a higher level only if it raised throughput; probe above a held ceiling."""
         if self._ref_load and load > self._ref_load * 1.05:
             wanted = self._ref_rate * (1 + _GAIN_SHARE * (load / self._ref_load - 1))
             if rate < wanted:  # latency rose and throughput did not: requests queue
-                self._limit = self._ceiling = max(1, min(self._limit, math.ceil(self._ref_load)))
-                if self._probe_base:
-                    self._probe_every = min(2 * self._probe_every, _MOST_PROBE_ROUNDS)
-                self._probe_base = 0
-                self._probe_step = 1
-                self._probe_wait = self._probe_every
+                self._settle(math.ceil(self._ref_load), failed=bool(self._probe_base))
                 return
-            if self._probe_base:
+            if self._probe_base:  # the probe paid: probe again at once, twice as far
                 self._ceiling = self._limit
                 self._probe_base = 0
-                self._probe_step = 2 * self._probe_step
+                self._probe_step *= 2
                 self._probe_every = _FIRST_PROBE_ROUNDS
                 self._probe_wait = 0.0
-        elif self._probe_base:
-            self._probe_rounds += 1
-            if self._probe_rounds > _PROBE_JUDGE_ROUNDS:
-                self._limit = self._probe_base
-                self._probe_base = 0
-            return
-        if self._ref_load and abs(load - self._ref_load) <= 0.05 * self._ref_load:
+        elif self._ref_load and load >= self._ref_load * 0.95:
             rate = max(rate, 0.9 * self._ref_rate + 0.1 * rate)  # one slow round is noise
         self._ref_load, self._ref_rate = load, rate
-        if self._ceiling and self._limit >= self._ceiling and self._limit < self._maximum:
+        if self._ceiling and self._ceiling <= self._limit < self._maximum:
             self._probe_wait -= min(1.0, self._round_oks / _PROBE_WAIT_PER_ROUND)
             if self._probe_wait <= 0:
                 self._probe_base = self._ceiling
                 self._probe_rounds = 0
                 self._limit = min(self._maximum, self._ceiling + self._probe_step)
+
+    def _settle(self, limit: int, *, failed: bool) -> None:
+        """Hold at ``limit`` (the new ceiling); after a failed probe, probe half as often."""
+        self._limit = self._ceiling = max(1, min(self._limit, limit))
+        if failed:
+            self._probe_every = min(2 * self._probe_every, _MOST_PROBE_ROUNDS)
+        self._probe_base = 0
+        self._probe_step = 1
+        self._probe_wait = self._probe_every

@@ -8,12 +8,19 @@ thousands of requests is deterministic and takes milliseconds.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from _endpoint_sim import Endpoint, Run, best_fixed, simulate
-from typed_sagemaker_runtime._base._limiter import AdaptiveLimiter, FixedLimiter, Sample, Signal
+from typed_sagemaker_runtime._base._limiter import (
+    AdaptiveLimiter,
+    FixedLimiter,
+    Limiter,
+    Sample,
+    Signal,
+)
 from typed_sagemaker_runtime._core._exceptions import ClientValidationError
 
 LATENCY = 0.05  # one round trip of an idle endpoint, in simulated seconds
@@ -152,8 +159,8 @@ def test_the_fixed_limiter_never_moves() -> None:
 
 
 @pytest.mark.parametrize("make", [lambda: AdaptiveLimiter(initial=4), lambda: FixedLimiter(4)])
-def test_a_second_on_done_for_a_sample_is_ignored(make: object) -> None:
-    limiter = make()  # type: ignore[operator]
+def test_a_second_on_done_for_a_sample_is_ignored(make: Callable[[], Limiter]) -> None:
+    limiter = make()
     first, second = limiter.on_send(0.0), limiter.on_send(0.0)
     limiter.on_done(first, 0.05, "ok")
     limiter.on_done(first, 0.05, "overload")
@@ -171,9 +178,11 @@ def test_a_second_on_done_for_a_sample_is_ignored(make: object) -> None:
         (lambda: FixedLimiter(True), "concurrency"),
     ],
 )
-def test_a_limit_below_one_is_refused_naming_the_argument(make: object, field: str) -> None:
+def test_a_limit_below_one_is_refused_naming_the_argument(
+    make: Callable[[], Limiter], field: str
+) -> None:
     with pytest.raises(ClientValidationError) as raised:
-        make()  # type: ignore[operator]
+        make()
     assert raised.value.field == field
 
 

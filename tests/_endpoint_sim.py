@@ -14,6 +14,7 @@ Time is simulated: a run of thousands of requests takes milliseconds and is dete
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import random
@@ -211,3 +212,45 @@ def best_fixed(
             best = (limit, run)
     assert best is not None
     return best
+
+
+FIGURES = {
+    "C=8": Endpoint(8),
+    "C=16": Endpoint(16),
+    "C=48": Endpoint(48),
+    "C=8, queue 8": Endpoint(8, queue=8),
+    "C=16, queue 32": Endpoint(16, queue=32),
+    "C=48, queue 16": Endpoint(48, queue=16),
+    "C=16, latency +5%/request": Endpoint(16, latency_growth=0.05),
+    "C=16, latency +5%/request, queue 8": Endpoint(16, latency_growth=0.05, queue=8),
+    "no cap, latency +2%/request": Endpoint(10_000, latency_growth=0.02),
+    "C=1": Endpoint(1),
+    "C=2, queue 2": Endpoint(2, queue=2),
+    "C=100 (above maximum 64)": Endpoint(100),
+}
+
+
+def figures(records: int = 4000, jitter: float = 0.0) -> str:
+    """The markdown table of ``notes/limiter.md``: ``AdaptiveLimiter`` against the best fixed."""
+    from typed_sagemaker_runtime._base._limiter import AdaptiveLimiter, FixedLimiter
+
+    lines = [
+        "| endpoint | best fixed | its records/s | auto / best | auto throttled | mean limit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, endpoint in FIGURES.items():
+        endpoint = dataclasses.replace(endpoint, jitter=jitter)
+        best, _ = best_fixed(endpoint, FixedLimiter, 1000)
+        fixed = simulate(endpoint, FixedLimiter(best), records)
+        auto = simulate(endpoint, AdaptiveLimiter(maximum=64), records)
+        lines.append(
+            f"| {name} | {best} | {fixed.throughput:.0f} | {auto.throughput / fixed.throughput:.3f}"
+            f" | {100 * auto.throttled_share:.2f}% | {auto.mean_limit():.1f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(figures())
+    print()
+    print(figures(jitter=0.2))

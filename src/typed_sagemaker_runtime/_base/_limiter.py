@@ -3,24 +3,28 @@
 ``AdaptiveLimiter`` follows TCP's congestion control, as Netflix's concurrency-limits carried it
 over to request concurrency, with the parts chosen for an endpoint that throttles:
 
-- An explicit throttle (ThrottlingError, 503, ModelNotReadyError) is packet loss: the limit
-  drops at once, to one below the in-flight count the refused request met (the first throttle
-  after a calm spell: a probe above the capacity failed), or by half while throttles persist
-  (AIMD's multiplicative decrease; botocore's adaptive mode does the same to a request *rate*).
-  Only one decrease per round trip: throttles of requests sent before it are already paid for.
-- The limit that last worked is remembered (CUBIC's ``W_max``). Below it the limit grows as in
-  slow start (doubling each round trip); at it the limit holds, and probes one step above only
-  every few round trips, twice as rarely after each failed probe, so a run on a steady endpoint
-  is throttled for well under 2% of its attempts. Successive successful probes double their
-  step, so a grown capacity is found in a few round trips.
-- Latency counts only through throughput, by Little's law: throughput = in flight / latency. A
-  probe (or a slow-start round) is kept only when it raised throughput by at least half the
-  share it raised the concurrency; latency that rises while throughput does not (requests
-  queueing at the endpoint) sends the limit back. Vegas and Gradient2 instead compare latency
-  with the least seen, which also stops a batching endpoint whose latency grows with load while
-  its throughput still grows; BBR's ``max rate x min RTT`` fails the same way.
-- The limit never grows while the caller keeps fewer than half of it in flight (app-limited:
-  a slow consumer), as in concurrency-limits.
+- An explicit throttle (ThrottlingError, 503, ModelNotReadyError) is packet loss. The first
+  one since the limit last grew sets the limit, and a remembered ceiling, to one below the
+  in-flight count the refused request found. Throttles that persist after that halve the limit
+  (AIMD's multiplicative decrease) and keep the ceiling. A refusal with nothing else in flight
+  (not ready) drops the limit to 1. Throttles of requests sent before a decrease are already
+  paid for: one decrease per round trip.
+- The ceiling is CUBIC's ``W_max``, which botocore's adaptive mode keeps for a request
+  *rate* (a token bucket that knows neither the requests in flight nor their latency). Below
+  the ceiling the limit grows as in slow start, doubling each round trip. At the ceiling it
+  holds and probes one step above after 2 round trips. Each failed probe doubles the wait, up
+  to 32 round trips, so a steady endpoint throttles well under 2% of attempts (0.1-0.9% in
+  ``tests/test_limiter.py``'s simulations). A successful probe doubles the next step: the
+  limit settles at a fallen capacity within a round trip, and at a grown one within about 40.
+- Latency counts only through throughput, by Little's law (throughput = in flight / latency,
+  measured once per round trip). A higher level, from a probe or from slow start, is kept only
+  if it raised throughput by at least half the share it raised the concurrency. If latency
+  rose and throughput did not, requests are queueing, and the limit goes back. Vegas and
+  Gradient2 compare latency with the least seen, so they also stop on a batching endpoint whose
+  latency grows with load while its throughput still grows. BBR's ``max rate x min RTT`` fails
+  the same way.
+- As in concurrency-limits, the limit does not grow while the caller keeps fewer than half of
+  it in flight (app-limited: a slow consumer).
 
 Every call is O(1) and reads no clock: ``now`` is passed in (``time.monotonic()``). The limiter
 is not thread-safe; its caller serialises the calls (a lock, or one event loop). ``on_done``

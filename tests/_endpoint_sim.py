@@ -94,108 +94,137 @@ def simulate(
     seed: int = 0,
 ) -> Run:
     """Send ``records`` requests through ``limiter`` to ``endpoint`` until all succeed."""
+    client = _Client(limiter, records, window, consume_every)
+    _run_clients(endpoint, [client], backoff, seed)
+    return client.run
+
+
+def simulate_shared(
+    endpoint: Endpoint, limiters: Sequence[Limiter], records: int, *, seed: int = 0
+) -> list[Run]:
+    """Clients with a limiter each send ``records`` requests apiece to one ``endpoint``.
+
+    The run ends when every client is done; a client done early stops sending.
+    """
+    clients = [_Client(limiter, records, None, 0.0) for limiter in limiters]
+    _run_clients(endpoint, clients, 0.05, seed)
+    return [client.run for client in clients]
+
+
+@dataclass
+class _Client:
+    limiter: Limiter
+    fresh: int
+    window: int | None
+    consume_every: float
+    ready: deque[int] = field(default_factory=deque[int])  # attempts due for a retry
+    done: int = 0
+    unconsumed: int = 0  # records sent whose outcome the slow consumer has not yet taken
+    completed: int = 0  # of those, the ones whose outcome is there to take
+    run: Run = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.run = Run(records=self.fresh, elapsed=0.0, attempts=0, throttled=0)
+        self.run.limit_trace.append((0.0, self.limiter.limit))
+
+
+def _run_clients(endpoint: Endpoint, clients: list[_Client], backoff: float, seed: int) -> None:
     rng = random.Random(seed)
-    # (time, tie-break, kind, the request's sample if any, its attempt or a new capacity)
-    events: list[tuple[float, int, int, Sample | None, int]] = []
+    # (time, tie-break, kind, client, the request's sample if any, its attempt or a capacity)
+    events: list[tuple[float, int, int, int, Sample | None, int]] = []
     order = itertools.count()
 
-    def at(time: float, kind: int, sample: Sample | None = None, number: int = 0) -> None:
-        heapq.heappush(events, (time, next(order), kind, sample, number))
+    def at(time: float, kind: int, who: int = 0, sample: Sample | None = None, n: int = 0) -> None:
+        heapq.heappush(events, (time, next(order), kind, who, sample, n))
 
     capacity = endpoint.capacity
     serving = 0
-    waiting: deque[tuple[Sample, int]] = deque()  # (sample, attempt) queued at the endpoint
-    ready: deque[int] = deque()  # attempts of throttled records due for a retry
-    fresh = records
-    done = 0
-    unconsumed = 0  # records sent whose outcome the slow consumer has not yet taken
-    completed = 0  # of those, the ones whose outcome is there to take
-    run = Run(records=records, elapsed=0.0, attempts=0, throttled=0)
-    run.limit_trace.append((0.0, limiter.limit))
+    waiting: deque[tuple[int, Sample, int]] = deque()  # (client, sample, attempt) queued
     now = 0.0
 
-    def start_service(sample: Sample, attempt: int) -> None:
+    def start_service(who: int, sample: Sample, attempt: int) -> None:
         nonlocal serving
         serving += 1
         took = endpoint.latency * (1 + endpoint.latency_growth * (serving - 1))
         if endpoint.jitter:
             took *= 1 + endpoint.jitter * (2 * rng.random() - 1)
-        at(now + took, _DONE, sample, attempt)
+        at(now + took, _DONE, who, sample, attempt)
 
-    def send_all() -> None:
-        nonlocal fresh, unconsumed
-        while limiter.available() > 0 and (ready or fresh):
-            if not ready and window is not None and unconsumed >= window:
+    def send_all(who: int) -> None:
+        client = clients[who]
+        limiter = client.limiter
+        while limiter.available() > 0 and (client.ready or client.fresh):
+            window = client.window
+            if not client.ready and window is not None and client.unconsumed >= window:
                 return
-            if ready:
-                attempt = ready.popleft()
+            if client.ready:
+                attempt = client.ready.popleft()
             else:
-                fresh -= 1
-                unconsumed += 1
+                client.fresh -= 1
+                client.unconsumed += 1
                 attempt = 0
             sample = limiter.on_send(now)
-            run.attempts += 1
-            run.max_in_flight = max(run.max_in_flight, limiter.in_flight)
+            client.run.attempts += 1
+            client.run.max_in_flight = max(client.run.max_in_flight, limiter.in_flight)
             refused = endpoint.not_ready is not None and (
                 endpoint.not_ready[0] <= now < endpoint.not_ready[1]
             )
             if not refused and serving < capacity:
-                start_service(sample, attempt)
+                start_service(who, sample, attempt)
             elif not refused and len(waiting) < endpoint.queue:
-                waiting.append((sample, attempt))
+                waiting.append((who, sample, attempt))
+            elif endpoint.refuse_latency:
+                at(now + endpoint.refuse_latency, _REFUSED, who, sample, attempt)
             else:
-                refuse(sample, attempt)
+                refuse(who, sample, attempt)
 
-    def refuse(sample: Sample, attempt: int) -> None:
-        if endpoint.refuse_latency:
-            at(now + endpoint.refuse_latency, _REFUSED, sample, attempt)
-        else:
-            refused(sample, attempt)
-
-    def refused(sample: Sample, attempt: int) -> None:
-        run.throttled += 1
-        limiter.on_done(sample, now, "overload")
+    def refuse(who: int, sample: Sample, attempt: int) -> None:
+        clients[who].run.throttled += 1
+        clients[who].limiter.on_done(sample, now, "overload")
         pause = min(backoff * 2**attempt, 2.0) * (0.5 + rng.random())
-        at(now + pause, _RETRY, None, attempt + 1)
-
-    def record_limit() -> None:
-        if run.limit_trace[-1][1] != limiter.limit:
-            run.limit_trace.append((now, limiter.limit))
+        at(now + pause, _RETRY, who, None, attempt + 1)
 
     def admit_waiting() -> None:
         while waiting and serving < capacity:
             start_service(*waiting.popleft())
 
+    def step_all() -> None:
+        for who, client in enumerate(clients):
+            send_all(who)
+            trace = client.run.limit_trace
+            if trace[-1][1] != client.limiter.limit:
+                trace.append((now, client.limiter.limit))
+
     for change_at, new_capacity in endpoint.capacity_changes:
-        at(change_at, _CAPACITY, None, new_capacity)
-    if window is not None:
-        at(consume_every, _CONSUME)
-    send_all()
-    record_limit()
-    while done < records:
-        now, _, kind, sample, number = heapq.heappop(events)
+        at(change_at, _CAPACITY, n=new_capacity)
+    for who, client in enumerate(clients):
+        if client.window is not None:
+            at(client.consume_every, _CONSUME, who)
+    step_all()
+    while any(client.done < client.run.records for client in clients):
+        now, _, kind, who, sample, number = heapq.heappop(events)
+        client = clients[who]
         if kind == _DONE and sample is not None:
             serving -= 1
-            done += 1
-            completed += 1
-            limiter.on_done(sample, now, "ok")
+            client.done += 1
+            client.completed += 1
+            client.limiter.on_done(sample, now, "ok")
+            if client.done == client.run.records:
+                client.run.elapsed = now
             admit_waiting()
         elif kind == _REFUSED and sample is not None:
-            refused(sample, number)
+            refuse(who, sample, number)
         elif kind == _RETRY:
-            ready.append(number)
+            client.ready.append(number)
         elif kind == _CONSUME:
-            if completed > 0:
-                completed -= 1
-                unconsumed -= 1
-            at(now + consume_every, _CONSUME)
+            if client.completed > 0:
+                client.completed -= 1
+                client.unconsumed -= 1
+            at(now + client.consume_every, _CONSUME, who)
         elif kind == _CAPACITY:
             capacity = number
             admit_waiting()
-        send_all()
-        record_limit()
-    run.elapsed = now
-    return run
+        step_all()
 
 
 def best_fixed(

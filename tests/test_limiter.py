@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from _endpoint_sim import Endpoint, Run, best_fixed, simulate
+from _endpoint_sim import Endpoint, Run, best_fixed, simulate, simulate_shared
 from typed_sagemaker_runtime._base._limiter import (
     AdaptiveLimiter,
     FixedLimiter,
@@ -108,6 +108,16 @@ def test_the_limit_grows_to_the_maximum_when_the_endpoint_has_room() -> None:
     run = simulate(Endpoint(100), AdaptiveLimiter(maximum=40), 2000)
     assert run.limit_trace[-1][1] == 40
     assert max(_limits(run)) == 40
+
+
+@pytest.mark.parametrize("queue", [0, 16])
+def test_clients_sharing_an_endpoint_fill_it_and_share_it(queue: int) -> None:
+    # Ray workers: each with its own limiter, one endpoint serving 32 at once.
+    runs = simulate_shared(Endpoint(32, queue=queue), [AdaptiveLimiter() for _ in range(4)], 3000)
+    records_per_second = sum(run.records for run in runs) / max(run.elapsed for run in runs)
+    assert records_per_second >= 0.9 * 32 / LATENCY
+    assert sum(run.throttled for run in runs) <= 0.02 * sum(run.attempts for run in runs)
+    assert all(4 <= run.mean_limit() <= 16 for run in runs)
 
 
 def test_one_throttle_lowers_the_limit_once_per_round_trip() -> None:

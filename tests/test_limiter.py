@@ -34,6 +34,8 @@ FIXED_CAPACITY = {
     "C48 queue 16": Endpoint(48, queue=16),
     "C16 latency growing 5% per request": Endpoint(16, latency_growth=0.05),
     "C16 queue 8, latency +-20%": Endpoint(16, queue=8, jitter=0.2),
+    "C16 latency growing 5% per request, +-50%": Endpoint(16, latency_growth=0.05, jitter=0.5),
+    "C48 latency +-50%": Endpoint(48, jitter=0.5),
 }
 
 
@@ -84,7 +86,7 @@ def test_settles_at_a_changed_capacity_within_a_bounded_number_of_round_trips(qu
     run = simulate(endpoint, AdaptiveLimiter(maximum=64), 12_000)
     assert run.elapsed > 25.0
     assert _settled_after(run, 10.0, 20.0, 4, 4 + max(queue, 1)) <= 5 * LATENCY
-    assert _settled_after(run, 20.0, run.elapsed, 30, 32 + queue) <= 50 * LATENCY
+    assert _settled_after(run, 20.0, run.elapsed, 30, 32 + queue) <= 100 * LATENCY
     assert run.throttled_share <= 0.02
 
 

@@ -48,7 +48,8 @@ _GAIN_SHARE = 0.5  # a higher concurrency must add this share of its proportiona
 _FIRST_PROBE_ROUNDS = 2
 _MOST_PROBE_ROUNDS = 32
 _PROBE_JUDGE_ROUNDS = 3
-_PROBE_WAIT_PER_ROUND = 4  # a round with fewer answers counts as part of one
+_JUDGE_ANSWERS = 32  # throughput is measured over at least this many answers
+_PROBE_WAIT_PER_ROUND = 8  # answers that count as one round of a probe's wait
 
 
 def _check_limit(name: str, value: int) -> None:
@@ -251,16 +252,19 @@ class AdaptiveLimiter:
 
     def _end_round(self) -> None:
         self._rounds += 1
-        measured = self._round_busy and not self._round_overload and self._round_rtt > 0
-        load = self._round_load / self._round_oks if measured else 0.0
-        if self._probe_base and load <= self._ref_load * 1.05:
+        self._round_end = self._seq + 1
+        usable = self._round_busy and not self._round_overload and self._round_rtt > 0
+        if usable and self._ceiling and self._round_oks < _JUDGE_ANSWERS:
+            # A probe's small step needs more answers than a slow-start doubling to stand out.
+            return
+        load = self._round_load / self._round_oks if usable else 0.0
+        if self._probe_base and load < self._ref_load + 0.5:
             self._probe_rounds += 1  # the probe's own requests are not back yet
             if self._probe_rounds > _PROBE_JUDGE_ROUNDS:  # the caller could not fill it
                 self._limit = self._probe_base
                 self._probe_base = 0
-        elif measured:
+        elif usable:
             self._judge(load, load * self._round_oks / self._round_rtt)
-        self._round_end = self._seq + 1
         self._round_oks = 0
         self._round_rtt = 0.0
         self._round_load = 0
@@ -269,10 +273,10 @@ class AdaptiveLimiter:
 
     def _judge(self, load: float, rate: float) -> None:
         """Keep a higher level only if it raised throughput; probe above a held ceiling."""
-        if self._ref_load and load > self._ref_load * 1.05:
+        if self._ref_load and load >= self._ref_load + 0.5:
             wanted = self._ref_rate * (1 + _GAIN_SHARE * (load / self._ref_load - 1))
             if rate < wanted:  # latency rose and throughput did not: requests queue
-                self._settle(math.ceil(self._ref_load), failed=bool(self._probe_base))
+                self._settle(math.ceil(self._ref_load), failed=False)
                 return
             if self._probe_base:  # the probe paid: probe again at once, twice as far
                 self._ceiling = self._limit
@@ -280,11 +284,11 @@ class AdaptiveLimiter:
                 self._probe_step *= 2
                 self._probe_every = _FIRST_PROBE_ROUNDS
                 self._probe_wait = 0.0
-        elif self._ref_load and load >= self._ref_load * 0.95:
+        elif self._ref_load and load > self._ref_load - 0.5:
             rate = max(rate, 0.9 * self._ref_rate + 0.1 * rate)  # one slow round is noise
         self._ref_load, self._ref_rate = load, rate
         if self._ceiling and self._ceiling <= self._limit < self._maximum:
-            self._probe_wait -= min(1.0, self._round_oks / _PROBE_WAIT_PER_ROUND)
+            self._probe_wait -= self._round_oks / _PROBE_WAIT_PER_ROUND
             if self._probe_wait <= 0:
                 self._probe_base = self._ceiling
                 self._probe_rounds = 0

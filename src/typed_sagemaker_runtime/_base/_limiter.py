@@ -12,14 +12,17 @@ over to request concurrency, with the parts chosen for an endpoint that throttle
 - The ceiling is CUBIC's ``W_max``, which botocore's adaptive mode keeps for a request
   *rate* (a token bucket that knows neither the requests in flight nor their latency). Below
   the ceiling the limit grows as in slow start, doubling each round trip. At the ceiling it
-  holds and probes one step above after 2 round trips. Each failed probe doubles the wait, up
-  to 32 round trips, so a steady endpoint throttles well under 2% of attempts (0.1-0.9% in
-  ``tests/test_limiter.py``'s simulations). A successful probe doubles the next step: the
-  limit settles at a fallen capacity within a round trip, and at a grown one within about 40.
-- Latency counts only through throughput, by Little's law (throughput = in flight / latency,
-  measured once per round trip). A higher level, from a probe or from slow start, is kept only
-  if it raised throughput by at least half the share it raised the concurrency. If latency
-  rose and throughput did not, requests are queueing, and the limit goes back. Vegas and
+  holds, then probes one step above. The wait before a probe is counted in answers, 8 to a
+  unit: 2 units at first, twice as many after each probe a throttle ends, up to 32 units
+  (256 answers). A steady endpoint therefore throttles well under 2% of attempts (0.1-0.9% in
+  ``tests/test_limiter.py``'s simulations). A probe that pays doubles the next step. The limit
+  settles at a fallen capacity within a round trip, and at a grown one within 256 answers plus a
+  few probes.
+- Latency counts only through throughput, by Little's law: throughput = in flight / latency.
+  A higher level is kept only if it raised throughput by at least half the share it raised the
+  concurrency. If latency rose and throughput did not, requests are queueing, and the limit goes
+  back without a throttle. Slow start's doublings are judged each round trip. A probe's small
+  step is judged over at least 32 answers, so latency noise does not decide it. Vegas and
   Gradient2 compare latency with the least seen, so they also stop on a batching endpoint whose
   latency grows with load while its throughput still grows. BBR's ``max rate x min RTT`` fails
   the same way.
@@ -45,11 +48,11 @@ Signal = Literal["ok", "overload", "dropped"]
 ``"overload"`` throttled or not ready (lower the limit), ``"dropped"`` no information."""
 
 _GAIN_SHARE = 0.5  # a higher concurrency must add this share of its proportional throughput
-_FIRST_PROBE_ROUNDS = 2
-_MOST_PROBE_ROUNDS = 32
-_PROBE_JUDGE_ROUNDS = 3
-_JUDGE_ANSWERS = 32  # throughput is measured over at least this many answers
-_PROBE_WAIT_PER_ROUND = 8  # answers that count as one round of a probe's wait
+_JUDGE_ANSWERS = 32  # once a ceiling is known, throughput is measured over this many answers
+_PROBE_WAIT_UNIT = 8  # answers; the wait before a probe is counted in these
+_FIRST_PROBE_WAIT = 2
+_LONGEST_PROBE_WAIT = 32
+_PROBE_PATIENCE = 3  # measurements that may miss a probe's load before it is given up
 
 
 def _check_limit(name: str, value: int) -> None:
@@ -141,26 +144,26 @@ class AdaptiveLimiter:
     """A limit that finds the endpoint's capacity as it goes, between 1 and ``maximum``."""
 
     __slots__ = (
+        "_answers",
+        "_busy",
         "_ceiling",
         "_decreased_round",
         "_decreased_to",
         "_in_flight",
+        "_latency_sum",
         "_limit",
+        "_load_sum",
         "_maximum",
+        "_overloaded",
         "_probe_base",
         "_probe_every",
-        "_probe_rounds",
+        "_probe_misses",
         "_probe_step",
         "_probe_wait",
         "_recovery",
         "_ref_load",
         "_ref_rate",
-        "_round_busy",
         "_round_end",
-        "_round_load",
-        "_round_oks",
-        "_round_overload",
-        "_round_rtt",
         "_rounds",
         "_seq",
     )
@@ -175,11 +178,13 @@ class AdaptiveLimiter:
         self._seq = 0
         self._rounds = 0
         self._round_end = 1  # a round trip ends when a request numbered from here is done
-        self._round_oks = 0
-        self._round_rtt = 0.0
-        self._round_load = 0
-        self._round_busy = False
-        self._round_overload = False
+        # The measurement in progress (one round trip or more): answers, their latencies and
+        # in-flight counts, whether the limit was reached (not app-limited), any overload.
+        self._answers = 0
+        self._latency_sum = 0.0
+        self._load_sum = 0
+        self._busy = False
+        self._overloaded = False
         self._ref_load = 0.0  # Little's law at the last accepted level: mean in flight ...
         self._ref_rate: float = 0.0  # ... and the throughput it gave
         self._recovery = 0  # overloads of requests numbered below this are answered already
@@ -187,9 +192,9 @@ class AdaptiveLimiter:
         self._decreased_to = 0  # the limit the last decrease set
         self._probe_base = 0  # the ceiling a probe in progress is above; 0 when none is
         self._probe_step = 1
-        self._probe_every = _FIRST_PROBE_ROUNDS
-        self._probe_wait = float(_FIRST_PROBE_ROUNDS)
-        self._probe_rounds = 0
+        self._probe_every = _FIRST_PROBE_WAIT
+        self._probe_wait = float(_FIRST_PROBE_WAIT)
+        self._probe_misses = 0
 
     @property
     def limit(self) -> int:
@@ -210,7 +215,7 @@ class AdaptiveLimiter:
         self._in_flight += 1
         self._seq += 1
         if self._in_flight >= self._limit:
-            self._round_busy = True
+            self._busy = True
         return Sample(now, self._seq, self._in_flight)
 
     def on_done(self, sample: Sample, now: float, signal: Signal) -> None:
@@ -220,9 +225,9 @@ class AdaptiveLimiter:
         sample.done = True
         self._in_flight -= 1
         if signal == "ok":
-            self._round_oks += 1
-            self._round_rtt += now - sample.sent
-            self._round_load += sample.in_flight
+            self._answers += 1
+            self._latency_sum += now - sample.sent
+            self._load_sum += sample.in_flight
             top = self._ceiling or self._maximum
             if self._limit < top and not self._probe_base and 2 * sample.in_flight >= self._limit:
                 self._limit += 1
@@ -245,7 +250,7 @@ class AdaptiveLimiter:
         self._probe_wait = self._probe_every
         self._recovery = self._seq + 1
         self._decreased_round = self._rounds
-        self._round_overload = True
+        self._overloaded = True
 
     def _calm(self) -> bool:
         return self._rounds - self._decreased_round >= 2
@@ -253,23 +258,23 @@ class AdaptiveLimiter:
     def _end_round(self) -> None:
         self._rounds += 1
         self._round_end = self._seq + 1
-        usable = self._round_busy and not self._round_overload and self._round_rtt > 0
-        if usable and self._ceiling and self._round_oks < _JUDGE_ANSWERS:
+        usable = self._busy and not self._overloaded and self._latency_sum > 0
+        if usable and self._ceiling and self._answers < _JUDGE_ANSWERS:
             # A probe's small step needs more answers than a slow-start doubling to stand out.
             return
-        load = self._round_load / self._round_oks if usable else 0.0
+        load = self._load_sum / self._answers if usable else 0.0
         if self._probe_base and load < self._ref_load + 0.5:
-            self._probe_rounds += 1  # the probe's own requests are not back yet
-            if self._probe_rounds > _PROBE_JUDGE_ROUNDS:  # the caller could not fill it
+            self._probe_misses += 1  # the probe's own requests are not back yet
+            if self._probe_misses > _PROBE_PATIENCE:  # the caller could not fill it
                 self._limit = self._probe_base
                 self._probe_base = 0
         elif usable:
-            self._judge(load, load * self._round_oks / self._round_rtt)
-        self._round_oks = 0
-        self._round_rtt = 0.0
-        self._round_load = 0
-        self._round_busy = self._in_flight >= self._limit
-        self._round_overload = False
+            self._judge(load, load * self._answers / self._latency_sum)
+        self._answers = 0
+        self._latency_sum = 0.0
+        self._load_sum = 0
+        self._busy = self._in_flight >= self._limit
+        self._overloaded = False
 
     def _judge(self, load: float, rate: float) -> None:
         """Keep a higher level only if it raised throughput; probe above a held ceiling."""
@@ -282,23 +287,23 @@ class AdaptiveLimiter:
                 self._ceiling = self._limit
                 self._probe_base = 0
                 self._probe_step *= 2
-                self._probe_every = _FIRST_PROBE_ROUNDS
+                self._probe_every = _FIRST_PROBE_WAIT
                 self._probe_wait = 0.0
         elif self._ref_load and load > self._ref_load - 0.5:
             rate = max(rate, 0.9 * self._ref_rate + 0.1 * rate)  # one slow round is noise
         self._ref_load, self._ref_rate = load, rate
         if self._ceiling and self._ceiling <= self._limit < self._maximum:
-            self._probe_wait -= self._round_oks / _PROBE_WAIT_PER_ROUND
+            self._probe_wait -= self._answers / _PROBE_WAIT_UNIT
             if self._probe_wait <= 0:
                 self._probe_base = self._ceiling
-                self._probe_rounds = 0
+                self._probe_misses = 0
                 self._limit = min(self._maximum, self._ceiling + self._probe_step)
 
     def _settle(self, limit: int, *, failed: bool) -> None:
         """Hold at ``limit`` (the new ceiling); after a failed probe, probe half as often."""
         self._limit = self._ceiling = max(1, min(self._limit, limit))
         if failed:
-            self._probe_every = min(2 * self._probe_every, _MOST_PROBE_ROUNDS)
+            self._probe_every = min(2 * self._probe_every, _LONGEST_PROBE_WAIT)
         self._probe_base = 0
         self._probe_step = 1
         self._probe_wait = self._probe_every

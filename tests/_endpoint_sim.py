@@ -283,3 +283,5 @@ if __name__ == "__main__":
     print(figures())
     print()
     print(figures(jitter=0.2))
+    print()
+    print(figures(jitter=0.5))

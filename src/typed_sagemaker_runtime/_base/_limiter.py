@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from typing import Literal, Protocol
 
-from typed_sagemaker_runtime._core._exceptions import ClientValidationError
+from .._core._exceptions import ClientValidationError
 
 __all__ = ["AdaptiveLimiter", "FixedLimiter", "Limiter", "Sample", "Signal"]
 
@@ -66,13 +66,13 @@ class Sample:
     __slots__ = ("done", "in_flight", "sent", "seq")
 
     def __init__(self, sent: float, seq: int, in_flight: int) -> None:
-        self.sent = sent
+        self.sent: float = sent
         """When the request left (the ``now`` given to ``on_send``)."""
-        self.seq = seq
+        self.seq: int = seq
         """How many requests the limiter had sent, this one included."""
-        self.in_flight = in_flight
+        self.in_flight: int = in_flight
         """Requests in flight once this one left, this one included."""
-        self.done = False
+        self.done: bool = False
         """Whether ``on_done`` has been called for it."""
 
 

@@ -1,0 +1,219 @@
+"""``InvokeBatches``: score a Ray dataset through an endpoint, each worker with its own limiter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+from .._core._exceptions import (
+    AccessDeniedError,
+    ClientValidationError,
+    CredentialsError,
+    EndpointNotFoundError,
+    SageMakerRuntimeError,
+)
+from .._core._public import public
+from .._core._retry import RetryPolicy
+from .._sync._client import SageMakerRuntime
+from ._columns import (
+    Requests,
+    batch_kind,
+    error_record,
+    null_body_error,
+    read_requests,
+    with_outcomes,
+)
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+__all__ = ["InvokeBatches"]
+
+BatchT = TypeVar("BatchT")
+
+
+@public
+class InvokeBatches:
+    """A batch callable for Ray Data's ``Dataset.map_batches``: one request per row.
+
+    Each row's request body is read from a column; the batch comes back with two
+    columns added, the response body and the error, in the same row order::
+
+        scored = ds.map_batches(
+            InvokeBatches,
+            fn_constructor_kwargs={"endpoint_name": "my-endpoint", "json_column": "features"},
+            batch_format="pyarrow",
+            batch_size=1024,
+            compute=ray.data.ActorPoolStrategy(size=4),
+        )
+
+    Ray builds one instance per worker (an actor), so each worker has its own client
+    and its own adaptive concurrency limit, kept across the batches it scores: a
+    cluster of N workers keeps up to N x ``max_concurrency`` requests in flight, each
+    worker backing off on its own when the endpoint throttles. Per record, the contract
+    is :meth:`SageMakerRuntime.invoke_many`'s: throttles are retried under ``retry``; a
+    record's own failure (e.g. :class:`ModelError`) fills its error column and the batch
+    goes on; an error that would fail every record (:class:`EndpointNotFoundError`,
+    :class:`AccessDeniedError`, :class:`CredentialsError`, a wrong column) raises from
+    the call, which fails the Ray job at once instead of writing a dataset of errors.
+
+    The batch must be a pyarrow ``Table`` (``batch_format="pyarrow"``) or a pandas
+    ``DataFrame`` (``batch_format="pandas"``); it comes back as the same type.
+
+    - ``result_column`` (binary): the response body, null when the record failed.
+    - ``error_column``: null when the record succeeded, else a struct of ``type`` (the
+      exception's class name, e.g. ``"ModelError"``), ``code`` (the AWS error code) and
+      ``http_status`` (null for errors no service answered, such as a timeout),
+      ``message`` (never the request body) and ``request_id`` (to quote to AWS). A
+      struct rather than a string: failures can be counted and filtered by a field
+      (``pyarrow.compute.is_valid``, ``ds.filter(expr="error.type == ...")``), and a
+      throttled or timed-out record told from a model's answer without parsing text;
+      rather than five columns, one name to pass, to drop, and to test for null. In a
+      pandas batch its rows are dicts. Both columns keep their types when every row
+      is null, so every batch has the same schema.
+
+    A null body (in ``body_column``) is sent nowhere: its row gets a
+    ``ClientValidationError`` in the error column. A null in ``json_column`` is JSON
+    ``null``, and is sent.
+
+    Args:
+        endpoint_name: The endpoint's name.
+        body_column: The column of request bodies (binary or string); the default
+            when neither column is given: ``"body"``. Not with ``json_column``.
+        json_column: The column of JSON values (numbers, strings, lists, structs),
+            each sent as compact UTF-8 JSON with ``content_type`` ``application/json``
+            unless given. Not with ``body_column``.
+        result_column: The name of the column added for the response bodies.
+        error_column: The name of the column added for the errors.
+        concurrency: ``"auto"`` to find the endpoint's capacity as the worker goes (at
+            most ``max_concurrency`` in flight), or a fixed number in flight per worker.
+        max_concurrency: The most requests in flight per worker under ``"auto"``.
+        region_name: The AWS region; default: the worker's boto3 configuration.
+        endpoint_url: The SageMaker Runtime URL; default: boto3's.
+        config: A botocore ``Config`` for each worker's client (timeouts, pool size).
+        retry: The retry policy of every call; default: ``RetryPolicy()``.
+        content_type: The MIME type of every request body (``Content-Type``).
+        accept: The MIME type wanted in the responses (``Accept``).
+        custom_attributes: Opaque information for the model container, on every call;
+            never echoed in errors or logs.
+        target_model: On a multi-model endpoint, the model to invoke.
+        target_variant: The production variant to invoke.
+        target_container_hostname: On a multi-container endpoint, the container to invoke.
+        inference_component_name: On an endpoint that hosts inference components,
+            the component to invoke.
+
+    Raises:
+        ClientValidationError: An argument was rejected (both columns given, the same
+            name for both added columns, a concurrency out of range).
+        CredentialsError: The worker's AWS credentials cannot be loaded.
+    """
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        *,
+        body_column: str | None = None,
+        json_column: str | None = None,
+        result_column: str = "result",
+        error_column: str = "error",
+        concurrency: int | Literal["auto"] = "auto",
+        max_concurrency: int = 64,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        config: Config | None = None,
+        retry: RetryPolicy | None = None,
+        content_type: str | None = None,
+        accept: str | None = None,
+        custom_attributes: str | None = None,
+        target_model: str | None = None,
+        target_variant: str | None = None,
+        target_container_hostname: str | None = None,
+        inference_component_name: str | None = None,
+    ) -> None:
+        if body_column is not None and json_column is not None:
+            raise ClientValidationError(
+                "pass body_column or json_column, not both", field="json_column"
+            )
+        if result_column == error_column:
+            raise ClientValidationError(
+                f"result_column and error_column are both {result_column!r}: name two columns",
+                field="error_column",
+            )
+        self._endpoint_name = endpoint_name
+        self._json = json_column is not None
+        self._column = json_column if json_column is not None else (body_column or "body")
+        self._field = "json_column" if self._json else "body_column"
+        self._names = (result_column, error_column)
+        self._concurrency = concurrency
+        self._max_concurrency = max_concurrency
+        self._invoke_kwargs: dict[str, str] = {
+            name: value
+            for name, value in (
+                ("content_type", content_type),
+                ("accept", accept),
+                ("custom_attributes", custom_attributes),
+                ("target_model", target_model),
+                ("target_variant", target_variant),
+                ("target_container_hostname", target_container_hostname),
+                ("inference_component_name", inference_component_name),
+            )
+            if value is not None
+        }
+        self._smr = SageMakerRuntime(
+            region_name=region_name, endpoint_url=endpoint_url, config=config, retry=retry
+        )
+
+    def __call__(self, batch: BatchT) -> BatchT:
+        """Invoke the endpoint once per row of ``batch``; return it with the two columns added.
+
+        Args:
+            batch: A pyarrow ``Table`` or ``RecordBatch``, or a pandas ``DataFrame``.
+
+        Returns:
+            A batch of the same type: the same rows in the same order, with the result
+            and error columns added.
+
+        Raises:
+            ClientValidationError: The batch is of another type, lacks the request
+                column, already has a column of an added name, or a body is neither
+                bytes nor text.
+            EndpointNotFoundError: The endpoint does not exist in this account and region.
+            AccessDeniedError: The credentials were refused.
+            CredentialsError: No usable AWS credentials were found.
+        """
+        table: Any = batch
+        kind = batch_kind(table)
+        requests = read_requests(table, kind, self._column, json=self._json, field=self._field)
+        results: list[bytes | None] = [None] * len(table)
+        errors: list[dict[str, object] | None] = [null_body_error(self._field, self._column)] * len(
+            table
+        )
+        for row, outcome in zip(requests.rows, self._run(requests), strict=True):
+            results[row], errors[row] = outcome
+        return cast("BatchT", with_outcomes(table, kind, self._names, results, errors))
+
+    def _run(self, requests: Requests) -> Sequence[tuple[bytes | None, dict[str, object] | None]]:
+        def one(value: object) -> tuple[bytes | None, dict[str, object] | None]:
+            try:
+                if requests.json:
+                    result = self._smr.invoke(
+                        self._endpoint_name, json=value, **self._invoke_kwargs
+                    )  # type: ignore[arg-type]
+                else:
+                    result = self._smr.invoke(self._endpoint_name, value, **self._invoke_kwargs)  # type: ignore[arg-type,unused-ignore]
+            except (EndpointNotFoundError, AccessDeniedError, CredentialsError):
+                raise
+            except SageMakerRuntimeError as error:
+                return None, error_record(error)
+            return result["body"], None
+
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(one, requests.values))
+
+    def close(self) -> None:
+        """Close the worker's client (its connection pool). Ray ends the worker without it."""
+        self._smr.close()
+
+    def __repr__(self) -> str:
+        return f"<InvokeBatches endpoint_name={self._endpoint_name!r} column={self._column!r}>"

@@ -9,6 +9,8 @@ its row, and the errors that fail every record raised at once. Ray's own runs ar
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -212,3 +214,34 @@ def test_arguments_that_contradict_each_other_are_refused(
     with pytest.raises(ClientValidationError) as raised:
         InvokeBatches("score", region_name="us-east-1", **kwargs)
     assert raised.value.field == field
+
+
+def test_a_fixed_concurrency_bounds_the_requests_in_flight_across_batches() -> None:
+    """``concurrency=3``: never more than 3 requests at the endpoint, batch after batch."""
+    lock = threading.Lock()
+    in_flight = 0
+    peak = 0
+
+    def counting(request: InvocationRequest) -> bytes:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        try:
+            time.sleep(0.002)  # let the requests overlap
+            return request.body
+        finally:
+            with lock:
+                in_flight -= 1
+
+    with LocalRuntime() as runtime:
+        runtime.add_endpoint("count", counting)
+        invoker = InvokeBatches(
+            "count", endpoint_url=runtime.endpoint_url, region_name="us-east-1", concurrency=3
+        )
+        try:
+            outs = [invoker(pa.table({"body": [b"x"] * 40})) for _ in range(3)]
+        finally:
+            invoker.close()
+    assert [out.column("result").to_pylist() for out in outs] == [[b"x"] * 40] * 3
+    assert 1 <= peak <= 3

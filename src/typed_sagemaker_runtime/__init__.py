@@ -86,8 +86,6 @@ __all__ = [
     "SageMakerRuntime",
     "AsyncSageMakerRuntime",
     "RetryPolicy",
-    # bulk invocation
-    "InvokeBatches",
     # results
     "InvokeResult",
     "InvokeAsyncResult",
@@ -118,6 +116,7 @@ __all__ = [
     "AsyncInvokeMany",
     "InvokeOutcome",
     "InvokeManyStats",
+    "InvokeBatches",
     # LLM layer
     "GenerationChunk",
     "Generation",

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from .._core._exceptions import (
-    AccessDeniedError,
-    ClientValidationError,
-    CredentialsError,
-    EndpointNotFoundError,
-    SageMakerRuntimeError,
-)
+from .._base._bulk_request import RequestTemplate, check_bulk_arguments
+from .._base._limiter import AdaptiveLimiter, FixedLimiter, Limiter
+from .._core._exceptions import ClientValidationError
 from .._core._public import public
 from .._core._retry import RetryPolicy
+from .._sync._bulk_methods import WINDOW_PER_SLOT
 from .._sync._client import SageMakerRuntime
+from .._sync._invoke_many import InvokeMany
 from ._columns import (
     Requests,
     batch_kind,
@@ -100,6 +96,9 @@ class InvokeBatches:
         target_model: On a multi-model endpoint, the model to invoke.
         target_variant: The production variant to invoke.
         target_container_hostname: On a multi-container endpoint, the container to invoke.
+        inference_id: An identifier sent with every request, for model monitoring.
+        enable_explanations: On an endpoint with SageMaker Clarify online
+            explainability, the JMESPath expression of what to explain.
         inference_component_name: On an endpoint that hosts inference components,
             the component to invoke.
 
@@ -129,6 +128,8 @@ class InvokeBatches:
         target_model: str | None = None,
         target_variant: str | None = None,
         target_container_hostname: str | None = None,
+        inference_id: str | None = None,
+        enable_explanations: str | None = None,
         inference_component_name: str | None = None,
     ) -> None:
         if body_column is not None and json_column is not None:
@@ -145,24 +146,39 @@ class InvokeBatches:
         self._column = json_column if json_column is not None else (body_column or "body")
         self._field = "json_column" if self._json else "body_column"
         self._names = (result_column, error_column)
-        self._concurrency = concurrency
-        self._max_concurrency = max_concurrency
-        self._invoke_kwargs: dict[str, str] = {
-            name: value
-            for name, value in (
-                ("content_type", content_type),
-                ("accept", accept),
-                ("custom_attributes", custom_attributes),
-                ("target_model", target_model),
-                ("target_variant", target_variant),
-                ("target_container_hostname", target_container_hostname),
-                ("inference_component_name", inference_component_name),
-            )
-            if value is not None
-        }
+        _, self._limit, adaptive = check_bulk_arguments(
+            (), None, concurrency, max_concurrency, False
+        )
+        self._limiter: Limiter = (
+            AdaptiveLimiter(maximum=self._limit) if adaptive else FixedLimiter(self._limit)
+        )
+        self._component = inference_component_name
         self._smr = SageMakerRuntime(
             region_name=region_name, endpoint_url=endpoint_url, config=config, retry=retry
         )
+        self._read_timeout: float | None = getattr(
+            self._smr.client.meta.config, "read_timeout", None
+        )
+        try:
+            self._template = RequestTemplate(
+                self._smr.client.meta.service_model.operation_model("InvokeEndpoint"),
+                {
+                    "endpoint_name": endpoint_name,
+                    "content_type": content_type,
+                    "accept": accept,
+                    "custom_attributes": custom_attributes,
+                    "target_model": target_model,
+                    "target_variant": target_variant,
+                    "target_container_hostname": target_container_hostname,
+                    "inference_id": inference_id,
+                    "enable_explanations": enable_explanations,
+                    "inference_component_name": inference_component_name,
+                },
+                json=self._json,
+            )
+        except BaseException:
+            self._smr.close()
+            raise
 
     def __call__(self, batch: BatchT) -> BatchT:
         """Invoke the endpoint once per row of ``batch``; return it with the two columns added.
@@ -193,23 +209,36 @@ class InvokeBatches:
             results[row], errors[row] = outcome
         return cast("BatchT", with_outcomes(table, kind, self._names, results, errors))
 
-    def _run(self, requests: Requests) -> Sequence[tuple[bytes | None, dict[str, object] | None]]:
-        def one(value: object) -> tuple[bytes | None, dict[str, object] | None]:
-            try:
-                if requests.json:
-                    result = self._smr.invoke(
-                        self._endpoint_name, json=value, **self._invoke_kwargs
-                    )  # type: ignore[arg-type]
-                else:
-                    result = self._smr.invoke(self._endpoint_name, value, **self._invoke_kwargs)  # type: ignore[arg-type,unused-ignore]
-            except (EndpointNotFoundError, AccessDeniedError, CredentialsError):
-                raise
-            except SageMakerRuntimeError as error:
-                return None, error_record(error)
-            return result["body"], None
+    def _run(self, requests: Requests) -> list[tuple[bytes | None, dict[str, object] | None]]:
+        """Each request's (response body, error record), in the order of ``requests``.
 
-        with ThreadPoolExecutor(8) as pool:
-            return list(pool.map(one, requests.values))
+        One ``InvokeMany`` per batch, all on this worker's limiter: the concurrency the
+        endpoint allowed the last batch is where the next one starts.
+        """
+        outcomes: list[tuple[bytes | None, dict[str, object] | None]] = [(None, None)] * len(
+            requests.values
+        )
+        smr = self._smr
+        run = InvokeMany(
+            smr._invoke_once,  # pyright: ignore[reportPrivateUsage]
+            self._endpoint_name,
+            self._template,
+            requests.values,
+            limiter=self._limiter,
+            policy=smr.retry,
+            read_timeout=self._read_timeout,
+            ordered=False,
+            window=WINDOW_PER_SLOT * self._limit,
+            threads=self._limit,
+            component=self._component,
+        )
+        with run:
+            for outcome in run:
+                if outcome.error is not None:
+                    outcomes[outcome.index] = (None, error_record(outcome.error))
+                elif outcome.result is not None:
+                    outcomes[outcome.index] = (outcome.result["body"], None)
+        return outcomes
 
     def close(self) -> None:
         """Close the worker's client (its connection pool). Ray ends the worker without it."""

@@ -26,9 +26,6 @@ from typed_sagemaker_runtime.testing import (  # noqa: E402
     ModelFailure,
 )
 
-# Ray's own modules warn of their deprecated settings as they set them up.
-pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:ray\..*")
-
 ROWS = 300
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InvokeBatches"]
 
-BatchT = TypeVar("BatchT")
+_TBatch = TypeVar("_TBatch")
 
 
 @public
@@ -48,7 +48,7 @@ class InvokeBatches:
     and its own adaptive concurrency limit, kept across the batches it scores: a
     cluster of N workers keeps up to N x ``max_concurrency`` requests in flight, each
     worker backing off on its own when the endpoint throttles. Per record, the contract
-    is :meth:`SageMakerRuntime.invoke_many`'s: throttles are retried under ``retry``; a
+    is ``SageMakerRuntime.invoke_many``'s: throttles are retried under ``retry``; a
     record's own failure (e.g. :class:`ModelError`) fills its error column and the batch
     goes on; an error that would fail every record (:class:`EndpointNotFoundError`,
     :class:`AccessDeniedError`, :class:`CredentialsError`, a wrong column) raises from
@@ -180,7 +180,7 @@ class InvokeBatches:
             self._smr.close()
             raise
 
-    def __call__(self, batch: BatchT) -> BatchT:
+    def __call__(self, batch: _TBatch) -> _TBatch:
         """Invoke the endpoint once per row of ``batch``; return it with the two columns added.
 
         Args:
@@ -207,7 +207,7 @@ class InvokeBatches:
         )
         for row, outcome in zip(requests.rows, self._run(requests), strict=True):
             results[row], errors[row] = outcome
-        return cast("BatchT", with_outcomes(table, kind, self._names, results, errors))
+        return cast("_TBatch", with_outcomes(table, kind, self._names, results, errors))
 
     def _run(self, requests: Requests) -> list[tuple[bytes | None, dict[str, object] | None]]:
         """Each request's (response body, error record), in the order of ``requests``.

@@ -9,6 +9,8 @@ its row, and the errors that fail every record raised at once. Ray's own runs ar
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -245,3 +247,15 @@ def test_a_fixed_concurrency_bounds_the_requests_in_flight_across_batches() -> N
             invoker.close()
     assert [out.column("result").to_pylist() for out in outs] == [[b"x"] * 40] * 3
     assert 1 <= peak <= 3
+
+
+def test_the_class_imports_none_of_ray_pyarrow_and_pandas() -> None:
+    """The package imports without them: a batch's type is checked when it arrives."""
+    code = (
+        "import sys\n"
+        "from typed_sagemaker_runtime import InvokeBatches\n"
+        "InvokeBatches('score', region_name='us-east-1').close()\n"
+        "print(sorted(m for m in ('ray', 'pyarrow', 'pandas', 'numpy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

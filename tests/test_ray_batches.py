@@ -259,3 +259,31 @@ def test_the_class_imports_none_of_ray_pyarrow_and_pandas() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        pytest.param(lambda: pa.table({"body": pa.array([], pa.binary())}), id="empty table"),
+        pytest.param(lambda: pd.DataFrame({"body": pd.Series([], dtype=object)}), id="empty frame"),
+        pytest.param(lambda: pa.record_batch({"body": ["a", "b"]}), id="record batch"),
+        pytest.param(
+            lambda: pa.table({"body": pa.array(["a", "b"], pa.large_string())}), id="large"
+        ),
+    ],
+)
+def test_empty_batches_record_batches_and_large_columns_keep_their_shape(
+    scoring: LocalRuntime, batch: Any
+) -> None:
+    given = batch()
+    invoker = _invoker(scoring)
+    try:
+        out = invoker(given)
+    finally:
+        invoker.close()
+    assert type(out) is type(given)
+    assert _column(out, "result") == [body.upper().encode() for body in _column(given, "body")]
+
+
+def _column(batch: Any, name: str) -> list[Any]:
+    return list(batch[name]) if isinstance(batch, pd.DataFrame) else batch[name].to_pylist()

@@ -208,13 +208,15 @@ def test_a_batch_of_another_type_says_which_batch_formats_fit(scoring: LocalRunt
     [
         ({"body_column": "a", "json_column": "b"}, "json_column"),
         ({"result_column": "x", "error_column": "x"}, "error_column"),
+        ({"concurrency": 0}, "concurrency"),
+        ({"max_concurrency": "many"}, "max_concurrency"),
+        ({"endpoint_name": "no spaces"}, "endpoint_name"),
+        ({"content_type": 3}, "content_type"),
     ],
 )
-def test_arguments_that_contradict_each_other_are_refused(
-    kwargs: dict[str, Any], field: str
-) -> None:
+def test_arguments_are_checked_as_the_worker_starts(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(ClientValidationError) as raised:
-        InvokeBatches("score", region_name="us-east-1", **kwargs)
+        InvokeBatches(**{"endpoint_name": "score", "region_name": "us-east-1", **kwargs})
     assert raised.value.field == field
 
 

@@ -62,8 +62,8 @@ class InvokeBatches:
       exception's class name, e.g. ``"ModelError"``), ``code`` (the AWS error code) and
       ``http_status`` (null for errors no service answered, such as a timeout),
       ``message`` (never the request body) and ``request_id`` (to quote to AWS). A
-      struct rather than a string: failures can be counted and filtered by a field
-      (``pyarrow.compute.is_valid``, ``ds.filter(expr="error.type == ...")``), and a
+      struct rather than a string: failures are counted and filtered by a field
+      (``row["error"]["type"] == "ThrottlingError"``, to score those rows again), a
       throttled or timed-out record told from a model's answer without parsing text;
       rather than five columns, one name to pass, to drop, and to test for null. In a
       pandas batch its rows are dicts. Both columns keep their types when every row
@@ -104,7 +104,8 @@ class InvokeBatches:
 
     Raises:
         ClientValidationError: An argument was rejected (both columns given, the same
-            name for both added columns, a concurrency out of range).
+            name for both added columns, a concurrency out of range, a bad endpoint
+            name); the worker fails as it starts.
         CredentialsError: The worker's AWS credentials cannot be loaded.
     """
 

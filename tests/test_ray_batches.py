@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 pa = pytest.importorskip("pyarrow", reason="the 'ray' extra is not installed")
 pd = pytest.importorskip("pandas", reason="the 'ray' extra is not installed")
@@ -289,3 +290,15 @@ def test_empty_batches_record_batches_and_large_columns_keep_their_shape(
 
 def _column(batch: Any, name: str) -> list[Any]:
     return list(batch[name]) if isinstance(batch, pd.DataFrame) else batch[name].to_pylist()
+
+
+def test_a_pool_smaller_than_the_concurrency_is_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    """As ``invoke_many`` warns: each worker's client keeps fewer connections than in flight."""
+    invoker = InvokeBatches(
+        "score",
+        region_name="us-east-1",
+        config=Config(max_pool_connections=4),
+        max_concurrency=16,
+    )
+    invoker.close()
+    assert "max_pool_connections=16" in caplog.text

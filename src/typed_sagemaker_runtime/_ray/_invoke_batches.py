@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from .._base._bulk_request import RequestTemplate, check_bulk_arguments
+from .._base._bulk_request import RequestTemplate, check_bulk_arguments, warn_if_pool_is_smaller
 from .._base._limiter import AdaptiveLimiter, FixedLimiter, Limiter
 from .._core._exceptions import ClientValidationError
 from .._core._public import public
@@ -180,6 +180,7 @@ class InvokeBatches:
         except BaseException:
             self._smr.close()
             raise
+        warn_if_pool_is_smaller(self._smr.client.meta.config, self._limit)
 
     def __call__(self, batch: _TBatch) -> _TBatch:
         """Invoke the endpoint once per row of ``batch``; return it with the two columns added.

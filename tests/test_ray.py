@@ -19,8 +19,9 @@ import pytest
 ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed")
 ray_data = pytest.importorskip("ray.data", reason="the 'ray' extra is not installed")
 
-from typed_sagemaker_runtime import InvokeBatches  # noqa: E402
+from typed_sagemaker_runtime import InvokeBatches, RetryPolicy  # noqa: E402
 from typed_sagemaker_runtime.testing import (  # noqa: E402
+    Capacity,
     InvocationRequest,
     LocalRuntime,
     ModelFailure,
@@ -89,6 +90,29 @@ def _map(dataset: Any, scoring: LocalRuntime, batch_format: str, **kwargs: Any) 
         batch_size=50,
         compute=ray_data.ActorPoolStrategy(size=2),
     )
+
+
+def test_against_a_busy_endpoint_throttles_are_retried_and_every_row_is_scored_once(
+    scoring: LocalRuntime,
+) -> None:
+    """Two workers, each with its own limiter of up to 8, against an endpoint that takes 4.
+
+    The endpoint refuses what it cannot take (about a quarter of the attempts with the
+    limiter of this writing); the workers back off and retry, and no row is lost.
+    """
+    scoring.add_endpoint("busy", _score, capacity=Capacity(4, latency=0.005))
+    dataset = ray_data.from_items([{"id": i, "body": f"row {i}".encode()} for i in range(ROWS)])
+    patient = RetryPolicy(max_attempts=30, initial_backoff=0.005, max_backoff=0.05)
+    scored = _map(
+        dataset, scoring, "pyarrow", endpoint_name="busy", max_concurrency=8, retry=patient
+    )
+    rows = scored.take_all()
+    assert [row["id"] for row in rows] == list(range(ROWS))
+    assert [row["error"] for row in rows] == [None] * ROWS
+    assert [row["result"] for row in rows] == [f"ROW {i}".encode() for i in range(ROWS)]
+    stats = scoring.capacity_stats("busy")
+    assert stats.served == ROWS  # a throttled attempt is not served: no row twice
+    assert stats.peak_concurrency <= 4
 
 
 def _failing(row: int) -> bool:

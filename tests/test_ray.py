@@ -97,8 +97,8 @@ def test_against_a_busy_endpoint_throttles_are_retried_and_every_row_is_scored_o
 ) -> None:
     """Two workers, each with its own limiter of up to 8, against an endpoint that takes 4.
 
-    The endpoint refuses what it cannot take (about a quarter of the attempts with the
-    limiter of this writing); the workers back off and retry, and no row is lost.
+    The endpoint refuses what it cannot take; the workers back off and retry, and no
+    row is lost or sent twice.
     """
     scoring.add_endpoint("busy", _score, capacity=Capacity(4, latency=0.005))
     dataset = ray_data.from_items([{"id": i, "body": f"row {i}".encode()} for i in range(ROWS)])

@@ -60,12 +60,14 @@ def _setup(namespace: dict[str, Any]) -> None:
     os.environ.update(environment(local))
     namespace["__tour__"] = (local, saved)
     namespace["HAS_AIO"] = importlib.util.find_spec("aiobotocore") is not None
+    namespace["HAS_RAY"] = importlib.util.find_spec("ray") is not None
     namespace["HAS_INLINE_ASYNC"] = _models_inline_async_body()
 
 
 def _teardown(namespace: dict[str, Any]) -> None:
     local, saved = namespace.pop("__tour__")
     namespace.pop("HAS_AIO")
+    namespace.pop("HAS_RAY")
     namespace.pop("HAS_INLINE_ASYNC")
     for value in list(namespace.values()):
         close = getattr(value, "close", None)

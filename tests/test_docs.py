@@ -150,6 +150,9 @@ _BLOCKED = (
     "trustme",
     "websockets",
     "rich",
+    "ray",
+    "pyarrow",
+    "pandas",
 )
 
 

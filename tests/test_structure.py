@@ -34,6 +34,7 @@ LAYERS: Mapping[str, int] = {
     "_aio": 6,
     "testing": 7,
     "_cli": 8,
+    "_ray": 9,
 }
 
 

@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     )
     from ._decoders._sse import ServerSentEvent
     from ._decoders._tokens import TokenFormat
+    from ._ray._invoke_batches import InvokeBatches
     from ._sync._bidi_stream import BidiStream
     from ._sync._client import SageMakerRuntime
     from ._sync._invoke_many import InvokeMany
@@ -115,6 +116,7 @@ __all__ = [
     "AsyncInvokeMany",
     "InvokeOutcome",
     "InvokeManyStats",
+    "InvokeBatches",
     # LLM layer
     "GenerationChunk",
     "Generation",
@@ -178,6 +180,7 @@ _LAZY = {
     "ServerSentEvent": "._decoders._sse",
     "TokenFormat": "._decoders._tokens",
     "RetryPolicy": "._core._retry",
+    "InvokeBatches": "._ray._invoke_batches",
     "BidiStream": "._sync._bidi_stream",
     "AsyncBidiStream": "._aio._bidi_stream",
     "InvokeMany": "._sync._invoke_many",

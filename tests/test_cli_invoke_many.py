@@ -565,3 +565,24 @@ def test_a_busy_endpoint_scores_every_record_and_the_summary_counts_its_throttle
     summary = result.stderr.splitlines()[-1]
     assert summary.startswith("smr: 300 records, 300 ok, 0 failed, ")
     assert f", {throttled:,} throttled, {throttled:,} retried, " in summary
+
+
+def test_a_named_pipe_input_is_read_once_and_every_record_sent(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    """``smr invoke-many EP <(zcat in.jsonl.gz)``: INPUT is a pipe; counting it for the bar
+    must not eat the records."""
+    source = tmp_path / "in.fifo"
+    os.mkfifo(source)
+
+    def feed() -> None:
+        with open(source, "wb") as pipe:
+            pipe.write(numbered(5))
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    out = tmp_path / "out.jsonl"
+    result = smr(local, "score", str(source), "-o", str(out))
+    writer.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert indexes(out) == [0, 1, 2, 3, 4]

@@ -11,6 +11,8 @@ stops sending, waits for what is in flight, writes what completes the prefix and
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 import time
 from collections import deque
@@ -125,9 +127,10 @@ def _open_input(path: str) -> IO[bytes]:
         raise ClientValidationError(f"cannot read INPUT: {exc.strerror}", field="file")
 
 
-def _total(path: str, after: int) -> int | None:
-    """How many records INPUT holds after index ``after`` (``None`` for standard input)."""
-    if path == "-":
+def _total(path: str, source: IO[bytes], after: int) -> int | None:
+    """How many records INPUT holds after index ``after``; ``None`` unless INPUT is a
+    regular file (standard input, a pipe such as ``<(zcat in.gz)``: read once only)."""
+    if path == "-" or not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
         return None
     with open(path, "rb") as lines:
         return count_records(lines, after=after)
@@ -144,7 +147,8 @@ def run_invoke_many(args: argparse.Namespace, _out: TextIO) -> int:
             overwrite=args.overwrite,
         )
         try:
-            return _Run(args, output, done).run(input_lines(source, after=done.last_index))
+            total = _total(args.file, source, done.last_index)
+            return _Run(args, output, done).run(input_lines(source, after=done.last_index), total)
         finally:
             output.close()
     finally:
@@ -168,7 +172,7 @@ class _Run:
         self._total: int | None = None
         self._stopping = False
 
-    def run(self, records: Iterator[InputLine]) -> int:
+    def run(self, records: Iterator[InputLine], total: int | None) -> int:
         args = self._args
         if self._done.torn:
             print(
@@ -176,7 +180,7 @@ class _Run:
                 "removed, and its record is sent again",
                 file=sys.stderr,
             )
-        self._total = _total(args.file, self._done.last_index)
+        self._total = total
         started = time.monotonic()
         most = args.concurrency if isinstance(args.concurrency, int) else args.max_concurrency
         with build_client(args, connections=most) as smr:  # a connection per request in flight

@@ -586,3 +586,20 @@ def test_a_named_pipe_input_is_read_once_and_every_record_sent(
     writer.join(timeout=10)
     assert result.returncode == 0, result.stderr
     assert indexes(out) == [0, 1, 2, 3, 4]
+
+
+def test_a_closed_standard_error_still_sends_every_record(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    """``smr invoke-many ... 2>&-`` (a cron job): no progress and no summary, but the run."""
+    out = tmp_path / "out.jsonl"
+    smr_command = command(local, "score", write_input(tmp_path, numbered(3)), "-o", str(out))
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", *smr_command],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ),
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert indexes(out) == [0, 1, 2]

@@ -148,7 +148,11 @@ def run_invoke_many(args: argparse.Namespace, _out: TextIO) -> int:
         )
         try:
             total = _total(args.file, source, done.last_index)
-            return _Run(args, output, done).run(input_lines(source, after=done.last_index), total)
+            records = input_lines(source, after=done.last_index)
+            if sys.stderr is not None:
+                return _Run(args, output, done, sys.stderr).run(records, total)
+            with open(os.devnull, "w") as nowhere:  # started with standard error closed (2>&-)
+                return _Run(args, output, done, nowhere).run(records, total)
         finally:
             output.close()
     finally:
@@ -159,8 +163,11 @@ def run_invoke_many(args: argparse.Namespace, _out: TextIO) -> int:
 class _Run:
     """One run: the records sent, their lines written in order, the counters, the display."""
 
-    def __init__(self, args: argparse.Namespace, output: OutputFile, done: Done) -> None:
+    def __init__(
+        self, args: argparse.Namespace, output: OutputFile, done: Done, err: TextIO
+    ) -> None:
         self._args = args
+        self._err = err
         self._output = output
         self._done = done
         self._written = 0
@@ -178,7 +185,7 @@ class _Run:
             print(
                 "smr: OUTPUT's last line was cut short (a run that ended abruptly): "
                 "removed, and its record is sent again",
-                file=sys.stderr,
+                file=self._err,
             )
         self._total = total
         started = time.monotonic()
@@ -192,7 +199,7 @@ class _Run:
                 max_concurrency=args.max_concurrency,
                 **self._request_options(),
             )
-            display = open_display(sys.stderr, self._total, interval=args.progress_interval)
+            display = open_display(self._err, self._total, interval=args.progress_interval)
             ticker = Ticker(display, self._snapshot)
             interrupts = Interrupts(self._stop, lambda: ticker.close(final=False))
             try:
@@ -202,7 +209,7 @@ class _Run:
             finally:
                 ticker.close()
         summary = self._summary(time.monotonic() - started, interrupted=interrupts.interrupted)
-        print(summary, file=sys.stderr)
+        print(summary, file=self._err)
         if interrupts.interrupted:
             return EXIT_INTERRUPTED
         return EXIT_FAILURE if self._failed or self._done.failed else 0

@@ -474,6 +474,7 @@ def test_serve_capacity_flags_are_parsed() -> None:
         ("ep=2,queue=1,queue=2", "queue is given twice in '2,queue=1,queue=2'"),
         ("ep=2,concurrency=3", "concurrency is given twice"),
         ("ep=2,overload=drop", "overload='drop' is not one of throttle, model_not_ready"),
+        ("ep=2,growth=nan", "ep: growth must be a finite number >= 0, not nan"),
     ],
 )
 def test_serve_refuses_bad_capacity_specs(spec: str, message: str) -> None:

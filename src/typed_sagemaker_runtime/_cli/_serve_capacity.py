@@ -51,8 +51,8 @@ def parse_capacity(spec: str, source: str) -> Capacity:
     jitter = _number(source, options, "jitter", float, 0.0)
     try:
         return Capacity(concurrency, latency, queue, growth, jitter=jitter, overload=overload)
-    except ValueError as exc:
-        raise ValueError(f"{source}: {exc}") from None
+    except ValueError as exc:  # named as the spec spells it: growth, not latency_growth
+        raise ValueError(f"{source}: {str(exc).replace('latency_growth', 'growth')}") from None
 
 
 _T = TypeVar("_T", int, float)

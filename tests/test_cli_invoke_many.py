@@ -603,3 +603,20 @@ def test_a_closed_standard_error_still_sends_every_record(
     )
     assert result.returncode == 0
     assert indexes(out) == [0, 1, 2]
+
+
+def test_resume_refuses_an_output_whose_last_record_is_not_a_line_of_input(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    """OUTPUT of a longer INPUT: ``--resume`` with the wrong INPUT is refused, not a silent
+    ``0 records`` success."""
+    out = tmp_path / "out.jsonl"
+    longer = tmp_path / "longer.jsonl"
+    longer.write_bytes(numbered(5))
+    assert smr(local, "score", str(longer), "-o", str(out)).returncode == 0
+    before = out.read_bytes()
+    result = smr(local, "score", write_input(tmp_path, numbered(2)), "-o", str(out), "--resume")
+    assert result.returncode == 2, result.stderr
+    assert "OUTPUT's last record (index 4) is not a record of INPUT" in result.stderr
+    assert out.read_bytes() == before
+    assert len(local.requests) == 5

@@ -133,7 +133,14 @@ def _total(path: str, source: IO[bytes], after: int) -> int | None:
     if path == "-" or not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
         return None
     with open(path, "rb") as lines:
-        return count_records(lines, after=after)
+        total = count_records(lines, after=after)
+    if total is None:
+        raise ClientValidationError(
+            f"OUTPUT's last record (index {after}) is not a record of INPUT: "
+            "--resume continues the OUTPUT of this INPUT only",
+            field="output",
+        )
+    return total
 
 
 def run_invoke_many(args: argparse.Namespace, _out: TextIO) -> int:

@@ -62,9 +62,18 @@ def input_lines(lines: Iterable[bytes], *, after: int = -1) -> Iterator[InputLin
             yield InputLine(index, _without_newline(line))
 
 
-def count_records(lines: Iterable[bytes], *, after: int = -1) -> int:
-    """How many records ``lines`` holds after index ``after``: the progress bar's total."""
-    return sum(1 for index, line in enumerate(lines) if index > after and not _is_blank(line))
+def count_records(lines: Iterable[bytes], *, after: int = -1) -> int | None:
+    """How many records ``lines`` holds after index ``after`` (the progress bar's total);
+    ``None`` when the line of index ``after`` is not a record (``after`` is the last index
+    of an OUTPUT written from other lines)."""
+    count = 0
+    found = after < 0
+    for index, line in enumerate(lines):
+        if index == after:
+            found = not _is_blank(line)
+        elif index > after and not _is_blank(line):
+            count += 1
+    return count if found else None
 
 
 def _reject_constant(name: str) -> object:

@@ -620,3 +620,24 @@ def test_resume_refuses_an_output_whose_last_record_is_not_a_line_of_input(
     assert "OUTPUT's last record (index 4) is not a record of INPUT" in result.stderr
     assert out.read_bytes() == before
     assert len(local.requests) == 5
+
+
+def test_a_full_standard_error_does_not_fail_a_run_whose_records_all_succeeded(
+    local: LocalRuntime, tmp_path: Path
+) -> None:
+    """``smr invoke-many ... 2>/dev/full``: the summary is lost, the run is not (no traceback,
+    exit 0); as the progress lines are dropped when standard error is full."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    out = tmp_path / "out.jsonl"
+    source = write_input(tmp_path, numbered(3))
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            command(local, "score", source, "-o", str(out)),
+            stderr=full,
+            env=dict(os.environ),
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0
+    assert indexes(out) == [0, 1, 2]

@@ -17,6 +17,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from .._base._bulk_request import TypedBody
@@ -189,10 +190,9 @@ class _Run:
     def run(self, records: Iterator[InputLine], total: int | None) -> int:
         args = self._args
         if self._done.torn:
-            print(
+            self._tell(
                 "smr: OUTPUT's last line was cut short (a run that ended abruptly): "
-                "removed, and its record is sent again",
-                file=self._err,
+                "removed, and its record is sent again"
             )
         self._total = total
         started = time.monotonic()
@@ -216,10 +216,16 @@ class _Run:
             finally:
                 ticker.close()
         summary = self._summary(time.monotonic() - started, interrupted=interrupts.interrupted)
-        print(summary, file=self._err)
+        self._tell(summary)
         if interrupts.interrupted:
             return EXIT_INTERRUPTED
         return EXIT_FAILURE if self._failed or self._done.failed else 0
+
+    def _tell(self, line: str) -> None:
+        """``line`` on standard error, if it takes it: a full one (``2>/dev/full``) does not
+        fail the run, as it does not stop the progress lines."""
+        with suppress(OSError, ValueError):
+            print(line, file=self._err, flush=True)
 
     def _request_options(self) -> dict[str, Any]:
         args = self._args

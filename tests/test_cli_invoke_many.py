@@ -258,6 +258,8 @@ def test_overwrite_replaces_an_existing_output(local: LocalRuntime, tmp_path: Pa
         (["--concurrency", "lots"], "--concurrency: expected a whole number >= 1"),
         (["--max-concurrency", "-3"], "--max-concurrency: expected a whole number >= 1"),
         (["--progress-interval", "0"], "--progress-interval: expected seconds > 0"),
+        (["--progress-interval", "inf"], "--progress-interval: expected seconds > 0"),
+        (["--progress-interval", "1e10"], "--progress-interval: expected seconds > 0"),
         (["--resume", "--overwrite"], "pass --resume or --overwrite, not both"),
     ],
 )

@@ -14,6 +14,7 @@ import argparse
 import os
 import stat
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -67,8 +68,10 @@ def _seconds(text: str) -> float:
         seconds = float(text)
     except ValueError:
         seconds = 0.0
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    if not 0 < seconds <= threading.TIMEOUT_MAX:  # inf: no wait that long (OverflowError)
+        raise argparse.ArgumentTypeError(
+            f"expected seconds > 0, at most {threading.TIMEOUT_MAX:.0f}, got {text!r}"
+        )
     return seconds
 
 

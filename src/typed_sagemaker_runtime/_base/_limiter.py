@@ -241,7 +241,7 @@ class AdaptiveLimiter:
             self._limit = 1
         elif self._probe_base or self._limit > self._decreased_to or self._calm():
             # The first throttle since the limit last grew: the capacity is just below it.
-            self._settle(min(self._limit, refused_at) - 1, failed=True)
+            self._settle(min(self._limit, refused_at) - 1, failed=bool(self._probe_base))
         else:  # throttles persist after a decrease: halve, keep the ceiling to regrow to
             self._limit = max(1, self._limit // 2)
         self._decreased_to = self._limit

@@ -140,6 +140,30 @@ def test_throttles_that_persist_after_a_decrease_halve_the_limit() -> None:
     assert limiter.limit == 3
 
 
+def _held_at(capacity: int) -> tuple[AdaptiveLimiter, float]:
+    limiter = AdaptiveLimiter()
+    run = simulate(Endpoint(capacity), limiter, 2000)
+    assert (limiter.limit, limiter.in_flight) == (capacity, 0)
+    return limiter, run.elapsed
+
+
+def _refused_at_the_limit(limiter: AdaptiveLimiter, now: float) -> None:
+    """Fill the limit; the last request is refused, the others answered."""
+    sent = [limiter.on_send(now) for _ in range(limiter.limit)]
+    limiter.on_done(sent[-1], now, "overload")
+    for sample in sent[:-1]:
+        limiter.on_done(sample, now + LATENCY, "ok")
+
+
+def test_a_throttle_at_the_ceiling_is_forgiven_once_and_a_second_lowers_it() -> None:
+    # Over HTTP the endpoint may free a slot a moment after the client counts it free.
+    limiter, now = _held_at(8)
+    _refused_at_the_limit(limiter, now)
+    assert limiter.limit == 8  # one below, then straight back up to the level that worked
+    _refused_at_the_limit(limiter, now + 1)
+    assert limiter.limit == 7
+
+
 def test_a_refusal_with_nothing_else_in_flight_drops_the_limit_to_one() -> None:
     limiter = AdaptiveLimiter(maximum=64, initial=8)
     limiter.on_done(limiter.on_send(0.0), 0.01, "overload")

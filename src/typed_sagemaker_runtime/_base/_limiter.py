@@ -8,7 +8,10 @@ over to request concurrency, with the parts chosen for an endpoint that throttle
   in-flight count the refused request found. Throttles that persist after that halve the limit
   (AIMD's multiplicative decrease) and keep the ceiling. A refusal with nothing else in flight
   (not ready) drops the limit to 1. Throttles of requests sent before a decrease are already
-  paid for: one decrease per round trip.
+  paid for: one decrease per round trip. One throttle at the ceiling, with no probe running,
+  lowers the limit and keeps the ceiling, because over HTTP the endpoint may free a slot a
+  moment after the client counts it free. A second one before a clean measurement lowers the
+  ceiling too.
 - The ceiling is CUBIC's ``W_max``, which botocore's adaptive mode keeps for a request
   *rate* (a token bucket that knows neither the requests in flight nor their latency). Below
   the ceiling the limit grows as in slow start, doubling each round trip. At the ceiling it
@@ -166,6 +169,7 @@ class AdaptiveLimiter:
         "_round_end",
         "_rounds",
         "_seq",
+        "_struck",
     )
 
     def __init__(self, *, maximum: int = 64, initial: int = 4) -> None:
@@ -195,6 +199,7 @@ class AdaptiveLimiter:
         self._probe_every = _FIRST_PROBE_WAIT
         self._probe_wait = float(_FIRST_PROBE_WAIT)
         self._probe_misses = 0
+        self._struck = False  # a throttle came at the ceiling, which was kept
 
     @property
     def limit(self) -> int:
@@ -241,7 +246,13 @@ class AdaptiveLimiter:
             self._limit = 1
         elif self._probe_base or self._limit > self._decreased_to or self._calm():
             # The first throttle since the limit last grew: the capacity is just below it.
-            self._settle(min(self._limit, refused_at) - 1, failed=True)
+            below = min(self._limit, refused_at) - 1
+            if not self._probe_base and not self._struck and below >= self._ceiling - 1 > 0:
+                # At the ceiling that worked, once: the endpoint's count may lag ours.
+                self._limit = max(1, below)
+                self._struck = True
+            else:
+                self._settle(below, failed=bool(self._probe_base))
         else:  # throttles persist after a decrease: halve, keep the ceiling to regrow to
             self._limit = max(1, self._limit // 2)
         self._decreased_to = self._limit
@@ -291,6 +302,7 @@ class AdaptiveLimiter:
                 self._probe_wait = 0.0
         elif self._ref_load and load > self._ref_load - 0.5:
             rate = max(rate, 0.9 * self._ref_rate + 0.1 * rate)  # one slow round is noise
+            self._struck = self._struck and self._limit < self._ceiling
         self._ref_load, self._ref_rate = load, rate
         if self._ceiling and self._ceiling <= self._limit < self._maximum:
             self._probe_wait -= self._answers / _PROBE_WAIT_UNIT

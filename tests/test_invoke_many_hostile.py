@@ -23,6 +23,22 @@ class UnreadableFile(io.RawIOBase):
         raise OSError("the disk is gone")
 
 
+class FailsOnceSending(io.RawIOBase):
+    """A binary, unseekable file that reads as empty once (when checked), then fails."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError("the disk is gone")
+        return 0
+
+
 class UnsureSeekable(io.BytesIO):
     """A file that cannot say whether it is seekable."""
 
@@ -46,6 +62,16 @@ def test_a_file_that_cannot_be_read_is_its_records_error(clients: Clients) -> No
     error = outcomes[1].error
     assert isinstance(error, ClientValidationError)
     assert error.field == "bodies[1]"
+
+
+def test_a_file_that_fails_while_sent_is_its_records_error(clients: Clients) -> None:
+    smr = clients.local(retry=NO_WAIT)
+    records = [b"a", FailsOnceSending(), b"c"]
+    with smr.invoke_many("echo", records, concurrency=2) as run:
+        outcomes = list(run)
+    assert _kinds(outcomes) == [(0, "ok"), (1, "ClientValidationError"), (2, "ok")]
+    assert outcomes[1].error is not None
+    assert getattr(outcomes[1].error, "field", None) == "bodies[1]"
 
 
 def test_a_file_that_cannot_say_if_it_is_seekable_is_sent_once(clients: Clients) -> None:

@@ -5,10 +5,15 @@ Each test states one promise of section 12 that a review once found broken.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import io
+from collections.abc import AsyncIterator
 
 from _twins import Clients
 from typed_sagemaker_runtime import ClientValidationError, RetryPolicy
+from typed_sagemaker_runtime.testing import LocalRuntime, Stall
 
 NO_WAIT = RetryPolicy(initial_backoff=0)
 
@@ -81,3 +86,27 @@ def test_a_file_that_cannot_say_if_it_is_seekable_is_sent_once(clients: Clients)
     assert _kinds(outcomes) == [(0, "ok"), (1, "ok")]
     assert outcomes[1].result is not None
     assert outcomes[1].result["body"] == b"b"
+
+
+def test_a_dropped_async_run_leaves_no_task_behind(local: LocalRuntime) -> None:
+    local.add_endpoint("stall", faults=[Stall(30)])
+
+    async def drop_midway() -> int:
+        async with local.async_client(retry=NO_WAIT) as smr:
+
+            async def records() -> AsyncIterator[bytes]:
+                while True:
+                    yield b"x"
+
+            run = smr.invoke_many("stall", records(), concurrency=4)
+            waiting = asyncio.ensure_future(run.__anext__())
+            await asyncio.sleep(0.3)
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            del run, waiting
+            gc.collect()
+            await asyncio.sleep(0.1)
+            return len(asyncio.all_tasks()) - 1
+
+    assert asyncio.run(drop_midway()) == 0

@@ -146,8 +146,15 @@ class AsyncInvokeMany:
                 break
             run.add(record, build)
         sending = run.to_send(now)
+        wake = self._wake
+        assert wake is not None
         for attempt in sending:
-            task = asyncio.create_task(self._attempt(attempt))
+            # Not a method: a task must not keep a dropped run alive (its __del__ cancels them).
+            task = asyncio.create_task(
+                _attempt(
+                    self._send, attempt, self._endpoint_name, self._component, self._done, wake
+                )
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -158,7 +165,9 @@ class AsyncInvokeMany:
             reading = self._reading
             if reading is None:
                 reading = self._reading = asyncio.ensure_future(anext(records))
-                reading.add_done_callback(self._woken)
+                wake = self._wake
+                assert wake is not None
+                reading.add_done_callback(lambda _: wake.set())
             if not reading.done():
                 return _PENDING
             self._reading = None
@@ -179,19 +188,6 @@ class AsyncInvokeMany:
     def _woken(self, _: object) -> None:
         if self._wake is not None:
             self._wake.set()
-
-    async def _attempt(self, attempt: Attempt) -> None:
-        try:
-            if attempt.number > 1:
-                rewind(attempt.params["Body"], attempt.start)
-            result = await self._send(
-                attempt.params, attempt.number - 1, self._endpoint_name, self._component
-            )
-        except Exception as exc:
-            self._done.append((attempt, None, exc, time.monotonic()))
-        else:
-            self._done.append((attempt, result, None, time.monotonic()))
-        self._woken(None)
 
     async def _wait(self, due: float | None) -> None:
         """Wait for an attempt to end, a record to be read, or the next retry to be due."""
@@ -261,9 +257,33 @@ class AsyncInvokeMany:
         await self.aclose()
 
     def __del__(self) -> None:
-        for task in list(getattr(self, "_tasks", ())):
+        tasks: list[asyncio.Future[Any]] = list(getattr(self, "_tasks", ()))
+        reading = getattr(self, "_reading", None)
+        if reading is not None:
+            tasks.append(reading)
+        for task in tasks:
             if not task.done() and not task.get_loop().is_closed():
                 task.cancel()
+
+
+async def _attempt(
+    send: Send,
+    attempt: Attempt,
+    endpoint_name: str,
+    component: str | None,
+    done: deque[_Done],
+    wake: asyncio.Event,
+) -> None:
+    """Make one attempt and post how it ended."""
+    try:
+        if attempt.number > 1:
+            rewind(attempt.params["Body"], attempt.start)
+        result = await send(attempt.params, attempt.number - 1, endpoint_name, component)
+    except Exception as exc:
+        done.append((attempt, None, exc, time.monotonic()))
+    else:
+        done.append((attempt, result, None, time.monotonic()))
+    wake.set()
 
 
 _PENDING: Any = object()

@@ -186,6 +186,8 @@ class BulkRun:
             mapper=self._mapper,
         )
         error = failure.error
+        if error is None and isinstance(exc, Exception) and _is_file(attempt.params["Body"]):
+            error = _unreadable(attempt.index, exc)
         if error is None:  # not an error of a call: a bug, or the runner being torn down
             self._release(attempt, now, "dropped")
             self.fatal = Fatal(exc, None)
@@ -306,6 +308,22 @@ def _signal(error: SageMakerRuntimeError) -> Signal:
     if isinstance(error, TransportError):
         return "dropped"
     return "ok"
+
+
+def _is_file(body: object) -> bool:
+    return callable(getattr(body, "read", None))
+
+
+def _unreadable(index: int, exc: Exception) -> ClientValidationError:
+    """A file body failed while it was sent (botocore does not wrap what its read() raises)."""
+    field = f"bodies[{index}]"
+    error = ClientValidationError(
+        f"{field}: the file could not be read while it was sent ({type(exc).__name__})",
+        field=field,
+        operation="InvokeEndpoint",
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _chained(error: SageMakerRuntimeError, exc: BaseException) -> SageMakerRuntimeError:

@@ -137,6 +137,12 @@ class RequestTemplate:
         except ClientValidationError as exc:
             exc.operation = _OPERATION
             raise
+        except Exception as exc:  # a file body whose read() or seekable() fails
+            raise ClientValidationError(
+                f"{field}: the file could not be read ({type(exc).__name__})",
+                field=field,
+                operation=_OPERATION,
+            ) from exc
         if self._limit is not None and isinstance(body, bytes) and len(body) > self._limit:
             raise ClientValidationError(
                 f"{field}: {len(body):,} bytes is over the {self._limit:,}-byte limit of "

@@ -49,12 +49,10 @@ class Failure:
 def body_position(body: Any) -> int | None:
     """The position of a seekable file body, so a retry can send it again."""
     seekable = getattr(body, "seekable", None)
-    if callable(seekable) and seekable():
-        try:
-            return int(body.tell())
-        except (OSError, ValueError):
-            return None
-    return None
+    try:
+        return int(body.tell()) if callable(seekable) and seekable() else None
+    except (OSError, ValueError):
+        return None
 
 
 def after_failure(

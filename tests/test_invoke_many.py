@@ -353,7 +353,8 @@ def test_no_credentials_ends_the_run_at_once(
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    smr = clients.build(endpoint_url=local.endpoint_url, region_name="us-east-1")
+    # A session of its own: boto3's default session keeps the credentials it first found.
+    smr = clients.build(session=clients.session("us-east-1"), endpoint_url=local.endpoint_url)
     records = Counted(100)
     with smr.invoke_many("echo", records) as run, pytest.raises(CredentialsError):
         next(iter(run))

@@ -11,6 +11,8 @@ import gc
 import io
 from collections.abc import AsyncIterator
 
+import pytest
+
 from _twins import Clients
 from typed_sagemaker_runtime import ClientValidationError, RetryPolicy
 from typed_sagemaker_runtime.testing import LocalRuntime, Stall
@@ -89,6 +91,7 @@ def test_a_file_that_cannot_say_if_it_is_seekable_is_sent_once(clients: Clients)
 
 
 def test_a_dropped_async_run_leaves_no_task_behind(local: LocalRuntime) -> None:
+    pytest.importorskip("aiobotocore")
     local.add_endpoint("stall", faults=[Stall(30)])
 
     async def drop_midway() -> int:

@@ -7,8 +7,13 @@ from collections.abc import AsyncIterable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._base._bulk_request import RequestTemplate, check_bulk_arguments, warn_if_pool_is_smaller
-from .._base._limiter import AdaptiveLimiter, FixedLimiter, Limiter
+from .._base._bulk_request import (
+    WINDOW_PER_SLOT,
+    RequestTemplate,
+    check_bulk_arguments,
+    new_limiter,
+    warn_if_pool_is_smaller,
+)
 from .._telemetry._call_record import INVOKE
 from ._client_core import ClientCore
 
@@ -17,9 +22,6 @@ if TYPE_CHECKING:
     from ._invoke_many import AsyncInvokeMany
 
 __all__ = ["BulkMethods"]
-
-WINDOW_PER_SLOT = 2
-"""Records held (read, not yet yielded) per place in flight, as in the sync client."""
 
 
 @functools.cache
@@ -138,7 +140,6 @@ class BulkMethods(ClientCore):
             },
             json=use_json,
         )
-        limiter: Limiter = AdaptiveLimiter(maximum=cap) if adaptive else FixedLimiter(cap)
         records: Any = json if use_json else bodies
         return AsyncInvokeMany(
             partial(self._bulk_start, cap),
@@ -146,7 +147,7 @@ class BulkMethods(ClientCore):
             endpoint_name,
             template,
             records,
-            limiter=limiter,
+            limiter=new_limiter(cap, adaptive),
             policy=self._retry,
             ordered=ordered,
             window=WINDOW_PER_SLOT * cap,

@@ -17,10 +17,22 @@ from botocore.model import OperationModel
 from .._core._exceptions import ClientValidationError
 from .._core._params import build_params, encode_body, json_bytes
 from .._core._types import Operation
+from ._limiter import AdaptiveLimiter, FixedLimiter, Limiter
 
-__all__ = ["RequestTemplate", "TypedBody", "check_bulk_arguments", "warn_if_pool_is_smaller"]
+__all__ = [
+    "WINDOW_PER_SLOT",
+    "RequestTemplate",
+    "TypedBody",
+    "check_bulk_arguments",
+    "new_limiter",
+    "warn_if_pool_is_smaller",
+]
 
 logger = logging.getLogger("typed_sagemaker_runtime")
+
+WINDOW_PER_SLOT = 2
+"""Records held (read, not yet yielded) per place in flight: room for a slow record's
+successors to go on in input order, with memory bounded whatever the input's length."""
 
 _OPERATION: Operation = "InvokeEndpoint"
 
@@ -62,6 +74,11 @@ def check_bulk_arguments(
             field="concurrency",
         )
     return json is not None, concurrency, False
+
+
+def new_limiter(cap: int, adaptive: bool) -> Limiter:
+    """The limiter of a run: adaptive up to ``cap``, or fixed at ``cap``."""
+    return AdaptiveLimiter(maximum=cap) if adaptive else FixedLimiter(cap)
 
 
 def warn_if_pool_is_smaller(config: Any, cap: int) -> None:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from .._base._bulk_request import RequestTemplate, check_bulk_arguments, warn_if_pool_is_smaller
-from .._base._limiter import AdaptiveLimiter, FixedLimiter, Limiter
+from .._base._bulk_request import (
+    WINDOW_PER_SLOT,
+    RequestTemplate,
+    check_bulk_arguments,
+    new_limiter,
+    warn_if_pool_is_smaller,
+)
+from .._base._limiter import Limiter
 from .._core._exceptions import ClientValidationError
 from .._core._public import public
 from .._core._retry import RetryPolicy
-from .._sync._bulk_methods import WINDOW_PER_SLOT
 from .._sync._client import SageMakerRuntime
 from .._sync._invoke_many import InvokeMany
 from ._columns import (
@@ -150,9 +155,7 @@ class InvokeBatches:
         _, self._limit, adaptive = check_bulk_arguments(
             (), None, concurrency, max_concurrency, False
         )
-        self._limiter: Limiter = (
-            AdaptiveLimiter(maximum=self._limit) if adaptive else FixedLimiter(self._limit)
-        )
+        self._limiter: Limiter = new_limiter(self._limit, adaptive)
         self._component = inference_component_name
         self._smr = SageMakerRuntime(
             region_name=region_name, endpoint_url=endpoint_url, config=config, retry=retry

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
-from .._base._bulk_request import RequestTemplate, check_bulk_arguments, warn_if_pool_is_smaller
-from .._base._limiter import AdaptiveLimiter, FixedLimiter, Limiter
+from .._base._bulk_request import (
+    WINDOW_PER_SLOT,
+    RequestTemplate,
+    check_bulk_arguments,
+    new_limiter,
+    warn_if_pool_is_smaller,
+)
 from ._client_core import ClientCore
 
 if TYPE_CHECKING:
     from .._core._types import Body
     from ._invoke_many import InvokeMany
 
-__all__ = ["BulkMethods", "WINDOW_PER_SLOT"]
-
-WINDOW_PER_SLOT = 2
-"""Records held (read, not yet yielded) per place in flight: room for a slow record's
-successors to go on in input order, with memory bounded whatever the input's length."""
+__all__ = ["BulkMethods"]
 
 
 class BulkMethods(ClientCore):
@@ -126,14 +127,13 @@ class BulkMethods(ClientCore):
             json=use_json,
         )
         warn_if_pool_is_smaller(self._client.meta.config, cap)
-        limiter: Limiter = AdaptiveLimiter(maximum=cap) if adaptive else FixedLimiter(cap)
         records: Iterable[object] = json if use_json else bodies  # type: ignore[assignment]
         return InvokeMany(
             self._invoke_once,
             endpoint_name,
             template,
             records,
-            limiter=limiter,
+            limiter=new_limiter(cap, adaptive),
             policy=self._retry,
             read_timeout=self._read_timeout,
             ordered=ordered,
